@@ -1,0 +1,138 @@
+"""onnxport command line: argparse over converter.api, nothing else.
+
+Exit codes: 0 done (or equivalent), 1 the result is not acceptable (verification mismatch, target not
+reached), 2 bad input or usage (one line on stderr, nothing written). Any other exception is a bug and
+keeps its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from converter import api
+from converter.errors import OnnxportError, ResultError
+from converter.inputs import parse_shape_args
+from converter.model_io import write_text
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other bad input
+        print(f"onnxport: error: {message} (see onnxport -h)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shape", action="append", metavar="NAME=DIMS", help="fix an input's size, e.g. x=1x3x64x64")
+    p.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance (default 1e-4)")
+    p.add_argument("--rtol", type=float, default=1e-4, help="tolerance relative to max|a| (default 1e-4)")
+    p.add_argument("--provider", default="auto", help="auto (CUDA when it works, else CPU), cuda or cpu")
+    p.add_argument("--runs", type=int, default=3, help="input draws / sizes to compare (default 3)")
+
+
+def _verify_options(args) -> api.VerifyOptions:
+    return api.VerifyOptions(parse_shape_args(args.shape), args.atol, args.rtol, args.provider, args.runs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="onnxport", description="Port ONNX models onto runtimes that lack an operator, exactly.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("convert", help="rewrite a model for a target and verify it")
+    p.add_argument("input", help="model file, or example:NAME")
+    p.add_argument("-o", "--output", required=True, help="where to write the converted model")
+    p.add_argument("--target", action="append", help="what must not remain (default no-convtranspose3d); repeatable")
+    p.add_argument("--strategy", default="subpixel", help="which exact rewrite to use (default subpixel)")
+    p.add_argument("--max-rank", type=int, help="no tensor a rewrite creates may exceed this rank")
+    p.add_argument("--no-verify", action="store_true", help="skip the numerical check before writing")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.add_argument("--allow-partial", action="store_true", help="write even if some nodes still violate the target")
+    p.add_argument("--report", metavar="FILE", help="write the conversion report as JSON")
+    _verify_args(p)
+    p.set_defaults(run=_convert)
+
+    p = sub.add_parser("verify", help="check two models compute the same outputs")
+    p.add_argument("a", help="reference model (file or example:NAME)")
+    p.add_argument("b", help="model to check against it")
+    p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
+    _verify_args(p)
+    p.set_defaults(run=_verify)
+
+    p = sub.add_parser("shapes", help="output shape of every node, and the sizes each ConvTranspose allows")
+    p.add_argument("input", help="model file, or example:NAME")
+    p.add_argument("--shape", action="append", metavar="NAME=DIMS", help="fix an input's size")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_shapes)
+
+    p = sub.add_parser("passes", help="list the rewrites, targets and examples")
+    p.set_defaults(run=_passes)
+    return parser
+
+
+def _convert(args) -> int:
+    targets = [t.strip() for arg in (args.target or ["no-convtranspose3d"]) for t in arg.split(",") if t.strip()]
+    try:
+        report = api.convert(args.input, args.output, targets=targets, strategy=args.strategy,
+                             max_rank=args.max_rank, verify=not args.no_verify, verify_options=_verify_options(args),
+                             force=args.force, allow_partial=args.allow_partial)
+    except ResultError as e:      # no model written, but CI still gets the report
+        _show_report(e.report, args.report)
+        raise
+    _show_report(report, args.report)
+    return 0
+
+
+def _show_report(report, json_path) -> None:
+    print(report.text())
+    if json_path:
+        write_text(json.dumps(report.as_dict(), indent=1), json_path)
+
+
+def _verify(args) -> int:
+    result = api.verify(args.a, args.b, _verify_options(args))
+    print(result.summary())
+    if args.json:
+        write_text(json.dumps(result.as_dict(), indent=1), args.json)
+    return 0 if result.ok else 1
+
+
+def _shapes(args) -> int:
+    rows = api.node_shapes(args.input, parse_shape_args(args.shape))
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows], indent=1))
+        return 0
+    for r in rows:
+        outs = ", ".join(f"{name}: {'x'.join(map(str, dims)) if dims is not None else '?'}" for name, dims in r.outputs)
+        print(f"{r.node} ({r.op}) -> {outs}")
+        for note in r.notes:
+            print(f"    {note}")
+    return 0
+
+
+def _passes(args) -> int:
+    print("passes:")
+    for p in api.list_passes():
+        print(f"  {p.name}: {p.summary}")
+    print("targets:")
+    for name, summary in api.list_targets().items():
+        print(f"  {name}: {summary}")
+    print("examples (use as example:NAME):")
+    for name, summary in api.list_examples().items():
+        print(f"  {name}: {summary}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except OnnxportError as e:
+        print(f"onnxport: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except ResultError as e:
+        print(f"onnxport: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

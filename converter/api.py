@@ -1,0 +1,115 @@
+"""The library API that cli.py is a thin layer over: typed arguments in, result objects out, typed errors.
+
+Nothing here prints. OnnxportError subclasses mean bad input (exit 2); ResultError subclasses mean the
+work ran but its result is not acceptable (exit 1) and carry the report.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import onnx
+
+from converter import graph_io, inputs, macs, model_io, pipeline, shapes, verify as verify_mod
+from converter.errors import TargetNotReached, VerificationMismatch
+from converter.report import ConvertReport
+from converter.verify import VerifyResult
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    shapes: dict = field(default_factory=dict)
+    atol: float = 1e-4
+    rtol: float = 1e-4
+    provider: str = "auto"
+    runs: int = 3
+    seed: int = 0
+
+
+def convert_model(model: onnx.ModelProto, *, targets: list[str] | None = None,
+                  strategy: str = pipeline.DEFAULT_STRATEGY, max_rank: int | None = None,
+                  source: str = "<model>", macs_at: dict | None = None) -> tuple[onnx.ModelProto, ConvertReport]:
+    """Rewrite a model in memory (the input is not modified); no verification, no file I/O."""
+    targets = targets or [pipeline.DEFAULT_TARGET]
+    steps = pipeline.plan(targets, strategy, max_rank)
+    graph = graph_io.to_graph(model)
+    shapes.annotate(graph)
+    report = ConvertReport(source, targets, strategy, len(graph.nodes), ops_before=Counter(n.op for n in graph.nodes))
+    report.macs_at = macs_at or first_sizes(model, {})
+    report.macs_before = macs.count(graph, report.macs_at)
+    report.passes = pipeline.run(graph, steps)
+    report.remaining = pipeline.violations(graph, targets)
+    report.nodes_after = len(graph.nodes)
+    report.ops_after = Counter(n.op for n in graph.nodes)
+    report.macs_after = macs.count(graph, report.macs_at)
+    return graph_io.to_model(graph, like=model), report
+
+
+def first_sizes(model: onnx.ModelProto, overrides: dict) -> dict:
+    """The input sizes a first verification run tries: where MACs are counted."""
+    specs = inputs.input_specs(model)
+    inputs.check_overrides(specs, overrides)
+    return next(inputs.size_candidates(specs, overrides))[0]
+
+
+def convert(source: str, output: str, *, targets: list[str] | None = None,
+            strategy: str = pipeline.DEFAULT_STRATEGY, max_rank: int | None = None, verify: bool = True,
+            verify_options: VerifyOptions = VerifyOptions(), force: bool = False,
+            allow_partial: bool = False) -> ConvertReport:
+    """Load, rewrite, verify, then write atomically. Nothing is written when a step fails."""
+    loaded = model_io.load(source)
+    model_io.check_output_path(output, force=force, protected=loaded.protected_paths())
+    converted, report = convert_model(loaded.model, targets=targets, strategy=strategy, max_rank=max_rank,
+                                      source=source, macs_at=first_sizes(loaded.model, verify_options.shapes))
+    if report.remaining and not allow_partial:
+        nodes = ", ".join(f"'{n}'" for n, _ in report.remaining[:3])
+        raise TargetNotReached(f"{len(report.remaining)} node(s) still violate the target ({nodes}"
+                               f"{', ...' if len(report.remaining) > 3 else ''}); nothing written "
+                               f"(--allow-partial writes it anyway)", report)
+    if verify:
+        report.verification = verify_models(loaded.model, converted, verify_options)
+        if not report.verification.ok:
+            raise VerificationMismatch(f"the converted model is not equivalent: {report.verification.summary()}; "
+                                       f"nothing written", report)
+    model_io.save(converted, output, force=force, protected=loaded.protected_paths(),
+                  external=loaded.uses_external_data)
+    report.output = output
+    return report
+
+
+def verify_models(a: onnx.ModelProto, b: onnx.ModelProto, options: VerifyOptions = VerifyOptions()) -> VerifyResult:
+    return verify_mod.verify(a, b, shapes=options.shapes, atol=options.atol, rtol=options.rtol,
+                             provider=options.provider, runs=options.runs, seed=options.seed)
+
+
+def verify(a: str, b: str, options: VerifyOptions = VerifyOptions()) -> VerifyResult:
+    """Compare two model files (or examples); the caller decides what a mismatch means."""
+    return verify_models(model_io.load(a).model, model_io.load(b).model, options)
+
+
+def node_shapes(source: str, shapes_override: dict | None = None) -> list[shapes.NodeShapes]:
+    """Output shape of every node of a model, with the sizes each ConvTranspose's stride allows."""
+    model = model_io.load(source).model
+    inputs.check_overrides(inputs.input_specs(model), shapes_override or {})
+    return shapes.node_shapes(graph_io.to_graph(model), shapes_override)
+
+
+@dataclass(frozen=True)
+class PassInfo:
+    name: str
+    summary: str
+    doc: str
+
+
+def list_passes() -> list[PassInfo]:
+    from passes import _registry
+    return [PassInfo(p.name, p.summary, p.doc) for p in _registry.all_passes()]
+
+
+def list_targets() -> dict[str, str]:
+    return {name: t.summary for name, t in pipeline.TARGETS.items()}
+
+
+def list_examples() -> dict[str, str]:
+    from models import examples
+    return {name: examples.describe(name) for name in sorted(examples.EXAMPLES)}

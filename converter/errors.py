@@ -1,0 +1,62 @@
+"""Typed errors: the library raises these, and only cli.py turns them into exit codes.
+
+OnnxportError and its subclasses are the user's problem (bad file, bad flag, a graph onnxport cannot
+handle): the CLI prints one line and exits 2. ResultError means the work ran but its result is not
+acceptable (verification mismatch, target not reached): exit 1. Anything else is a bug and keeps its
+traceback.
+"""
+from __future__ import annotations
+
+
+class OnnxportError(Exception):
+    """A problem with what the user gave us; exit code 2, one line, no traceback."""
+
+    exit_code = 2
+
+
+class BadInput(OnnxportError):
+    """A file that is missing, unreadable, not ONNX, or fails onnx.checker."""
+
+
+class BadArgument(OnnxportError):
+    """A flag or value that does not fit (unknown target, malformed --shape, ...)."""
+
+
+class UnsupportedGraph(OnnxportError):
+    """A graph whose nodes are inconsistent or that a requested rewrite cannot handle."""
+
+
+class OutputError(OnnxportError):
+    """An output path that cannot or must not be written."""
+
+
+class ResultError(Exception):
+    """The work ran, but its result is not acceptable (exit code 1)."""
+
+    exit_code = 1
+
+
+class VerificationMismatch(ResultError):
+    """Original and rewritten model disagree beyond the tolerance."""
+
+    def __init__(self, message: str, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+class TargetNotReached(ResultError):
+    """Some nodes still violate the requested target after every pass ran."""
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
+
+
+class PassError(Exception):
+    """A rewrite broke the graph: a bug in onnxport, reported with the passes that ran before."""
+
+    def __init__(self, pass_name: str, node_name: str, previous: list[str], cause: BaseException):
+        ran = ", ".join(previous) or "none"
+        super().__init__(f"pass '{pass_name}' failed on node '{node_name}' "
+                         f"(passes that ran before: {ran}): {cause}")
+        self.pass_name = pass_name

@@ -1,0 +1,40 @@
+"""Multiply-accumulate counts of Conv, ConvTranspose, Gemm and MatMul at concrete input sizes.
+
+Counted as the ops compute them, zero weights included: a Conv does N*C_out*prod(out)*C_in/group*prod(k),
+a ConvTranspose N*C_in*prod(in)*C_out/group*prod(k), a (Mat)Mul M*N*K per batch. Other ops are memory
+moves or elementwise and are left out.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx_graphsurgeon as gs
+
+from converter import shapes
+
+
+def count(graph: gs.Graph, input_shapes: dict) -> int | None:
+    """Total MACs at the given input sizes; None if some counted op has an unknown shape."""
+    infos = shapes.infer(graph, input_shapes)
+
+    def dims(t: gs.Tensor):
+        if isinstance(t, gs.Constant):
+            return list(t.shape)
+        vi = infos.get(t.name)
+        d = shapes.dims_of(vi) if vi is not None else None
+        return d if d is not None and all(isinstance(v, int) and v > 0 for v in d) else None
+
+    total = 0
+    for node in graph.nodes:
+        if node.op not in ("Conv", "ConvTranspose", "Gemm", "MatMul"):
+            continue
+        x, w, y = dims(node.inputs[0]), dims(node.inputs[1]), dims(node.outputs[0])
+        if x is None or w is None or y is None:
+            return None
+        if node.op == "Conv":
+            total += int(np.prod(y)) * int(np.prod(w[1:]))
+        elif node.op == "ConvTranspose":
+            total += int(np.prod(x)) * int(np.prod(w[1:]))
+        else:
+            k = x[-2] if node.op == "Gemm" and node.attrs.get("transA", 0) else x[-1]
+            total += int(np.prod(y)) * k
+    return total

@@ -1,0 +1,63 @@
+"""What a conversion did, as data (for --report JSON) and as a short human summary."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from converter.verify import VerifyResult, shapes_text
+from passes._driver import PassReport
+
+
+@dataclass
+class ConvertReport:
+    source: str
+    targets: list[str]
+    strategy: str
+    nodes_before: int
+    nodes_after: int = 0
+    ops_before: Counter = field(default_factory=Counter)
+    ops_after: Counter = field(default_factory=Counter)
+    passes: list[PassReport] = field(default_factory=list)
+    macs_before: int | None = None
+    macs_after: int | None = None
+    macs_at: dict | None = None
+    remaining: list[tuple[str, str]] = field(default_factory=list)
+    verification: VerifyResult | None = None
+    output: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "source": self.source, "output": self.output, "targets": self.targets, "strategy": self.strategy,
+            "nodes": {"before": self.nodes_before, "after": self.nodes_after},
+            "ops": {"before": dict(self.ops_before), "after": dict(self.ops_after)},
+            "passes": [p.as_dict() for p in self.passes],
+            "macs": {"before": self.macs_before, "after": self.macs_after, "at": self.macs_at},
+            "remaining": [{"node": n, "violates": why} for n, why in self.remaining],
+            "verification": self.verification.as_dict() if self.verification else None,
+        }
+
+    def text(self) -> str:
+        lines = [f"{self.source}: {self.nodes_before} nodes -> {self.nodes_after} nodes "
+                 f"(target {', '.join(self.targets)}, strategy {self.strategy})"]
+        for p in self.passes:
+            if p.applied:
+                added = ", ".join(f"{op} x{n}" for op, n in sorted(p.added.items()))
+                removed = ", ".join(f"{op} x{n}" for op, n in sorted(p.removed.items()))
+                lines.append(f"  {p.name}: rewrote {p.applied} node(s) ({', '.join(p.rewritten[:4])}"
+                             f"{', ...' if len(p.rewritten) > 4 else ''}); removed {removed or 'nothing'}; "
+                             f"added {added or 'nothing'}")
+            for node, reason in p.skipped:
+                lines.append(f"  {p.name}: left '{node}' in place: {reason}")
+        if self.macs_before is not None and self.macs_after is not None:
+            ratio = self.macs_after / self.macs_before if self.macs_before else float("nan")
+            lines.append(f"  MACs: {self.macs_before:,} -> {self.macs_after:,} ({ratio:.2f}x) "
+                         f"at {shapes_text(self.macs_at or {})}")
+        for node, why in self.remaining:
+            lines.append(f"  still present: '{node}' ({why})")
+        if self.verification is not None:
+            lines.append(f"  verify: {self.verification.summary()}")
+        else:
+            lines.append("  verify: skipped (--no-verify)")
+        if self.output:
+            lines.append(f"  wrote {self.output}")
+        return "\n".join(lines)

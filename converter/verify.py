@@ -1,0 +1,256 @@
+"""Numerical equivalence of two models on onnxruntime: same seeded inputs, every output compared.
+
+Both models run with graph optimizations off (so onnxruntime's own fusions do not rewrite what is under
+test), on the CUDA execution provider when it really loads here, else on CPU, and the result names the
+provider the sessions actually used. Where dims are symbolic, several sizes are tried (see
+converter.inputs). An output passes when shapes and dtypes match and max|a-b| <= atol + rtol*max|a|
+(a from the first model, NaN/inf only where the first model has them). On a mismatch the first
+intermediate tensor, shared by name and in the first model's order, that already differs is reported.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import onnx
+
+from converter import inputs as inputs_mod
+from converter.errors import BadArgument, BadInput
+from converter.model_io import PROTOBUF_LIMIT
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+CUDA_OPTIONS = {"use_tf32": "0"}      # TF32 would change float32 results of an exact rewrite
+
+
+@dataclass
+class OutputCheck:
+    name: str
+    ok: bool
+    max_abs_error: float
+    max_abs_reference: float
+    bound: float
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.max_abs_error / self.bound if self.bound > 0 else float("inf") if self.max_abs_error else 0.0
+
+
+@dataclass
+class RunCheck:
+    shapes: dict[str, list[int]]
+    outputs: list[OutputCheck] = field(default_factory=list)
+    failure: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failure and bool(self.outputs) and all(o.ok for o in self.outputs)
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    provider: str
+    atol: float
+    rtol: float
+    runs: list[RunCheck]
+    divergence: str | None = None
+
+    @property
+    def worst(self) -> tuple[RunCheck, OutputCheck] | None:
+        pairs = [(r, o) for r in self.runs for o in r.outputs]
+        return max(pairs, key=lambda p: p[1].ratio) if pairs else None
+
+    def summary(self) -> str:
+        failed = next((r for r in self.runs if not r.ok), None)
+        if failed is not None:
+            where = shapes_text(failed.shapes)
+            if failed.failure:
+                return f"mismatch at {where}: {failed.failure}"
+            bad = max((o for o in failed.outputs if not o.ok), key=lambda o: o.ratio)
+            text = (f"mismatch: output '{bad.name}' at {where}: max|a-b| = {bad.max_abs_error:.3g} > "
+                    f"{self.atol:g} + {self.rtol:g}*max|a| = {bad.bound:.3g}{' (' + bad.note + ')' if bad.note else ''}")
+            if self.divergence:
+                text += f"; first diverging intermediate: '{self.divergence}'"
+            return text + f" [{self.provider}]"
+        worst = self.worst
+        sizes = "; ".join(shapes_text(r.shapes) for r in self.runs)
+        return (f"equivalent on {len(self.runs)} run(s) ({sizes}); worst max|a-b| = {worst[1].max_abs_error:.3g} "
+                f"on '{worst[1].name}' (bound {worst[1].bound:.3g}) [{self.provider}]")
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["summary"] = self.summary()
+        return data
+
+
+def shapes_text(shapes: dict) -> str:
+    return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
+
+
+@functools.lru_cache(maxsize=1)
+def cuda_usable() -> bool:
+    """Whether a CUDA session really loads here (onnxruntime-gpu lists CUDA even without a GPU)."""
+    import onnxruntime as ort
+    if PROVIDERS["cuda"] not in ort.get_available_providers():
+        return False
+    probe = onnx.helper.make_model(
+        onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "probe",
+                               [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+                               [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])]),
+        opset_imports=[onnx.helper.make_opsetid("", 13)])
+    probe.ir_version = 8
+    ort.set_default_logger_severity(4)      # the failed CUDA load logs loudly; this probe must not
+    try:
+        session = ort.InferenceSession(probe.SerializeToString(), _options(),
+                                       providers=[(PROVIDERS["cuda"], CUDA_OPTIONS), PROVIDERS["cpu"]])
+        return session.get_providers()[0] == PROVIDERS["cuda"]
+    except Exception:  # noqa: BLE001 - any failure to load CUDA means: use the CPU
+        return False
+    finally:
+        ort.set_default_logger_severity(3)
+
+
+def providers_for(choice: str) -> list:
+    if choice not in ("auto", "cpu", "cuda"):
+        raise BadArgument(f"unknown provider '{choice}' (auto, cuda, cpu)")
+    if choice == "cpu" or (choice == "auto" and not cuda_usable()):
+        return [PROVIDERS["cpu"]]
+    if not cuda_usable():
+        raise BadArgument("--provider cuda: the CUDA execution provider does not load on this machine")
+    return [(PROVIDERS["cuda"], CUDA_OPTIONS), PROVIDERS["cpu"]]
+
+
+def _options():
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    return options
+
+
+def make_session(model: onnx.ModelProto, providers: list):
+    """An onnxruntime session; models past the protobuf limit go through a temporary file."""
+    import onnxruntime as ort
+    if model.ByteSize() <= PROTOBUF_LIMIT:
+        return ort.InferenceSession(model.SerializeToString(), _options(), providers=providers)
+    with tempfile.TemporaryDirectory(prefix="onnxport-verify-") as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
+        onnx.save_model(copy, path, save_as_external_data=True, location="model.onnx.data")
+        return ort.InferenceSession(path, _options(), providers=providers)
+
+
+def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: float) -> OutputCheck:
+    if ref.shape != got.shape or ref.dtype != got.dtype:
+        return OutputCheck(name, False, float("inf"), 0.0, 0.0,
+                           f"shape/dtype {got.shape} {got.dtype} instead of {ref.shape} {ref.dtype}")
+    a, b = ref.astype(np.float64), got.astype(np.float64)
+    if a.size == 0:
+        return OutputCheck(name, True, 0.0, 0.0, atol)
+    finite = np.isfinite(a)
+    if not np.array_equal(np.isnan(a), np.isnan(b)) or not np.array_equal(a[np.isinf(a)], b[np.isinf(a)]):
+        return OutputCheck(name, False, float("inf"), 0.0, 0.0, "NaN/inf in different places")
+    ref_max = float(np.max(np.abs(a[finite]))) if finite.any() else 0.0
+    err = float(np.max(np.abs(a[finite] - b[finite]))) if finite.any() else 0.0
+    bound = atol + rtol * ref_max
+    return OutputCheck(name, err <= bound, err, ref_max, bound)
+
+
+def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None, atol: float = 1e-4,
+           rtol: float = 1e-4, provider: str = "auto", runs: int = 3, seed: int = 0) -> VerifyResult:
+    """Run both models on the same random inputs at `runs` sizes and compare every output."""
+    if runs < 1:
+        raise BadArgument(f"--runs {runs}: must be at least 1")
+    if atol < 0 or rtol < 0:
+        raise BadArgument("tolerances must not be negative")
+    specs = inputs_mod.input_specs(a)
+    overrides = shapes or {}
+    inputs_mod.check_overrides(specs, overrides)
+    if {s.name for s in specs} != {s.name for s in inputs_mod.input_specs(b)}:
+        raise BadInput("the two models have different graph inputs")
+    plist = providers_for(provider)
+    session_a = _load(a, plist, "the first model")
+    used = session_a.get_providers()[0]
+    try:
+        session_b = _load(b, plist, "the second model")
+    except BadInput as e:
+        return VerifyResult(False, used, atol, rtol, [RunCheck({}, failure=str(e))])
+    checks = []
+    tried = []
+    for alternatives in inputs_mod.size_candidates(specs, overrides):
+        for shapes_try in alternatives:
+            feeds = inputs_mod.random_feeds(specs, shapes_try, seed + len(checks))
+            tried.append(shapes_try)
+            try:
+                ref = session_a.run(None, feeds)
+            except Exception:  # noqa: BLE001 - the original does not run at this size: try another
+                continue
+            checks.append(_check_run(session_b, ref, [o.name for o in session_a.get_outputs()], feeds,
+                                     shapes_try, atol, rtol))
+            break
+        if len(checks) == runs or (checks and not checks[-1].ok):
+            break
+    if not checks:
+        raise BadInput(f"the first model does not run at any size tried ({shapes_text(tried[0])}, ...): "
+                       f"give sizes with --shape NAME=DIMS")
+    ok = all(c.ok for c in checks)
+    result = VerifyResult(ok, used, atol, rtol, checks)
+    if not ok and not checks[-1].failure:
+        feeds = inputs_mod.random_feeds(specs, checks[-1].shapes, seed + len(checks) - 1)
+        result.divergence = first_divergence(a, b, feeds, plist, atol, rtol)
+    return result
+
+
+def _load(model: onnx.ModelProto, providers, label: str):
+    try:
+        return make_session(model, providers)
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises several types; the message says it all
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BadInput(f"onnxruntime cannot load {label}: {text[:300]}") from None
+
+
+def _check_run(session_b, ref, names, feeds, shapes, atol, rtol) -> RunCheck:
+    run = RunCheck({k: list(v) for k, v in shapes.items()})
+    try:
+        got = session_b.run(None, feeds)
+    except Exception as e:  # noqa: BLE001
+        run.failure = f"the second model fails to run: {str(e).strip().splitlines()[0][:300]}"
+        return run
+    if len(got) != len(ref):
+        run.failure = f"the second model has {len(got)} outputs, the first {len(ref)}"
+        return run
+    run.outputs = [compare(name, r, g, atol, rtol) for name, r, g in zip(names, ref, got)]
+    return run
+
+
+def first_divergence(a: onnx.ModelProto, b: onnx.ModelProto, feeds, providers, atol, rtol) -> str | None:
+    """The first tensor (in a's node order) that both models compute under one name and that differs."""
+    produced_b = {o for n in b.graph.node for o in n.output if o}
+    graph_outputs = {o.name for o in a.graph.output}
+    shared = [o for n in a.graph.node for o in n.output if o and o in produced_b and o not in graph_outputs]
+    if not shared:
+        return None
+    try:
+        values_a = _run_exposing(a, shared, feeds, providers)
+        values_b = _run_exposing(b, shared, feeds, providers)
+    except Exception:  # noqa: BLE001 - a best-effort hint; the mismatch itself is already established
+        return None
+    for name in shared:
+        if not compare(name, values_a[name], values_b[name], atol, rtol).ok:
+            return name
+    return None
+
+
+def _run_exposing(model: onnx.ModelProto, names: list[str], feeds, providers) -> dict[str, np.ndarray]:
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    present = {o.name for o in exposed.graph.output}
+    exposed.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names if n not in present)
+    session = make_session(exposed, providers)
+    out_names = [o.name for o in session.get_outputs()]
+    return dict(zip(out_names, session.run(None, feeds)))

@@ -1,0 +1,1 @@
+"""Builders of example and reference nets (deterministic numpy weights, explicit opset and IR version)."""

@@ -1,0 +1,117 @@
+"""Runs one pass over a graph: match everything first, then rewrite, then clean up and validate once.
+
+Matching never mutates, so changing the graph while walking it cannot happen; a later match that touches
+a node an earlier rewrite consumed is dropped ("overlaps an earlier match"). Subgraphs (If/Loop/Scan
+bodies) are walked too. After a rewrite the graph is cleaned up and topologically sorted, and the
+driver checks what every pass must keep: graph outputs (names, dtypes) and no dangling tensors.
+A rewrite that raises is a bug in onnxport: PassError names the pass, the node and the passes before.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import onnx_graphsurgeon as gs
+
+from converter.errors import OnnxportError, PassError
+from passes._graph import GraphBuilder
+from passes._registry import Options, Pass, Skip
+
+
+@dataclass
+class PassReport:
+    name: str
+    applied: int = 0
+    rewritten: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    added: Counter = field(default_factory=Counter)
+    removed: Counter = field(default_factory=Counter)
+
+    @property
+    def modified(self) -> bool:
+        return self.applied > 0
+
+    def as_dict(self) -> dict:
+        return {"pass": self.name, "applied": self.applied, "rewritten": self.rewritten,
+                "skipped": [{"node": n, "reason": r} for n, r in self.skipped],
+                "ops_added": dict(self.added), "ops_removed": dict(self.removed)}
+
+
+def all_graphs(graph: gs.Graph) -> list[gs.Graph]:
+    """The main graph, its control-flow bodies and its model-local functions (and theirs)."""
+    graphs = [graph] + list(graph.subgraphs(recursive=True))
+    for func in graph.functions:
+        graphs += [func] + list(func.subgraphs(recursive=True))
+    return graphs
+
+
+def taken_names(graph: gs.Graph) -> set[str]:
+    names = set()
+    for g in all_graphs(graph):
+        names.update(g.tensors().keys())
+        names.update(n.name for n in g.nodes)
+    return names
+
+
+def apply(graph: gs.Graph, p: Pass, options: Options = Options(), previous: list[str] | None = None) -> PassReport:
+    report = PassReport(p.name)
+    taken = taken_names(graph)
+    for g in all_graphs(graph):
+        _apply_to(g, p, options, previous or [], report, taken, is_root=g is graph)
+    return report
+
+
+def _apply_to(graph, p, options, previous, report, taken, is_root):
+    if int(graph.opset) < p.min_opset:
+        for node in graph.nodes:
+            if node.op in p.anchor_ops:
+                report.skipped.append((node.name, f"opset {graph.opset} is below {p.min_opset}, the lowest "
+                                                  f"this pass emits"))
+        return
+    matches = []
+    for node in list(graph.nodes):
+        if node.op not in p.anchor_ops or (node.domain or "") not in ("", "ai.onnx"):
+            continue
+        found = p.match(graph, node, options)
+        if isinstance(found, Skip):
+            report.skipped.append((node.name, found.reason))
+        elif found is not None:
+            matches.append((node, found))
+    if not matches:
+        return
+    outputs_before = [(t.name, t.dtype) for t in graph.outputs]
+    ops_before = Counter(n.op for n in graph.nodes)
+    consumed: set[int] = set()
+    for anchor, m in matches:
+        ids = {id(n) for n in m.nodes}
+        if ids & consumed:
+            report.skipped.append((anchor.name, "overlaps an earlier match"))
+            continue
+        try:
+            p.rewrite(graph, m, GraphBuilder(graph, anchor.name or p.name, taken))
+        except OnnxportError:
+            raise
+        except Exception as e:  # a broken rewrite is a bug: say where, keep the cause
+            raise PassError(p.name, anchor.name, previous, e) from e
+        consumed |= ids
+        report.applied += 1
+        report.rewritten.append(anchor.name)
+    graph.cleanup().toposort()
+    ops_after = Counter(n.op for n in graph.nodes)
+    report.added.update(ops_after - ops_before)
+    report.removed.update(ops_before - ops_after)
+    _validate(graph, outputs_before, p, previous, is_root)
+
+
+def _validate(graph: gs.Graph, outputs_before, p: Pass, previous: list[str], is_root: bool) -> None:
+    def fail(node_name: str, why: str):
+        raise PassError(p.name, node_name, previous, AssertionError(why))
+
+    if [(t.name, t.dtype) for t in graph.outputs] != outputs_before:
+        fail("<graph outputs>", "graph outputs changed")
+    produced = {t.name for t in graph.inputs}
+    for node in graph.nodes:
+        for t in node.inputs:
+            if is_root and t.name and not isinstance(t, gs.Constant) and t.name not in produced:
+                fail(node.name, f"input '{t.name}' is produced by no node")
+        produced.update(t.name for t in node.outputs)

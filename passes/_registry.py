@@ -1,0 +1,56 @@
+"""The Pass shape every rewrite shares, and the registry `onnxport passes` lists.
+
+A pass is a match step (pure: inspects one anchor node, returns a Match, a Skip saying why not, or None
+when the node is not its business) and a rewrite step (builds the replacement for one Match). The driver
+(passes._driver) owns iteration, overlap handling, cleanup and validation, so passes stay small.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import onnx_graphsurgeon as gs
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A node the pass could have rewritten but did not, and why (shown in the report)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the pipeline asks of a pass: which nodes are in scope and the rank budget of new tensors."""
+
+    spatial_ranks: frozenset[int] | None = None     # None: every spatial rank
+    max_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    summary: str
+    anchor_ops: tuple[str, ...]
+    match: Callable[[gs.Graph, gs.Node, Options], object]
+    rewrite: Callable[[gs.Graph, object, object], None]
+    doc: str = ""
+    min_opset: int = 1
+
+
+_REGISTRY: dict[str, Pass] = {}
+
+
+def register(p: Pass) -> Pass:
+    if p.name in _REGISTRY:
+        raise ValueError(f"pass '{p.name}' registered twice")
+    _REGISTRY[p.name] = p
+    return p
+
+
+def get(name: str) -> Pass:
+    return _REGISTRY[name]
+
+
+def all_passes() -> list[Pass]:
+    return sorted(_REGISTRY.values(), key=lambda p: p.name)

@@ -1,0 +1,72 @@
+"""Test helpers: run a pass on a model, count ops, and the structural checks every rewrite test makes."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from converter import graph_io, shapes
+from converter.verify import verify
+from passes import _driver, _registry
+from passes._registry import Options
+
+ort.set_default_logger_severity(3)
+
+
+def run_pass(model: onnx.ModelProto, name: str, options: Options = Options()):
+    graph = graph_io.to_graph(model)
+    shapes.annotate(graph)
+    report = _driver.apply(graph, _registry.get(name), options)
+    return graph_io.to_model(graph, like=model), report
+
+
+def count_ops(model: onnx.ModelProto, op: str, spatial_rank: int | None = None) -> int:
+    weights = {i.name: len(i.dims) for i in model.graph.initializer}
+    inputs = {vi.name: len(vi.type.tensor_type.shape.dim) for vi in model.graph.input}
+    n = 0
+    for node in model.graph.node:
+        if node.op_type != op:
+            continue
+        if spatial_rank is None:
+            n += 1
+        else:
+            rank = weights.get(node.input[1], inputs.get(node.input[1]))
+            n += rank is not None and rank - 2 == spatial_rank
+    return n
+
+
+def assert_structurally_valid(out: onnx.ModelProto, like: onnx.ModelProto) -> None:
+    """checker(full) passes, names are unique, io names/dtypes and ir_version/opsets are those of `like`."""
+    onnx.checker.check_model(out, full_check=True)
+    produced = [o for n in out.graph.node for o in n.output if o]
+    assert len(produced) == len(set(produced)), "a tensor is produced twice"
+    node_names = [n.name for n in out.graph.node if n.name]
+    assert len(node_names) == len(set(node_names)), "node names collide"
+    io = lambda m: [(v.name, v.type.tensor_type.elem_type) for v in list(m.graph.input) + list(m.graph.output)]
+    assert io(out) == io(like)
+    assert out.ir_version == like.ir_version
+    assert {(o.domain, o.version) for o in out.opset_import} == {(o.domain, o.version) for o in like.opset_import}
+
+
+def assert_equivalent(a: onnx.ModelProto, b: onnx.ModelProto, shapes=None, runs: int = 2) -> None:
+    result = verify(a, b, shapes=shapes, provider="cpu", runs=runs)
+    assert result.runs and all(r.outputs for r in result.runs), "nothing was compared"
+    assert result.ok, result.summary()
+
+
+def max_rank_of_new_tensors(model: onnx.ModelProto, shapes_at: dict) -> int:
+    """Largest rank of any tensor, by shape inference at concrete input sizes."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for vi in m.graph.input:
+        if vi.name in shapes_at:
+            for d, v in zip(vi.type.tensor_type.shape.dim, shapes_at[vi.name]):
+                d.dim_value = v
+    inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
+    ranks = [len(vi.type.tensor_type.shape.dim) for vi in inferred.graph.value_info]
+    return max(ranks, default=0)
+
+
+def run_model(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)
