@@ -98,7 +98,17 @@ def _load_external_data(model: onnx.ModelProto, folder: Path, label: str) -> lis
 
 
 def check(model: onnx.ModelProto, label: str, path: Path | None = None) -> None:
-    """onnx.checker, with its message cut to one line; large models are checked from their file."""
+    """onnx.checker, with its message cut to one line; large models are checked from their file.
+
+    Versions newer than the installed onnx knows are refused first: the checker accepts an unknown
+    opset silently, and nothing downstream could interpret its ops.
+    """
+    if model.ir_version > onnx.IR_VERSION:
+        raise BadInput(f"{label}: IR version {model.ir_version} is newer than this onnx reads ({onnx.IR_VERSION})")
+    newest = onnx.defs.onnx_opset_version()
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx") and imp.version > newest:
+            raise BadInput(f"{label}: opset {imp.version} is newer than this onnx knows ({newest})")
     try:
         if model.ByteSize() > PROTOBUF_LIMIT and path is not None:
             onnx.checker.check_model(str(path))

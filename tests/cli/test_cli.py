@@ -1,0 +1,188 @@
+"""The command-line contract: exit codes, one-line errors, nothing written on failure, reports."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import onnx
+import pytest
+
+import cli
+from models import convtranspose, examples
+from tests.helpers import count_ops
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    path = tmp_path / "in.onnx"
+    onnx.save(convtranspose.build(["D", "H", "W"], kernel=[3, 3, 3], strides=[2, 2, 2], pads=[1] * 6,
+                                  output_padding=[1] * 3, batch="N"), str(path))
+    return path
+
+
+def run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, expected_code=2):
+    assert code == expected_code
+    assert err.startswith("onnxport: error:") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_convert_an_example_writes_a_verified_model_and_a_report(tmp_path, capsys):
+    out, report = tmp_path / "gan3d_port.onnx", tmp_path / "report.json"
+    code, stdout, _ = run(capsys, "convert", "example:gan3d", "-o", out, "--report", report)
+    assert code == 0
+    model = onnx.load(str(out))
+    assert count_ops(model, "ConvTranspose", spatial_rank=3) == 0
+    assert "verify: equivalent" in stdout and "CPUExecutionProvider" in stdout
+    data = json.loads(report.read_text())
+    assert data["passes"][0]["applied"] == 4 and data["verification"]["ok"]
+    assert data["macs"]["before"] > 0 and data["nodes"]["after"] > data["nodes"]["before"]
+
+
+def test_convert_keeps_ir_version_opset_and_metadata(tmp_path, capsys, model_path):
+    model = onnx.load(str(model_path))
+    model.ir_version = 8
+    onnx.helper.set_model_props(model, {"author": "someone"})
+    model.producer_name, model.doc_string = "exporter", "my net"
+    onnx.save(model, str(model_path))
+    out = tmp_path / "out.onnx"
+    assert run(capsys, "convert", model_path, "-o", out)[0] == 0
+    got = onnx.load(str(out))
+    assert (got.ir_version, got.producer_name, got.doc_string) == (8, "exporter", "my net")
+    assert [(p.key, p.value) for p in got.metadata_props] == [("author", "someone")]
+    assert [(o.domain, o.version) for o in got.opset_import] == [("", 17)]
+
+
+def test_the_input_is_never_modified(tmp_path, capsys, model_path):
+    before = model_path.read_bytes()
+    assert run(capsys, "convert", model_path, "-o", tmp_path / "out.onnx", "--target", "no-convtranspose")[0] == 0
+    assert model_path.read_bytes() == before
+
+
+def test_verify_exit_codes(tmp_path, capsys, model_path):
+    out = tmp_path / "out.onnx"
+    run(capsys, "convert", model_path, "-o", out, "--no-verify")
+    report = tmp_path / "v.json"
+    code, stdout, _ = run(capsys, "verify", model_path, out, "--json", report)
+    assert code == 0 and "equivalent" in stdout
+    assert json.loads(report.read_text())["ok"] is True
+    bad = onnx.load(str(out))
+    weight = next(i for i in bad.graph.initializer if "weight" in i.name)
+    arr = onnx.numpy_helper.to_array(weight) + 1e-2
+    weight.CopyFrom(onnx.numpy_helper.from_array(arr.astype("float32"), weight.name))
+    onnx.save(bad, str(tmp_path / "bad.onnx"))
+    code, stdout, _ = run(capsys, "verify", model_path, tmp_path / "bad.onnx")
+    assert code == 1 and "mismatch" in stdout
+
+
+@pytest.mark.parametrize("make_input", ["missing", "text", "truncated", "checker", "directory"])
+def test_bad_inputs_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, model_path, make_input):
+    src = tmp_path / "bad.onnx"
+    if make_input == "text":
+        src.write_text("this is a text file\n")
+    elif make_input == "truncated":
+        src.write_bytes(model_path.read_bytes()[:200])
+    elif make_input == "checker":
+        m = onnx.load(str(model_path))
+        m.graph.node[0].input[1] = "nowhere"
+        onnx.save(m, str(src))
+    elif make_input == "directory":
+        src = tmp_path
+    out = tmp_path / "out.onnx"
+    code, _, err = run(capsys, "convert", src, "-o", out)
+    assert_one_line_error(code, err)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "no-such-target"], "unknown target"),
+    (["--strategy", "magic"], "unknown strategy"),
+    (["--shape", "X=1xx2"], "expected NAME=DIMS"),
+    (["--shape", "Q=1x2x3x3x3"], "not a graph input"),
+    (["--provider", "tpu"], "unknown provider"),
+])
+def test_bad_arguments_exit_2(tmp_path, capsys, model_path, args, message):
+    out = tmp_path / "out.onnx"
+    code, _, err = run(capsys, "convert", model_path, "-o", out, *args)
+    assert_one_line_error(code, err)
+    assert message in err and not out.exists()
+
+
+def test_outputs_that_must_not_be_written(tmp_path, capsys, model_path):
+    code, _, err = run(capsys, "convert", model_path, "-o", tmp_path / "no" / "such" / "dir.onnx")
+    assert_one_line_error(code, err)
+    before = model_path.read_bytes()
+    code, _, err = run(capsys, "convert", model_path, "-o", model_path, "--force")
+    assert_one_line_error(code, err)
+    assert model_path.read_bytes() == before
+    existing = tmp_path / "exists.onnx"
+    existing.write_bytes(b"sentinel")
+    code, _, err = run(capsys, "convert", model_path, "-o", existing)
+    assert_one_line_error(code, err)
+    assert existing.read_bytes() == b"sentinel"
+    assert run(capsys, "convert", model_path, "-o", existing, "--force")[0] == 0
+    onnx.load(str(existing))
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["convert"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("onnxport: error:")
+
+
+def test_an_unreached_target_exits_1_writes_no_model_but_the_report(tmp_path, capsys):
+    model = convtranspose.build(["D", "H", "W"], kernel=[3, 3, 3], strides=[2, 2, 2], output_shape=[8, 8, 8])
+    src, out, report = tmp_path / "m.onnx", tmp_path / "out.onnx", tmp_path / "r.json"
+    onnx.save(model, str(src))
+    code, stdout, err = run(capsys, "convert", src, "-o", out, "--report", report)
+    assert code == 1 and not out.exists()
+    assert "still violate" in err and "left 'ct_1_node' in place: " in stdout
+    assert json.loads(report.read_text())["remaining"][0]["node"] == "ct_1_node"
+    code, _, _ = run(capsys, "convert", src, "-o", out, "--allow-partial", "--no-verify")
+    assert code == 0 and out.exists()
+
+
+def test_inconsistent_attributes_name_the_node(tmp_path, capsys):
+    model = convtranspose.build([3, 3, 3], kernel=[3, 3, 3], strides=[2, 2, 2], output_shape=[20, 6, 6])
+    src = tmp_path / "m.onnx"
+    onnx.save(model, str(src))
+    code, _, err = run(capsys, "convert", src, "-o", tmp_path / "out.onnx")
+    assert_one_line_error(code, err)
+    assert "ct_1_node" in err and "unreachable" in err
+
+
+def test_shapes_lists_every_node_and_the_sizes_a_convtranspose_allows(capsys):
+    code, stdout, _ = run(capsys, "shapes", "example:keras_gan2d", "--shape", "z=2x32")
+    assert code == 0
+    assert "deconv_1_node (ConvTranspose) -> deconv_1: 2x64x32x32" in stdout
+    assert "stride 2 allows 31 | 32" in stdout and "the attributes pick 32" in stdout
+    code, stdout, _ = run(capsys, "shapes", "example:unet3d", "--json")
+    rows = json.loads(stdout)
+    assert code == 0 and len(rows) == len(examples.build("unet3d").graph.node)
+
+
+def test_passes_lists_rewrites_targets_and_examples(capsys):
+    code, stdout, _ = run(capsys, "passes")
+    assert code == 0
+    for word in ("convtranspose-to-subpixel", "no-convtranspose3d", "gan3d", "unet3d", "keras_gan2d"):
+        assert word in stdout
+
+
+def test_console_script_and_python_cli_py(tmp_path):
+    script = shutil.which("onnxport", path=os.path.dirname(sys.executable))
+    commands = [[sys.executable, os.path.join(ROOT, "cli.py")]] + ([[script]] if script else [])
+    for i, command in enumerate(commands):
+        out = tmp_path / f"k{i}.onnx"
+        done = subprocess.run(command + ["convert", "example:keras_gan2d", "-o", str(out), "--target", "no-convtranspose"],
+                              capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert count_ops(onnx.load(str(out)), "ConvTranspose") == 0
