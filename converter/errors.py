@@ -60,3 +60,9 @@ class PassError(Exception):
         super().__init__(f"pass '{pass_name}' failed on node '{node_name}' "
                          f"(passes that ran before: {ran}): {cause}")
         self.pass_name = pass_name
+
+
+def first_line(e: BaseException, limit: int = 300) -> str:
+    """An exception's message cut to one line, for one-line errors."""
+    text = str(e).strip()
+    return text.splitlines()[0][:limit] if text else type(e).__name__

@@ -67,11 +67,11 @@ def check_overrides(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]
                 raise BadArgument(f"--shape {name}: dim {i} is fixed to {fixed} in the model, {got} given")
 
 
-def size_candidates(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]]):
+def size_candidates(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]], runs: int = 1):
     """Yield, run by run, the alternatives to try for that run: lists of {input name: shape}.
 
-    A caller takes the first alternative the model runs at; with nothing symbolic every run has the same
-    sizes (and the caller draws new values), so this generator does not end then.
+    A caller takes the first alternative the model runs at. With nothing symbolic there are `runs` runs
+    of the same sizes (the caller draws new values); otherwise one run per base size, at most.
     """
     symbolic = []
     for s in specs:
@@ -83,8 +83,9 @@ def size_candidates(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]
                 if key not in [k for k, _ in symbolic]:
                     symbolic.append((key, axis == 0))
     if not symbolic:
-        while True:
+        for _ in range(runs):
             yield [_assign(specs, overrides, {})]
+        return
     spatial = [k for k, is_batch in symbolic if not is_batch]
     batch = [k for k, is_batch in symbolic if is_batch]
     for run, base in enumerate(BASE_SIZES):

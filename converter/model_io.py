@@ -17,7 +17,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
-from converter.errors import BadArgument, BadInput, OutputError
+from converter.errors import BadArgument, BadInput, OutputError, first_line
 
 EXAMPLE_PREFIX = "example:"
 PROTOBUF_LIMIT = 2**31 - 1
@@ -51,7 +51,7 @@ def load(spec: str) -> LoadedModel:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, RuntimeError) as e:
-        raise BadInput(f"{spec}: not an ONNX model (the protobuf does not parse: {_first_line(e)})") from None
+        raise BadInput(f"{spec}: not an ONNX model (the protobuf does not parse: {first_line(e)})") from None
     except OSError as e:
         raise BadInput(f"{spec}: cannot read: {e.strerror or e}") from None
     if model.ir_version == 0 or not model.HasField("graph"):
@@ -93,7 +93,7 @@ def _load_external_data(model: onnx.ModelProto, folder: Path, label: str) -> lis
         try:
             external_data_helper.load_external_data_for_model(model, str(folder))
         except (OSError, ValueError) as e:
-            raise BadInput(f"{label}: cannot read external data: {_first_line(e)}") from None
+            raise BadInput(f"{label}: cannot read external data: {first_line(e)}") from None
     return files
 
 
@@ -115,7 +115,7 @@ def check(model: onnx.ModelProto, label: str, path: Path | None = None) -> None:
         else:
             onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, ValueError) as e:
-        raise BadInput(f"{label}: fails onnx.checker: {_first_line(e)}") from None
+        raise BadInput(f"{label}: fails onnx.checker: {first_line(e)}") from None
 
 
 def check_output_path(out: str, *, force: bool, protected: list[Path]) -> Path:
@@ -175,8 +175,3 @@ def write_text(text: str, out: str) -> Path:
             os.unlink(tmp)
         raise
     return path
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:300] if text else type(e).__name__

@@ -37,6 +37,8 @@ DEFAULT_TARGET = "no-convtranspose3d"
 # strategy -> (pass name, targets it can serve)
 STRATEGIES = {
     "subpixel": ("convtranspose-to-subpixel", frozenset(TARGETS)),
+    "resize-conv": ("convtranspose-to-resize-conv", frozenset(TARGETS)),
+    "conv2d": ("convtranspose3d-to-convtranspose2d", frozenset({"no-convtranspose3d"})),
 }
 DEFAULT_STRATEGY = "subpixel"
 

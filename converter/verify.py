@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 
 from converter import inputs as inputs_mod
-from converter.errors import BadArgument, BadInput
+from converter.errors import BadArgument, BadInput, first_line
 from converter.model_io import PROTOBUF_LIMIT
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -181,14 +181,15 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     except BadInput as e:
         return VerifyResult(False, used, atol, rtol, [RunCheck({}, failure=str(e))])
     checks = []
-    tried = []
-    for alternatives in inputs_mod.size_candidates(specs, overrides):
+    tried, last_error = [], ""
+    for alternatives in inputs_mod.size_candidates(specs, overrides, runs):
         for shapes_try in alternatives:
             feeds = inputs_mod.random_feeds(specs, shapes_try, seed + len(checks))
             tried.append(shapes_try)
             try:
                 ref = session_a.run(None, feeds)
-            except Exception:  # noqa: BLE001 - the original does not run at this size: try another
+            except Exception as e:  # noqa: BLE001 - the original does not run at this size: try another
+                last_error = first_line(e)
                 continue
             checks.append(_check_run(session_b, ref, [o.name for o in session_a.get_outputs()], feeds,
                                      shapes_try, atol, rtol))
@@ -196,8 +197,8 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
         if len(checks) == runs or (checks and not checks[-1].ok):
             break
     if not checks:
-        raise BadInput(f"the first model does not run at any size tried ({shapes_text(tried[0])}, ...): "
-                       f"give sizes with --shape NAME=DIMS")
+        raise BadInput(f"the first model does not run at any of {len(tried)} sizes tried ({shapes_text(tried[0])}"
+                       f"{', ...' if len(tried) > 1 else ''}; onnxruntime: {last_error}); give sizes with --shape")
     ok = all(c.ok for c in checks)
     result = VerifyResult(ok, used, atol, rtol, checks)
     if not ok and not checks[-1].failure:
@@ -210,8 +211,7 @@ def _load(model: onnx.ModelProto, providers, label: str):
     try:
         return make_session(model, providers)
     except Exception as e:  # noqa: BLE001 - onnxruntime raises several types; the message says it all
-        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BadInput(f"onnxruntime cannot load {label}: {text[:300]}") from None
+        raise BadInput(f"onnxruntime cannot load {label}: {first_line(e)}") from None
 
 
 def _check_run(session_b, ref, names, feeds, shapes, atol, rtol) -> RunCheck:
@@ -219,7 +219,7 @@ def _check_run(session_b, ref, names, feeds, shapes, atol, rtol) -> RunCheck:
     try:
         got = session_b.run(None, feeds)
     except Exception as e:  # noqa: BLE001
-        run.failure = f"the second model fails to run: {str(e).strip().splitlines()[0][:300]}"
+        run.failure = f"the second model fails to run: {first_line(e)}"
         return run
     if len(got) != len(ref):
         run.failure = f"the second model has {len(got)} outputs, the first {len(ref)}"

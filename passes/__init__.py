@@ -1,2 +1,6 @@
 """Graph rewrites, one per module; importing this package registers them all (see passes._registry)."""
-from passes import convtranspose_to_subpixel  # noqa: F401  (registers the pass)
+from passes import (  # noqa: F401  (importing registers them)
+    convtranspose3d_to_convtranspose2d,
+    convtranspose_to_resize_conv,
+    convtranspose_to_subpixel,
+)

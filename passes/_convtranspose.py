@@ -8,14 +8,20 @@ auto_pad SAME_* and output_shape define the pads through total = s*(L-1) + op + 
 
 Where the ONNX text leaves room, onnxport follows onnxruntime (the runtime every rewrite is verified on),
 as measured on onnxruntime 1.31: a negative total (stride larger than the effective kernel) is clamped to
-zero, so SAME_* then gives the full length s*(L-1) + op + d*(k-1) + 1 instead of L*s; an output_shape up
-to s-1 beyond the full length extends the end with bias-only positions, and one further out is refused.
+zero, so SAME_* then gives the full length s*(L-1) + op + d*(k-1) + 1 instead of L*s; an output_shape
+longer than the full length extends the end with bias-only positions, up to s*(L-1) + d*(k-1) + 1 + s-1
+(output_padding plus the extension stay below the stride); one further out is refused.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import onnx_graphsurgeon as gs
+
 from converter.errors import UnsupportedGraph
+from passes._graph import constant_value, known_dims
+from passes._registry import Options, Skip
 
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 
@@ -50,6 +56,11 @@ class Axis:
     def length_offset(self) -> int:
         """out = s*L + length_offset, whatever L is."""
         return self.output_length(0)
+
+    def explicit(self) -> tuple[int, int, int]:
+        """(pad_begin, pad_end, output_padding) with no negative pad: an extension at the end (pad_end < 0,
+        from output_shape) becomes output_padding, which resolve() keeps below the stride."""
+        return self.pad_begin, max(0, self.pad_end), self.output_padding + max(0, -self.pad_end)
 
 
 @dataclass(frozen=True)
@@ -144,10 +155,10 @@ def resolve(node_name: str, attrs: dict, weight_shape, input_spatial) -> ConvTra
                                           f"input size (its pads change with the size; fix the size first)")
             total = probe.full_length(length) - output_shape[i]
             if total < 0:
-                if -total > s - 1:
-                    raise bad(f"output_shape {output_shape[i]} on axis {i} is unreachable: the full "
-                              f"output is {probe.full_length(length)} long and output_shape may exceed it "
-                              f"by at most stride-1 = {s - 1}")
+                if op - total > s - 1:
+                    raise bad(f"output_shape {output_shape[i]} on axis {i} is unreachable: the full output "
+                              f"is {probe.full_length(length)} long and output_padding plus the extension "
+                              f"must stay below the stride {s}")
                 begin, end = 0, total
             else:
                 begin = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
@@ -164,3 +175,50 @@ def resolve(node_name: str, attrs: dict, weight_shape, input_spatial) -> ConvTra
     return ConvTransposeSpec(tuple(axes), group, weight_shape[0], weight_shape[1] * group, auto_pad,
                              bool(output_shape))
 
+
+
+@dataclass(frozen=True)
+class ConvTransposeMatch:
+    """A ConvTranspose node with what every lowering needs; weight is None when W is computed in the graph."""
+
+    nodes: tuple[gs.Node, ...]
+    x: gs.Tensor
+    y: gs.Tensor
+    weight: np.ndarray | None
+    weight_tensor: gs.Tensor
+    bias: np.ndarray | None
+    bias_tensor: gs.Tensor | None        # set only when the bias is not constant
+    spec: ConvTransposeSpec
+
+
+def match_node(node: gs.Node, options: Options):
+    """The shared preconditions of every ConvTranspose lowering: in scope, W of static shape, sizes resolvable.
+
+    Returns None when the node is out of the options' scope, a Skip saying why it cannot be lowered, or
+    the match. Attributes that contradict each other raise UnsupportedGraph naming the node.
+    """
+    weight = constant_value(node.inputs[1])
+    weight_shape = weight.shape if weight is not None else node.inputs[1].shape
+    if weight_shape is None:
+        return Skip("the weight's rank is unknown")
+    rank = len(weight_shape) - 2
+    if options.spatial_ranks is not None and rank not in options.spatial_ranks:
+        return None
+    if options.max_rank is not None and options.max_rank < rank + 2:
+        raise UnsupportedGraph(f"ConvTranspose '{node.name}': --max-rank {options.max_rank} is below the rank "
+                               f"{rank + 2} of its own input and output; no rewrite can reach it")
+    if weight is None and any(d is None for d in known_dims(node.inputs[1], rank + 2)):
+        return Skip(f"the weight's shape {list(weight_shape)} is not static: the new kernels need its sizes")
+    x = node.inputs[0]
+    x_dims = known_dims(x, rank + 2)
+    try:
+        spec = resolve(node.name, node.attrs, weight_shape, x_dims[2:])
+    except SymbolicOutputShape as e:
+        return Skip(str(e))
+    if x_dims[1] is not None and x_dims[1] != spec.in_channels:
+        raise UnsupportedGraph(f"ConvTranspose '{node.name}': input has {x_dims[1]} channels but the weight "
+                               f"expects {spec.in_channels}")
+    bias_tensor = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2].name else None
+    bias = constant_value(bias_tensor) if bias_tensor is not None else None
+    return ConvTransposeMatch((node,), x, node.outputs[0], weight, node.inputs[1], bias,
+                              bias_tensor if bias is None else None, spec)

@@ -51,10 +51,12 @@ def constant_value(tensor: gs.Tensor):
 
 @dataclass(frozen=True)
 class Dim:
-    """A Reshape target entry: const * product of the listed axes of a reference tensor."""
+    """A Reshape target entry: const * product of the listed axes of a tensor (the builder's reference
+    tensor unless `of` names another)."""
 
     const: int
     axes: tuple[int, ...] = ()
+    of: gs.Tensor | None = None
 
 
 class GraphBuilder:
@@ -96,10 +98,12 @@ class GraphBuilder:
         The dim with the most symbolic factors becomes -1, so the common case (symbolic batch only)
         needs no Shape op at all.
         """
-        rank = max((a for d in dims for a in d.axes), default=-1) + 1
-        rank = max(rank, len(ref.shape) if ref.shape is not None else 0)
-        known = known_dims(ref, rank)
-        unknown = [sum(known[a] is None for a in d.axes) for d in dims]
+        def known(d: Dim) -> list:
+            source = d.of if d.of is not None else ref
+            rank = max(max(d.axes, default=-1) + 1, len(source.shape) if source.shape is not None else 0)
+            return known_dims(source, rank)
+
+        unknown = [sum(known(d)[a] is None for a in d.axes) for d in dims]
         infer_at = max(range(len(dims)), key=lambda i: unknown[i]) if max(unknown, default=0) else None
         parts, static = [], []
         for i, d in enumerate(dims):
@@ -108,20 +112,22 @@ class GraphBuilder:
                 continue
             value = d.const
             symbolic = []
+            sizes = known(d)
             for a in d.axes:
-                if known[a] is None:
+                if sizes[a] is None:
                     symbolic.append(a)
                 else:
-                    value *= known[a]
+                    value *= sizes[a]
             if not symbolic:
                 static.append(value)
                 continue
             if static:
                 parts.append(self.ints(static, "dims"))
                 static = []
-            term = self._dim_of(ref, symbolic[0])
+            source = d.of if d.of is not None else ref
+            term = self._dim_of(source, symbolic[0])
             for a in symbolic[1:]:
-                term = self.op("Mul", [term, self._dim_of(ref, a)], stem="dim", dtype=np.int64, shape=[1])
+                term = self.op("Mul", [term, self._dim_of(source, a)], stem="dim", dtype=np.int64, shape=[1])
             if value != 1:
                 term = self.op("Mul", [term, self.ints([value], "scale")], stem="dim", dtype=np.int64, shape=[1])
             parts.append(term)

@@ -3,7 +3,8 @@
 Input z: (N, G * R_0 * ... * R_{n-1} * C, Q_0, ..., Q_{n-1}) with channels ordered (group, phase_0, ...,
 phase_{n-1}, c), where R_a are the active phases of axis a (a subset of 0..s_a-1). Output:
 (N, G*C, s_0*Q_0, ..., s_{n-1}*Q_{n-1}) with y[..., s*q + r, ...] = z[phase r, q], and zero where a
-phase is inactive. Identity used, axis a from last to first: viewing the current tensor as
+phase is inactive. With only phase 0 active on every axis this is zero insertion (x at s*q, zeros
+between), which the resize-conv lowering uses. Identity used, axis a from last to first: viewing the current tensor as
 (A, R_a, B, T) with B = C*Q_0*...*Q_a and T the already interleaved trailing axes, swapping the two
 middle axes puts the phase right after Q_a, which is the interleave of that axis. Each step moves a
 single axis, the one pattern onnxruntime's Transpose is fast at, and no view exceeds rank 4, so the
@@ -41,8 +42,11 @@ def interleave(b: GraphBuilder, z: gs.Tensor, groups: int, channels: int, axes: 
         lead = Dim(groups * int(np.prod(phases[:a], dtype=np.int64)), (0,))
         inner = Dim(channels * int(np.prod([w.const for w in widths[:a + 1]])), tuple(2 + j for j in range(a + 1)))
         trail = Dim(int(np.prod([w.const for w in widths[a + 1:]])), tuple(2 + j for j in range(a + 1, n)))
-        view = b.reshape(x, z, [lead, Dim(phases[a]), inner, trail], stem="phase_view")
-        x = b.op("Transpose", [view], {"perm": [0, 2, 1, 3]}, stem="phase_move", dtype=z.dtype)
+        if phases[a] == 1:      # moving a size-1 axis is only a view
+            x = b.reshape(x, z, [lead, inner, Dim(1), trail], stem="phase_view")
+        else:
+            view = b.reshape(x, z, [lead, Dim(phases[a]), inner, trail], stem="phase_view")
+            x = b.op("Transpose", [view], {"perm": [0, 2, 1, 3]}, stem="phase_move", dtype=z.dtype)
         x = _fill_inactive(b, x, axis)
         widths[a] = Dim(axis.stride, (2 + a,))
     out_dims = [Dim(1, (0,)), Dim(groups * channels)] + widths

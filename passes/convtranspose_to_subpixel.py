@@ -10,82 +10,50 @@ rides in the Conv, or is added after the crop when some phase has no taps. Exact
 float32 only the summation order changes.
 
 Weights: a constant W (initializer, or Constant behind Identity/Cast) gives constant phase kernels; any
-other W with a static shape gets the same kernels computed in the graph (Reshape, Pad, one Gather with
-the tap table of passes._polyphase, Transpose), so W may be a graph input.
+other W with a static shape gets the same kernels computed in the graph (passes._weights), so W may be
+a graph input. Every new tensor has rank <= max(4, input rank), 5 where W is computed with groups.
 Preconditions (each a Skip with its reason): W's shape is static; output_shape needs static spatial
 input sizes; opset >= 11 (Slice/Pad take their bounds as inputs). Attributes that contradict each other
 are an error naming the node.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import onnx_graphsurgeon as gs
 
 from converter.errors import UnsupportedGraph
-from passes._convtranspose import ConvTransposeSpec, SymbolicOutputShape, resolve
-from passes._graph import INT64_MAX, GraphBuilder, constant_value, known_dims
+from passes._convtranspose import ConvTransposeMatch, match_node
+from passes._graph import INT64_MAX, GraphBuilder, known_dims
 from passes._interleave import PhaseAxis, interleave
-from passes._polyphase import AxisPlan, ConvPart, channel_order, conv_parts, part_weight, plan_axis
-from passes._registry import Options, Pass, Skip, register
-
-NAME = "convtranspose-to-subpixel"
-
-
-@dataclass(frozen=True)
-class Match:
-    nodes: tuple[gs.Node, ...]
-    x: gs.Tensor
-    y: gs.Tensor
-    weight: np.ndarray | None            # None: computed in the graph from weight_tensor
-    weight_tensor: gs.Tensor
-    bias: np.ndarray | None
-    bias_tensor: gs.Tensor | None        # a bias that is not constant: added at the end
-    spec: ConvTransposeSpec
+from passes._polyphase import AxisPlan, channel_order, conv_parts, plan_axis
+from passes._registry import Options, Pass, register
+from passes._weights import add_bias, bias_vector, phase_weight
 
 
 def match(graph: gs.Graph, node: gs.Node, options: Options):
-    weight = constant_value(node.inputs[1])
-    weight_shape = weight.shape if weight is not None else node.inputs[1].shape
-    if weight_shape is None:
-        return Skip("the weight's rank is unknown")
-    rank = len(weight_shape) - 2
-    if options.spatial_ranks is not None and rank not in options.spatial_ranks:
-        return None
-    if any(d is None for d in known_dims(node.inputs[1], rank + 2)) and weight is None:
-        return Skip(f"the weight's shape {list(weight_shape)} is not static: the phase kernels need its sizes")
-    x, y = node.inputs[0], node.outputs[0]
-    spatial = known_dims(x, rank + 2)[2:]
-    try:
-        spec = resolve(node.name, node.attrs, weight_shape, spatial)
-    except SymbolicOutputShape as e:
-        return Skip(str(e))
-    channels = known_dims(x, rank + 2)[1]
-    if channels is not None and channels != spec.in_channels:
-        raise UnsupportedGraph(f"ConvTranspose '{node.name}': input has {channels} channels but the weight "
-                               f"expects {spec.in_channels}")
-    bias_tensor = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2].name else None
-    bias = constant_value(bias_tensor) if bias_tensor is not None else None
-    return Match((node,), x, y, weight, node.inputs[1], bias, bias_tensor if bias is None else None, spec)
+    m = match_node(node, options)
+    if isinstance(m, ConvTransposeMatch) and options.max_rank is not None and m.weight is None \
+            and m.spec.group > 1 and options.max_rank < 5:
+        raise UnsupportedGraph(f"ConvTranspose '{node.name}': a computed weight with groups needs a rank-5 "
+                               f"reorder, above --max-rank {options.max_rank}")
+    return m
 
 
-def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> None:
+def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> None:
     spec = m.spec
     plans = [plan_axis(a) for a in spec.axes]
     every_phase_has_taps = all(len(p.active_phases) == p.stride for p in plans)
     m.nodes[0].outputs.clear()
     m.nodes[0].inputs.clear()
-
-    z = _phase_convs(b, m, plans, bias_in_conv=every_phase_has_taps and m.bias is not None)
+    z = _phase_convs(b, m, plans, bias_in_conv=every_phase_has_taps)
     g = spec.group
     y = interleave(b, z, g, spec.out_channels // g, [PhaseAxis(p.stride, p.active_phases) for p in plans])
     y = _crop(b, y, plans)
-    y = _add_bias(b, y, m, spec, needed=not every_phase_has_taps or m.bias_tensor is not None)
+    if not every_phase_has_taps or m.bias_tensor is not None:
+        y = add_bias(b, y, m)
     y.inputs[0].outputs[0] = m.y      # the last new node writes the original output: name and consumers stay
 
 
-def _phase_convs(b: GraphBuilder, m: Match, plans: list[AxisPlan], bias_in_conv: bool) -> gs.Tensor:
+def _phase_convs(b: GraphBuilder, m: ConvTransposeMatch, plans: list[AxisPlan], bias_in_conv: bool) -> gs.Tensor:
     """Every phase as a channel of stride-1 Convs; channels ordered (group, phase tuple, c)."""
     spec = m.spec
     n = spec.spatial_rank
@@ -96,14 +64,12 @@ def _phase_convs(b: GraphBuilder, m: Match, plans: list[AxisPlan], bias_in_conv:
     outs = []
     for part in parts:
         phases = len(part.phase_tuples)
-        inputs = [m.x, _part_weight(b, m, part)]
-        if bias_in_conv:
-            per_group = m.bias.reshape(spec.group, 1, -1)
-            inputs.append(b.const(np.broadcast_to(per_group, (spec.group, phases, per_group.shape[-1])).ravel(), "bias"))
-        attrs = {"kernel_shape": part.kernel_shape, "strides": [1] * n,
-                 "dilations": [p.conv_dilation for p in plans],
-                 "pads": [c.pad_begin for c in part.classes] + [c.pad_end for c in part.classes],
-                 "group": spec.group}
+        inputs = [m.x, phase_weight(b, m, part)]
+        bias = bias_vector(m, phases) if bias_in_conv else None
+        if bias is not None:
+            inputs.append(b.const(bias, "bias"))
+        attrs = {"kernel_shape": part.kernel_shape, "strides": [1] * n, "dilations": [p.conv_dilation for p in plans],
+                 "pads": [c.pad_begin for c in part.classes] + [c.pad_end for c in part.classes], "group": spec.group}
         shape = [x_dims[0], spec.out_channels * phases] + rows
         outs.append(b.op("Conv", inputs, attrs, stem="phase_conv", dtype=dtype, shape=shape))
     if len(outs) == 1:
@@ -117,22 +83,6 @@ def _phase_convs(b: GraphBuilder, m: Match, plans: list[AxisPlan], bias_in_conv:
                 dtype=dtype, shape=z.shape)
 
 
-def _part_weight(b: GraphBuilder, m: Match, part: ConvPart) -> gs.Tensor:
-    """The part's Conv weight: a constant, or the same gather/reorder as graph ops on a computed W."""
-    g = m.spec.group
-    if m.weight is not None:
-        return b.const(part_weight(m.weight, part, g), "weight")
-    cin, cout_g = m.spec.in_channels, m.spec.out_channels // g
-    phases, taps = part.table.shape
-    w = b.op("Reshape", [m.weight_tensor, b.ints([cin, cout_g, -1], "flat")], stem="w_flat")
-    w = b.op("Pad", [w, b.ints([0, 0, 0, 0, 0, 1], "zero_slot")], stem="w_padded")
-    w = b.op("Gather", [w, b.ints(part.table, "taps")], {"axis": 2}, stem="w_taps")
-    w = b.op("Reshape", [w, b.ints([g, cin // g, cout_g, phases, taps], "grouped")], stem="w_grouped")
-    w = b.op("Transpose", [w], {"perm": [0, 3, 2, 1, 4]}, stem="w_ordered")
-    return b.op("Reshape", [w, b.ints([g * phases * cout_g, cin // g] + part.kernel_shape, "conv_w")],
-                stem="phase_weight", dtype=m.weight_tensor.dtype)
-
-
 def _crop(b: GraphBuilder, y: gs.Tensor, plans: list[AxisPlan]) -> gs.Tensor:
     """Pads and output_padding as one Slice; ends count from the end, so no size is baked in."""
     cropped = [a for a, p in enumerate(plans) if p.needs_crop]
@@ -143,20 +93,8 @@ def _crop(b: GraphBuilder, y: gs.Tensor, plans: list[AxisPlan]) -> gs.Tensor:
                    [2 + a for a in cropped])
 
 
-def _add_bias(b: GraphBuilder, y: gs.Tensor, m: Match, spec: ConvTransposeSpec, needed: bool) -> gs.Tensor:
-    """The bias after the crop, for phases no tap reaches (they must hold the bias too) or a computed bias."""
-    if not needed or (m.bias is None and m.bias_tensor is None):
-        return y
-    per_channel = (spec.out_channels,) + (1,) * spec.spatial_rank
-    if m.bias is not None:
-        bias = b.const(m.bias.reshape(per_channel), "bias")
-    else:
-        bias = b.op("Reshape", [m.bias_tensor, b.ints(per_channel, "bias_shape")], stem="bias", dtype=y.dtype)
-    return b.op("Add", [y, bias], stem="biased", dtype=y.dtype)
-
-
 PASS = register(Pass(
-    name=NAME,
+    name="convtranspose-to-subpixel",
     summary="ConvTranspose -> stride-1 Conv + depth-to-space (Reshape/Transpose) + Slice, exact, 1-D/2-D/3-D",
     anchor_ops=("ConvTranspose",),
     match=match,

@@ -112,3 +112,10 @@ def test_integer_and_boolean_inputs_get_feeds():
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 8
     assert verify_mod.verify(m, m, provider="cpu", runs=2).ok
+
+
+def test_a_reference_that_cannot_run_is_an_error_not_a_hang():
+    model = convtranspose.build([3, 3, 3], kernel=[2, 2, 2], strides=[2, 2, 2])
+    model.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 3      # the weight wants 2 channels
+    with pytest.raises(BadInput, match="does not run at any of 3 sizes tried"):
+        verify_mod.verify(model, model, provider="cpu", runs=3)

@@ -26,7 +26,8 @@ def configs(draw):
     elif mode == "output_shape":
         full = [s * (n - 1) + op + d * (k - 1) + 1
                 for s, n, op, d, k in zip(strides, lengths, attrs["output_padding"], dilations, kernel)]
-        attrs["output_shape"] = [draw(st.integers(max(1, f - 3), f + s - 1)) for f, s in zip(full, strides)]
+        attrs["output_shape"] = [draw(st.integers(max(1, f - 3), f + s - 1 - op))
+                                 for f, s, op in zip(full, strides, attrs["output_padding"])]
     else:
         attrs["auto_pad"] = mode.upper()
     weight_shape = [g * draw(st.integers(1, 2)), draw(st.integers(1, 2))] + kernel
