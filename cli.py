@@ -41,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="rewrite a model for a target and verify it")
     p.add_argument("input", help="model file, or example:NAME")
     p.add_argument("-o", "--output", required=True, help="where to write the converted model")
-    p.add_argument("--target", action="append", help="what must not remain (default no-convtranspose3d); repeatable")
+    p.add_argument("--target", action="append",
+                   help="what must not remain (default no-convtranspose3d, none with --fuse); repeatable")
+    p.add_argument("--fuse", action="store_true",
+                   help="fold chains back into single ops first (onnxport's own lowerings, Resize+Conv, ...)")
     p.add_argument("--strategy", default="subpixel", help="which exact rewrite to use (default subpixel)")
     p.add_argument("--max-rank", type=int, help="no tensor a rewrite creates may exceed this rank")
     p.add_argument("--no-verify", action="store_true", help="skip the numerical check before writing")
@@ -70,11 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _convert(args) -> int:
-    targets = [t.strip() for arg in (args.target or ["no-convtranspose3d"]) for t in arg.split(",") if t.strip()]
+    targets = [t.strip() for arg in args.target for t in arg.split(",") if t.strip()] if args.target else None
     try:
         report = api.convert(args.input, args.output, targets=targets, strategy=args.strategy,
-                             max_rank=args.max_rank, verify=not args.no_verify, verify_options=_verify_options(args),
-                             force=args.force, allow_partial=args.allow_partial)
+                             max_rank=args.max_rank, fuse=args.fuse, verify=not args.no_verify,
+                             verify_options=_verify_options(args), force=args.force, allow_partial=args.allow_partial)
     except ResultError as e:      # no model written, but CI still gets the report
         _show_report(e.report, args.report)
         raise

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import onnx
 
-from converter import graph_io, inputs, macs, model_io, pipeline, shapes, verify as verify_mod
+from converter import graph_io, inputs, macs, model_io, pipeline, recipes, shapes, verify as verify_mod
 from converter.errors import TargetNotReached, VerificationMismatch
 from converter.report import ConvertReport
 from converter.verify import VerifyResult
@@ -27,14 +27,21 @@ class VerifyOptions:
 
 
 def convert_model(model: onnx.ModelProto, *, targets: list[str] | None = None,
-                  strategy: str = pipeline.DEFAULT_STRATEGY, max_rank: int | None = None,
+                  strategy: str = pipeline.DEFAULT_STRATEGY, max_rank: int | None = None, fuse: bool = False,
                   source: str = "<model>", macs_at: dict | None = None) -> tuple[onnx.ModelProto, ConvertReport]:
-    """Rewrite a model in memory (the input is not modified); no verification, no file I/O."""
-    targets = targets or [pipeline.DEFAULT_TARGET]
-    steps = pipeline.plan(targets, strategy, max_rank)
+    """Rewrite a model in memory (the input is not modified); no verification, no file I/O.
+
+    Without fuse, targets default to no-convtranspose3d. With fuse, chains are first folded back into
+    single ops (recorded lowerings and known exporter patterns), then the targets, if any, are applied.
+    """
+    targets = list(targets) if targets is not None else ([] if fuse else [pipeline.DEFAULT_TARGET])
+    stored = recipes.load(model)
+    steps = (pipeline.plan_fuse(tuple(stored)) if fuse else []) + \
+        (pipeline.plan(targets, strategy, max_rank) if targets else [])
     graph = graph_io.to_graph(model)
     shapes.annotate(graph)
-    report = ConvertReport(source, targets, strategy, len(graph.nodes), ops_before=Counter(n.op for n in graph.nodes))
+    report = ConvertReport(source, targets, strategy, len(graph.nodes), ops_before=Counter(n.op for n in graph.nodes),
+                           fuse=fuse)
     report.macs_at = macs_at or first_sizes(model, {})
     report.macs_before = macs.count(graph, report.macs_at)
     report.passes = pipeline.run(graph, steps)
@@ -42,7 +49,9 @@ def convert_model(model: onnx.ModelProto, *, targets: list[str] | None = None,
     report.nodes_after = len(graph.nodes)
     report.ops_after = Counter(n.op for n in graph.nodes)
     report.macs_after = macs.count(graph, report.macs_at)
-    return graph_io.to_model(graph, like=model), report
+    converted = graph_io.to_model(graph, like=model)
+    recipes.store(converted, recipes.update(stored, report.passes))
+    return converted, report
 
 
 def first_sizes(model: onnx.ModelProto, overrides: dict) -> dict:
@@ -53,14 +62,15 @@ def first_sizes(model: onnx.ModelProto, overrides: dict) -> dict:
 
 
 def convert(source: str, output: str, *, targets: list[str] | None = None,
-            strategy: str = pipeline.DEFAULT_STRATEGY, max_rank: int | None = None, verify: bool = True,
-            verify_options: VerifyOptions = VerifyOptions(), force: bool = False,
+            strategy: str = pipeline.DEFAULT_STRATEGY, max_rank: int | None = None, fuse: bool = False,
+            verify: bool = True, verify_options: VerifyOptions = VerifyOptions(), force: bool = False,
             allow_partial: bool = False) -> ConvertReport:
     """Load, rewrite, verify, then write atomically. Nothing is written when a step fails."""
     loaded = model_io.load(source)
     model_io.check_output_path(output, force=force, protected=loaded.protected_paths())
     converted, report = convert_model(loaded.model, targets=targets, strategy=strategy, max_rank=max_rank,
-                                      source=source, macs_at=first_sizes(loaded.model, verify_options.shapes))
+                                      fuse=fuse, source=source,
+                                      macs_at=first_sizes(loaded.model, verify_options.shapes))
     if report.remaining and not allow_partial:
         nodes = ", ".join(f"'{n}'" for n, _ in report.remaining[:3])
         raise TargetNotReached(f"{len(report.remaining)} node(s) still violate the target ({nodes}"

@@ -24,10 +24,12 @@ class ConvertReport:
     remaining: list[tuple[str, str]] = field(default_factory=list)
     verification: VerifyResult | None = None
     output: str | None = None
+    fuse: bool = False
 
     def as_dict(self) -> dict:
         return {
             "source": self.source, "output": self.output, "targets": self.targets, "strategy": self.strategy,
+            "fuse": self.fuse,
             "nodes": {"before": self.nodes_before, "after": self.nodes_after},
             "ops": {"before": dict(self.ops_before), "after": dict(self.ops_after)},
             "passes": [p.as_dict() for p in self.passes],
@@ -37,8 +39,9 @@ class ConvertReport:
         }
 
     def text(self) -> str:
-        lines = [f"{self.source}: {self.nodes_before} nodes -> {self.nodes_after} nodes "
-                 f"(target {', '.join(self.targets)}, strategy {self.strategy})"]
+        what = [f"target {', '.join(self.targets)}, strategy {self.strategy}"] if self.targets else []
+        what = (["fuse"] if self.fuse else []) + what
+        lines = [f"{self.source}: {self.nodes_before} nodes -> {self.nodes_after} nodes ({'; '.join(what)})"]
         for p in self.passes:
             if p.applied:
                 added = ", ".join(f"{op} x{n}" for op, n in sorted(p.added.items()))

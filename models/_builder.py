@@ -41,6 +41,24 @@ class NetBuilder:
         self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
+    def const_as(self, array, how: str, stem: str = "const") -> str:
+        """A constant the way exporters write it: "initializer", a "constant" node, or behind an
+        "identity" or a "cast" (stored as float16, cast back), as PyTorch/tf2onnx graphs carry weights."""
+        array = np.asarray(array)
+        if how == "initializer":
+            return self.const(array, stem)
+        if how == "constant":
+            out = self._name(stem)
+            self.nodes.append(helper.make_node("Constant", [], [out], name=out + "_node",
+                                               value=numpy_helper.from_array(array, out)))
+            return out
+        if how == "identity":
+            return self.op("Identity", [self.const(array, stem)], stem + "_id")
+        if how == "cast":
+            half = self.const(array.astype(np.float16), stem + "_fp16")
+            return self.op("Cast", [half], stem, to=TensorProto.FLOAT)
+        raise ValueError(f"unknown constant form {how}")
+
     def weight(self, shape, fan_in: int, stem: str = "w") -> str:
         """He-style random weights: outputs stay O(1) through deep stacks."""
         w = self.rng.standard_normal(shape) * np.sqrt(2.0 / max(1, fan_in))

@@ -24,6 +24,7 @@ class PassReport:
     applied: int = 0
     rewritten: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    recipes: list[dict] = field(default_factory=list)
     added: Counter = field(default_factory=Counter)
     removed: Counter = field(default_factory=Counter)
 
@@ -64,13 +65,13 @@ def apply(graph: gs.Graph, p: Pass, options: Options = Options(), previous: list
 def _apply_to(graph, p, options, previous, report, taken, is_root):
     if int(graph.opset) < p.min_opset:
         for node in graph.nodes:
-            if node.op in p.anchor_ops:
+            if p.anchor_ops is None or node.op in p.anchor_ops:
                 report.skipped.append((node.name, f"opset {graph.opset} is below {p.min_opset}, the lowest "
                                                   f"this pass emits"))
         return
     matches = []
     for node in list(graph.nodes):
-        if node.op not in p.anchor_ops or (node.domain or "") not in ("", "ai.onnx"):
+        if (p.anchor_ops is not None and node.op not in p.anchor_ops) or (node.domain or "") not in ("", "ai.onnx"):
             continue
         found = p.match(graph, node, options)
         if isinstance(found, Skip):
@@ -88,7 +89,7 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
             report.skipped.append((anchor.name, "overlaps an earlier match"))
             continue
         try:
-            p.rewrite(graph, m, GraphBuilder(graph, anchor.name or p.name, taken))
+            recipe = p.rewrite(graph, m, GraphBuilder(graph, anchor.name or p.name, taken))
         except OnnxportError:
             raise
         except Exception as e:  # a broken rewrite is a bug: say where, keep the cause
@@ -96,6 +97,8 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
         consumed |= ids
         report.applied += 1
         report.rewritten.append(anchor.name)
+        if recipe is not None:
+            report.recipes.append(recipe)
     graph.cleanup().toposort()
     ops_after = Counter(n.op for n in graph.nodes)
     report.added.update(ops_after - ops_before)

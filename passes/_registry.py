@@ -25,15 +25,16 @@ class Options:
 
     spatial_ranks: frozenset[int] | None = None     # None: every spatial rank
     max_rank: int | None = None
+    recipes: tuple = ()                             # what earlier lowerings recorded (for fusing back)
 
 
 @dataclass(frozen=True)
 class Pass:
     name: str
     summary: str
-    anchor_ops: tuple[str, ...]
+    anchor_ops: tuple[str, ...] | None              # None: any op can anchor a match
     match: Callable[[gs.Graph, gs.Node, Options], object]
-    rewrite: Callable[[gs.Graph, object, object], None]
+    rewrite: Callable[[gs.Graph, object, object], dict | None]   # may return a recipe (see passes._recipes)
     doc: str = ""
     min_opset: int = 1
 

@@ -17,9 +17,12 @@ import onnx_graphsurgeon as gs
 
 from passes._convtranspose import ConvTransposeMatch, match_node
 from passes._graph import Dim, GraphBuilder, known_dims
+from passes._recipes import recipe
 from passes._registry import Options, Pass, Skip, register
 from passes._weights import flat_bias, reshaped_weight
 
+
+NAME = "convtranspose3d-to-convtranspose2d"
 
 def match(graph: gs.Graph, node: gs.Node, options: Options):
     m = match_node(node, options)
@@ -28,7 +31,8 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
     return m
 
 
-def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> None:
+def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> dict:
+    rec = recipe(m, NAME)       # before the node is detached
     spec = m.spec
     depth, height, width = (a.explicit() for a in spec.axes)
     g, k_d = spec.group, spec.kernel_shape[0]
@@ -65,10 +69,11 @@ def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> None:
     y = b.reshape(y, m.x, [Dim(1, (0,)), Dim(cout), Dim(1, (2,), of=y), Dim(1, (2,), of=z), Dim(1, (3,), of=z)],
                   stem="volume")
     y.inputs[0].outputs[0] = m.y
+    return rec
 
 
 PASS = register(Pass(
-    name="convtranspose3d-to-convtranspose2d",
+    name=NAME,
     summary="3-D ConvTranspose -> 2-D ConvTranspose over (H, W) with depth in the batch + 2-D ConvTranspose "
             "for the depth overlap-add, exact",
     anchor_ops=("ConvTranspose",),

@@ -23,26 +23,35 @@ import onnx_graphsurgeon as gs
 from passes._convtranspose import ConvTransposeMatch, match_node
 from passes._graph import INT64_MAX, GraphBuilder, known_dims
 from passes._interleave import PhaseAxis, interleave
+from passes._recipes import recipe
 from passes._registry import Options, Pass, register
 from passes._weights import add_bias, bias_vector, flipped_weight
 
+
+NAME = "convtranspose-to-resize-conv"
 
 def match(graph: gs.Graph, node: gs.Node, options: Options):
     return match_node(node, options)
 
 
-def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> None:
+def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> dict | None:
+    rec = recipe(m, NAME)       # before the node is detached
     m.nodes[0].outputs.clear()
     m.nodes[0].inputs.clear()
-    y = _repeat_form(b, m) if is_window_constant(m) else _zero_insertion_form(b, m)
+    repeat = is_window_constant(m)
+    y = _repeat_form(b, m) if repeat else _zero_insertion_form(b, m)
     y.inputs[0].outputs[0] = m.y
+    # the repeat form depends on W's values, so a recipe could not reproduce it; conv1x1-resize-to-
+    # convtranspose recognises that form from its structure alone
+    return None if repeat else rec
 
 
 def is_window_constant(m: ConvTransposeMatch) -> bool:
-    """kernel == stride, no dilation effect, no padding, and W constant over each window."""
+    """kernel == stride (> 1 somewhere), no dilation effect, no padding, and W constant over each window."""
     axes = m.spec.axes
-    if m.weight is None or any(a.kernel != a.stride or (a.kernel > 1 and a.dilation != 1) or a.pad_begin
-                               or a.pad_end or a.output_padding for a in axes):
+    if m.weight is None or all(a.stride == 1 for a in axes) or any(
+            a.kernel != a.stride or (a.kernel > 1 and a.dilation != 1) or a.pad_begin or a.pad_end
+            or a.output_padding for a in axes):
         return False
     first = m.weight[(Ellipsis,) + (slice(0, 1),) * len(axes)]
     return bool(np.all(m.weight == first))
@@ -86,7 +95,7 @@ def _zero_insertion_form(b: GraphBuilder, m: ConvTransposeMatch) -> gs.Tensor:
 
 
 PASS = register(Pass(
-    name="convtranspose-to-resize-conv",
+    name=NAME,
     summary="ConvTranspose -> zero insertion (Pad/Reshape) + stride-1 Conv with the flipped kernel, exact; "
             "1x1 Conv + nearest Resize where the weights repeat over each window",
     anchor_ops=("ConvTranspose",),

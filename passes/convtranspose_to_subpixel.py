@@ -25,9 +25,12 @@ from passes._convtranspose import ConvTransposeMatch, match_node
 from passes._graph import INT64_MAX, GraphBuilder, known_dims
 from passes._interleave import PhaseAxis, interleave
 from passes._polyphase import AxisPlan, channel_order, conv_parts, plan_axis
+from passes._recipes import recipe
 from passes._registry import Options, Pass, register
 from passes._weights import add_bias, bias_vector, phase_weight
 
+
+NAME = "convtranspose-to-subpixel"
 
 def match(graph: gs.Graph, node: gs.Node, options: Options):
     m = match_node(node, options)
@@ -38,7 +41,8 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
     return m
 
 
-def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> None:
+def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> dict:
+    rec = recipe(m, NAME)       # before the node is detached
     spec = m.spec
     plans = [plan_axis(a) for a in spec.axes]
     every_phase_has_taps = all(len(p.active_phases) == p.stride for p in plans)
@@ -51,6 +55,7 @@ def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> None:
     if not every_phase_has_taps or m.bias_tensor is not None:
         y = add_bias(b, y, m)
     y.inputs[0].outputs[0] = m.y      # the last new node writes the original output: name and consumers stay
+    return rec
 
 
 def _phase_convs(b: GraphBuilder, m: ConvTransposeMatch, plans: list[AxisPlan], bias_in_conv: bool) -> gs.Tensor:
@@ -94,7 +99,7 @@ def _crop(b: GraphBuilder, y: gs.Tensor, plans: list[AxisPlan]) -> gs.Tensor:
 
 
 PASS = register(Pass(
-    name="convtranspose-to-subpixel",
+    name=NAME,
     summary="ConvTranspose -> stride-1 Conv + depth-to-space (Reshape/Transpose) + Slice, exact, 1-D/2-D/3-D",
     anchor_ops=("ConvTranspose",),
     match=match,

@@ -1,0 +1,41 @@
+"""Lowering recipes kept in the model's metadata_props, so `convert --fuse` can fold chains back later.
+
+Each rewrite that lowers a node records a recipe (passes._recipes); they accumulate under one key as a
+JSON list. Fusing consumes the recipes of the chains it folded; the others stay for a later run.
+"""
+from __future__ import annotations
+
+import json
+
+import onnx
+
+KEY = "onnxport.lowered"
+
+
+def load(model: onnx.ModelProto) -> list[dict]:
+    for prop in model.metadata_props:
+        if prop.key == KEY:
+            try:
+                data = json.loads(prop.value)
+            except json.JSONDecodeError:
+                return []
+            return [r for r in data if isinstance(r, dict) and "y" in r and "pass" in r]
+    return []
+
+
+def update(stored: list[dict], reports) -> list[dict]:
+    """Recipes after a run: the stored ones not folded back, then those the run's lowerings recorded.
+
+    A fuse pass reports {"folded": output name} for each chain it folded (see passes._recipes).
+    """
+    entries = [rec for r in reports for rec in r.recipes]
+    folded = {e["folded"] for e in entries if "folded" in e}
+    return [r for r in stored if r["y"] not in folded] + [e for e in entries if "folded" not in e]
+
+
+def store(model: onnx.ModelProto, recipes: list[dict]) -> None:
+    kept = [p for p in model.metadata_props if p.key != KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    if recipes:
+        model.metadata_props.add(key=KEY, value=json.dumps(recipes, separators=(",", ":")))

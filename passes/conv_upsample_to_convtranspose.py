@@ -1,0 +1,54 @@
+"""conv-upsample-to-convtranspose: 1x1 Conv then nearest Resize x s (a plain repeat) -> one ConvTranspose.
+
+Identity (per axis): repeat_s(Conv1x1(x))[s*i + r] = sum_c v[c] * x[c, i] for every r in [0, s), which
+is ConvTranspose(x) with kernel == stride == s, no pads, and the 1x1 weight replicated over each
+window (in/out channels swapped per group); the bias carries over. This is also the form the
+resize-conv lowering emits for such ConvTransposes, so it folds back.
+Preconditions (each a Skip with its reason): the Conv is 1x1, stride 1, unpadded, with a constant
+weight, and feeds only the Resize; the Resize repeats with integer factors on the spatial axes only.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx_graphsurgeon as gs
+
+from passes._conv_patterns import FoldedConvTranspose, conv_bias, replace, single_consumer, stride_one_conv
+from passes._resize import repeat_factors
+from passes._registry import Options, Pass, Skip, register
+
+
+def match(graph: gs.Graph, resize: gs.Node, options: Options):
+    conv = resize.inputs[0].inputs[0] if resize.inputs[0].inputs else None
+    if conv is None or conv.op != "Conv":
+        return None
+    found = stride_one_conv(conv)
+    if isinstance(found, str):
+        return Skip(f"before Resize '{resize.name}': {found}")
+    v, pads = found
+    n = v.ndim - 2
+    if any(k != 1 for k in v.shape[2:]) or any(pads):
+        return None                                   # not a pointwise Conv: not this pattern
+    factors = repeat_factors(resize, n + 2)
+    if isinstance(factors, str):
+        return Skip(f"not a plain repeat: {factors}")
+    if factors[:2] != [1, 1] or all(f == 1 for f in factors[2:]):
+        return Skip(f"scales {factors}: only spatial up-sampling folds")
+    if not single_consumer(resize.inputs[0], graph):
+        return Skip(f"Conv '{conv.name}' output is used elsewhere")
+    group = int(conv.attrs.get("group", 1))
+    strides = factors[2:]
+    cout, cin_g = v.shape[:2]
+    w = v.reshape(group, cout // group, cin_g).swapaxes(1, 2).reshape(group * cin_g, cout // group)
+    w = np.ascontiguousarray(np.broadcast_to(w.reshape(w.shape + (1,) * n), w.shape + tuple(strides)))
+    attrs = {"kernel_shape": strides, "strides": strides, "group": group}
+    return FoldedConvTranspose((conv, resize), conv.inputs[0], resize.outputs[0], w, conv_bias(conv), attrs, conv.name)
+
+
+PASS = register(Pass(
+    name="conv-upsample-to-convtranspose",
+    summary="1x1 Conv + nearest Resize x s (a repeat) -> ConvTranspose kernel == stride == s, exact",
+    anchor_ops=("Resize", "Upsample"),
+    match=match,
+    rewrite=replace,
+    doc=__doc__,
+))
