@@ -210,6 +210,9 @@ def match_node(node: gs.Node, options: Options):
     if weight is None and any(d is None for d in known_dims(node.inputs[1], rank + 2)):
         return Skip(f"the weight's shape {list(weight_shape)} is not static: the new kernels need its sizes")
     x = node.inputs[0]
+    if x.shape is not None and len(x.shape) != rank + 2:
+        raise UnsupportedGraph(f"ConvTranspose '{node.name}': input of rank {len(x.shape)} with a kernel of "
+                               f"{rank} spatial dims (rank {rank + 2} expected)")
     x_dims = known_dims(x, rank + 2)
     try:
         spec = resolve(node.name, node.attrs, weight_shape, x_dims[2:])

@@ -187,3 +187,32 @@ def test_console_script_and_python_cli_py(tmp_path):
                               capture_output=True, text=True, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert count_ops(onnx.load(str(out)), "ConvTranspose") == 0
+
+
+@pytest.mark.parametrize("strategy", ["resize-conv", "conv2d"])
+def test_strategies_from_the_command_line(tmp_path, capsys, model_path, strategy):
+    out = tmp_path / "out.onnx"
+    code, stdout, _ = run(capsys, "convert", model_path, "-o", out, "--strategy", strategy, "--max-rank", "5")
+    assert code == 0 and "verify: equivalent" in stdout
+    assert count_ops(onnx.load(str(out)), "ConvTranspose", spatial_rank=3) == 0
+
+
+def test_convert_then_fuse_gives_the_model_back(tmp_path, capsys, model_path):
+    low, back = tmp_path / "low.onnx", tmp_path / "back.onnx"
+    assert run(capsys, "convert", model_path, "-o", low)[0] == 0
+    code, stdout, _ = run(capsys, "convert", low, "-o", back, "--fuse")
+    assert code == 0 and "fuse-lowered-convtranspose: rewrote 1 node(s)" in stdout
+    original, fused = onnx.load(str(model_path)), onnx.load(str(back))
+    assert [n.op_type for n in fused.graph.node] == [n.op_type for n in original.graph.node]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--strategy", "conv2d", "--target", "no-convtranspose"], "cannot serve target 'no-convtranspose'"),
+    (["--max-rank", "4"], "--max-rank 4 is below the rank 5"),
+    (["--max-rank", "0"], "must be a positive rank"),
+])
+def test_impossible_requests_exit_2_naming_the_problem(tmp_path, capsys, model_path, args, message):
+    out = tmp_path / "out.onnx"
+    code, _, err = run(capsys, "convert", model_path, "-o", out, *args)
+    assert_one_line_error(code, err)
+    assert message in err and not out.exists()

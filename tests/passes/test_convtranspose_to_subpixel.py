@@ -114,6 +114,7 @@ def test_skips_opsets_below_eleven():
     (dict(strides=[2, 2]), "strides has 2 values"),
 ])
 def test_inconsistent_attributes_are_an_error_naming_the_node(attrs, message):
+    """Each is also a model onnxruntime refuses; onnxport says which node and why instead of guessing."""
     model = convtranspose.build([3, 3, 3], cin=2, cout=2, kernel=[3, 3, 3], strides=[2, 2, 2])
     node = model.graph.node[0]
     for key, value in attrs.items():
@@ -124,3 +125,10 @@ def test_inconsistent_attributes_are_an_error_naming_the_node(attrs, message):
     with pytest.raises(UnsupportedGraph, match=message) as err:
         run_pass(model, NAME)
     assert "ct_1_node" in str(err.value)
+
+
+def test_a_kernel_rank_that_does_not_match_the_input_is_an_error():
+    model = convtranspose.build([3, 3, 3], kernel=[2, 2, 2], strides=[2, 2, 2])
+    del model.graph.input[0].type.tensor_type.shape.dim[-1]
+    with pytest.raises(UnsupportedGraph, match="input of rank 4 with a kernel of 3 spatial dims"):
+        run_pass(model, NAME)
