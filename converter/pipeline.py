@@ -50,6 +50,13 @@ def _implicit_padding(node: gs.Node) -> str | None:
     return None
 
 
+def _resize_over_three_axes(node: gs.Node) -> str | None:
+    if node.op not in ("Resize", "Upsample"):
+        return None
+    shape = node.inputs[0].shape
+    return f"Resize of a rank-{len(shape)} tensor" if shape is not None and len(shape) >= 5 else None
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -66,6 +73,8 @@ TARGETS = {t.name: t for t in (
            convtranspose_ranks=None),
     Target("normalize-padding", "ConvTranspose pads explicit: no auto_pad SAME_*/VALID, no output_shape",
            _implicit_padding, passes=("normalize-convtranspose-padding",)),
+    Target("no-resize5d", "no Resize of a tensor with rank >= 5 (4-D Resizes of one or two spatial axes instead)",
+           _resize_over_three_axes, passes=("resize5d-to-resize4d",)),
 )}
 DEFAULT_TARGET = "no-convtranspose3d"
 
@@ -82,7 +91,7 @@ STRATEGIES = {
     "conv2d": Strategy("convtranspose3d-to-convtranspose2d", frozenset({3})),
 }
 DEFAULT_STRATEGY = "subpixel"
-FUSE_PASSES = ("fuse-lowered-convtranspose", "fold-convtranspose-crop", "fold-convtranspose-bias",
+FUSE_PASSES = ("fuse-lowered", "fold-convtranspose-crop", "fold-convtranspose-bias",
                "upsample-conv-to-convtranspose", "conv-upsample-to-convtranspose")
 
 

@@ -6,7 +6,8 @@ from passes import (  # noqa: F401  (importing registers them)
     convtranspose_to_subpixel,
     fold_convtranspose_bias,
     fold_convtranspose_crop,
-    fuse_lowered_convtranspose,
+    fuse_lowered,
     normalize_convtranspose_padding,
+    resize5d_to_resize4d,
     upsample_conv_to_convtranspose,
 )

@@ -17,6 +17,14 @@ import onnx_graphsurgeon as gs
 INT64_MAX = np.iinfo(np.int64).max
 
 
+def _size(tensor: gs.Tensor, axis: int) -> int | None:
+    shape = tensor.shape
+    if shape is None or axis >= len(shape):
+        return None
+    d = shape[axis]
+    return int(d) if isinstance(d, (int, np.integer)) and d >= 0 else None
+
+
 def default_opset(graph: gs.Graph) -> int:
     return int(graph.opset)
 
@@ -52,11 +60,24 @@ def constant_value(tensor: gs.Tensor):
 @dataclass(frozen=True)
 class Dim:
     """A Reshape target entry: const * product of the listed axes of a tensor (the builder's reference
-    tensor unless `of` names another)."""
+    tensor unless `of` names another) * the further (tensor, axis) factors in `extra`."""
 
     const: int
     axes: tuple[int, ...] = ()
     of: gs.Tensor | None = None
+    extra: tuple = ()
+
+    def factors(self, ref: gs.Tensor) -> list[tuple[gs.Tensor, int]]:
+        return [(self.of if self.of is not None else ref, a) for a in self.axes] + list(self.extra)
+
+
+def product(dims: list[Dim], ref: gs.Tensor) -> Dim:
+    """One Dim for the product of several (their reference tensors resolved against `ref`)."""
+    const, factors = 1, []
+    for d in dims:
+        const *= d.const
+        factors += d.factors(ref)
+    return Dim(const, extra=tuple(factors))
 
 
 class GraphBuilder:
@@ -92,42 +113,45 @@ class GraphBuilder:
         self.graph.nodes.append(node)
         return out
 
-    def shape_tensor(self, ref: gs.Tensor, dims: list[Dim]) -> gs.Tensor:
-        """An int64 Reshape target from Dims over `ref`; a Constant when every dim is static.
+    def shape_tensor(self, ref: gs.Tensor, dims: list, infer: bool = True) -> gs.Tensor:
+        """An int64 shape vector from Dims over `ref` (or ready 1-element int64 tensors); a Constant when
+        every dim is static.
 
-        The dim with the most symbolic factors becomes -1, so the common case (symbolic batch only)
-        needs no Shape op at all.
+        With infer (a Reshape target) the dim with the most symbolic factors becomes -1, so the common
+        case (symbolic batch only) needs no Shape op at all; without (Resize sizes) every dim is computed.
         """
-        def known(d: Dim) -> list:
-            source = d.of if d.of is not None else ref
-            rank = max(max(d.axes, default=-1) + 1, len(source.shape) if source.shape is not None else 0)
-            return known_dims(source, rank)
-
-        unknown = [sum(known(d)[a] is None for a in d.axes) for d in dims]
-        infer_at = max(range(len(dims)), key=lambda i: unknown[i]) if max(unknown, default=0) else None
-        parts, static = [], []
-        for i, d in enumerate(dims):
-            if i == infer_at:
-                static.append(-1)
+        resolved = []                                  # per dim: (static product, symbolic factors)
+        for d in dims:
+            if isinstance(d, gs.Tensor):
+                resolved.append((None, d))
                 continue
-            value = d.const
-            symbolic = []
-            sizes = known(d)
-            for a in d.axes:
-                if sizes[a] is None:
-                    symbolic.append(a)
+            value, symbolic = d.const, []
+            for tensor, axis in d.factors(ref):
+                size = _size(tensor, axis)
+                if size is None:
+                    symbolic.append((tensor, axis))
                 else:
-                    value *= sizes[a]
-            if not symbolic:
-                static.append(value)
+                    value *= size
+            resolved.append((value, symbolic))
+        unknown = [len(sym) if value is not None else 0 for value, sym in resolved]
+        infer_at = max(range(len(dims)), key=lambda i: unknown[i]) if infer and max(unknown, default=0) else None
+        parts, static = [], []
+        for i, (value, symbolic) in enumerate(resolved):
+            if value is None:                          # a ready tensor
+                if static:
+                    parts.append(self.ints(static, "dims"))
+                    static = []
+                parts.append(symbolic)
+                continue
+            if i == infer_at or not symbolic:
+                static.append(-1 if i == infer_at else value)
                 continue
             if static:
                 parts.append(self.ints(static, "dims"))
                 static = []
-            source = d.of if d.of is not None else ref
-            term = self._dim_of(source, symbolic[0])
-            for a in symbolic[1:]:
-                term = self.op("Mul", [term, self._dim_of(source, a)], stem="dim", dtype=np.int64, shape=[1])
+            term = self._dim_of(*symbolic[0])
+            for tensor, axis in symbolic[1:]:
+                term = self.op("Mul", [term, self._dim_of(tensor, axis)], stem="dim", dtype=np.int64, shape=[1])
             if value != 1:
                 term = self.op("Mul", [term, self.ints([value], "scale")], stem="dim", dtype=np.int64, shape=[1])
             parts.append(term)

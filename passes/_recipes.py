@@ -1,14 +1,18 @@
 """Recipes: what a lowering recorded, and recognising its chain again by lowering the recipe once more.
 
-A lowering pass returns a recipe (node name, attributes, the tensors at its boundary, the pass that
-lowered it); the pipeline keeps recipes in the model's metadata_props, and a fuse pass returns
-{"folded": output name} for each one it consumed. To fold a chain back, the recipe
-is lowered again in a scratch graph with coded weights (every weight element a distinct large number,
-CODE_BASE + index, in float64), and the scratch chain is compared with the graph node by node: same ops,
-same attributes, same structural constants, and every coded constant must sit where the graph has a
-weight value (and zeros where the code is 0). The codes then say which graph value is which weight
-element, so the weights are read back without an inverse per strategy, and a chain edited since it was
-lowered (other ops, other constants, an interior tensor used elsewhere) does not match and stays.
+A lowering pass returns a recipe: the node (op, name, attributes), the pass that lowered it, its output,
+and each input with its role: the data input ("data"), a computed tensor kept by name ("tensor"), a
+small constant kept by value ("value": Resize scales, sizes, roi), a weight the chain carries ("coded"),
+or an omitted optional input ("absent"). The pipeline keeps recipes in the model's metadata_props; a
+fuse pass returns {"folded": output name} for each one it consumed.
+
+To fold a chain back, the node is rebuilt in a scratch graph with every coded input replaced by
+distinct large numbers (CODE_BASE + index, float64), lowered by the same pass, and the scratch chain is
+compared with the graph node by node: same ops, same attributes, same structural constants, and every
+coded constant must sit where the graph has a weight value (zeros where the code is 0). The codes say
+which graph value is which weight element, so weights are read back without an inverse per strategy,
+and a chain edited since it was lowered (other ops, constants, an interior tensor used elsewhere)
+does not match and stays.
 """
 from __future__ import annotations
 
@@ -18,109 +22,117 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from passes import _driver, _registry
-from passes._convtranspose import ConvTransposeMatch
 from passes._graph import constant_value
 
 CODE_BASE = float(2**40)       # float64 represents CODE_BASE + i exactly for any realistic weight count
+WEIGHT_ROLES = ["data", "coded", "coded"]              # Conv-like ops: X, W, B
+RESIZE_ROLES = ["data", "value", "value", "value"]     # Resize: X, roi, scales, sizes
 
 
-def recipe(m: ConvTransposeMatch, pass_name: str) -> dict:
-    """What a ConvTranspose lowering needs to be recognised later (JSON-able)."""
-    node = m.nodes[0]
-    return {"op": "ConvTranspose", "node": node.name, "pass": pass_name, "x": m.x.name, "y": m.y.name,
-            "w": m.weight_tensor.name, "w_shape": [int(d) for d in m.weight_tensor.shape],
-            "w_computed": m.weight is None,
-            "b": node.inputs[2].name if len(node.inputs) > 2 else "",
-            "b_constant": m.bias is not None,
-            "attrs": {k: (v.decode() if isinstance(v, bytes) else v) for k, v in node.attrs.items()}}
+def _attrs(node: gs.Node) -> dict:
+    return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in node.attrs.items()}
+
+
+def _entry(t: gs.Tensor | None, role: str) -> dict:
+    if t is None or not t.name:
+        return {"role": "absent", "name": ""}
+    entry = {"role": role, "name": t.name}
+    if role in ("coded", "value"):
+        value = np.asarray(constant_value(t))
+        entry.update(shape=list(value.shape), dtype=value.dtype.name)
+        if role == "value":
+            entry["value"] = value.ravel().tolist()
+    return entry
+
+
+def recipe(node: gs.Node, pass_name: str, roles: list[str]) -> dict:
+    """Record `node` before a lowering detaches it; roles[i] for input i ("coded" falls back to
+    "tensor" for an input that is not constant)."""
+    inputs = []
+    for t, role in zip(node.inputs, roles):
+        if role in ("coded", "value") and t.name and constant_value(t) is None:
+            role = "tensor"
+        inputs.append(_entry(t, role))
+    return {"op": node.op, "node": node.name, "pass": pass_name, "y": node.outputs[0].name,
+            "attrs": _attrs(node), "inputs": inputs}
 
 
 @dataclass(frozen=True)
 class Recognised:
-    nodes: tuple[gs.Node, ...]       # the graph's chain, to be replaced
-    weight: np.ndarray | None        # None: the recipe's weight tensor is used as is
-    bias: np.ndarray | None
+    nodes: tuple[gs.Node, ...]               # the graph's chain, to be replaced
+    inputs: list                             # the rebuilt node's inputs (graph tensors and new constants)
 
 
 def recognise(graph: gs.Graph, y: gs.Tensor, rec: dict) -> Recognised | str:
     """The chain ending at y if lowering `rec` again reproduces it exactly, else why not."""
     tensors = graph.tensors()
-    x = tensors.get(rec["x"])
-    if x is None:
-        return f"its input '{rec['x']}' is gone"
-    scratch, coded = _lower_again(graph, x, y, rec, tensors)
+    scratch = _lower_again(graph, y, rec, tensors)
     if isinstance(scratch, str):
         return scratch
+    y2, codes = scratch
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     chain: dict[int, gs.Node] = {}
-    why = _same(y, scratch, x, tensors, rec, pairs, chain, {})
+    why = _same(y, y2, pairs, chain, {})
     if why:
         return why
     escaped = _escapes(graph, chain, y)
     if escaped:
         return escaped
-    values = _decode(pairs, coded)
+    values = _decode(pairs, codes)
     if isinstance(values, str):
         return values
-    w_size = int(np.prod(rec["w_shape"])) if not rec["w_computed"] else 0
-    weight = values[:w_size].reshape(rec["w_shape"]).astype(y.dtype) if w_size else None
-    bias = values[w_size:].astype(y.dtype) if rec["b_constant"] else None
-    return Recognised(tuple(chain.values()), weight, bias)
+    return Recognised(tuple(chain.values()), _rebuilt_inputs(rec, tensors, values))
 
 
-def _lower_again(graph, x, y, rec, tensors):
-    """Lower the recipe with coded weights in a scratch graph; returns (scratch output, number of codes)."""
-    x2 = gs.Variable(x.name, dtype=x.dtype, shape=x.shape)
-    inputs, codes = [x2], 0
-    if rec["w_computed"]:
-        w = tensors.get(rec["w"])
-        if w is None:
-            return f"its weight '{rec['w']}' is gone", 0
-        inputs.append(gs.Variable(w.name, dtype=w.dtype, shape=w.shape))
-    else:
-        codes = int(np.prod(rec["w_shape"]))
-        inputs.append(gs.Constant("w", CODE_BASE + np.arange(codes, dtype=np.float64).reshape(rec["w_shape"])))
-    if rec["b_constant"]:
-        channels = rec["w_shape"][1] * int(rec["attrs"].get("group", 1))
-        inputs.append(gs.Constant("b", CODE_BASE + codes + np.arange(channels, dtype=np.float64)))
-        codes += channels
-    elif rec["b"]:
-        b = tensors.get(rec["b"])
-        if b is None:
-            return f"its bias '{rec['b']}' is gone", 0
-        inputs.append(gs.Variable(b.name, dtype=b.dtype, shape=b.shape))
+def _lower_again(graph, y, rec, tensors):
+    """Rebuild the node in a scratch graph with coded weights and lower it; (output, number of codes)."""
+    inputs, graph_inputs, codes = [], [], 0
+    for entry in rec["inputs"]:
+        role, name = entry["role"], entry["name"]
+        if role == "absent":
+            inputs.append(gs.Variable.empty())
+            continue
+        if role in ("data", "tensor"):
+            t = tensors.get(name)
+            if t is None:
+                return f"its input '{name}' is gone"
+            var = gs.Variable(name, dtype=t.dtype, shape=t.shape)
+            inputs.append(var)
+            graph_inputs.append(var)
+        elif role == "value":
+            inputs.append(gs.Constant(name, np.asarray(entry["value"], entry["dtype"]).reshape(entry["shape"])))
+        else:
+            size = int(np.prod(entry["shape"]))
+            inputs.append(gs.Constant(name, CODE_BASE + codes + np.arange(size, dtype=np.float64).reshape(entry["shape"])))
+            codes += size
     y2 = gs.Variable(y.name, dtype=y.dtype, shape=y.shape)
-    node = gs.Node("ConvTranspose", name=rec["node"], attrs=dict(rec["attrs"]), inputs=inputs, outputs=[y2])
-    scratch = gs.Graph(nodes=[node], inputs=[t for t in inputs if isinstance(t, gs.Variable)], outputs=[y2],
-                       opset=graph.opset)
+    node = gs.Node(rec["op"], name=rec["node"], attrs=dict(rec["attrs"]), inputs=inputs, outputs=[y2])
+    scratch = gs.Graph(nodes=[node], inputs=graph_inputs, outputs=[y2], opset=graph.opset)
     try:
         report = _driver.apply(scratch, _registry.get(rec["pass"]), _registry.Options())
     except Exception as e:  # noqa: BLE001 - a recipe that no longer lowers simply does not match
-        return f"its recipe no longer lowers ({e})", 0
+        return f"its recipe no longer lowers ({e})"
     if report.applied != 1:
-        return "its recipe no longer lowers", 0
+        return "its recipe no longer lowers"
     return y2, codes
 
 
-def _same(obs: gs.Tensor, ref: gs.Tensor, x: gs.Tensor, tensors, rec, pairs, chain, memo) -> str:
+def _same(obs: gs.Tensor, ref: gs.Tensor, pairs, chain, memo) -> str:
     """'' if the graph computes obs exactly as the scratch computes ref; else where they part."""
     key = (id(obs), id(ref))
-    if key in memo:
-        return memo[key]
-    memo[key] = why = _compare(obs, ref, x, tensors, rec, pairs, chain, memo)
-    return why
+    if key not in memo:
+        memo[key] = _compare(obs, ref, pairs, chain, memo)
+    return memo[key]
 
 
-def _compare(obs, ref, x, tensors, rec, pairs, chain, memo) -> str:
-    if ref.name == x.name and not ref.inputs:
-        return "" if obs is x else f"'{obs.name}' is not the recorded input"
+def _compare(obs, ref, pairs, chain, memo) -> str:
     if isinstance(ref, gs.Constant):
         value = constant_value(obs)
         if value is None or value.shape != ref.values.shape:
             return f"'{obs.name}' is not the expected constant"
         pairs.append((ref.values, value))
         return ""
-    if not ref.inputs:                       # a computed weight or bias: the same graph tensor
+    if not ref.inputs:                       # the data input or a computed input: the same graph tensor
         return "" if obs.name == ref.name else f"'{obs.name}' is not '{ref.name}'"
     node_ref = ref.inputs[0]
     node_obs = obs.inputs[0] if len(obs.inputs) == 1 else None
@@ -128,7 +140,9 @@ def _compare(obs, ref, x, tensors, rec, pairs, chain, memo) -> str:
             or len(node_obs.inputs) != len(node_ref.inputs) or len(node_obs.outputs) != len(node_ref.outputs):
         return f"'{obs.name}' is computed differently"
     for a, b in zip(node_obs.inputs, node_ref.inputs):
-        why = _same(a, b, x, tensors, rec, pairs, chain, memo)
+        if bool(a.name) != bool(b.name):
+            return f"'{obs.name}' is computed differently"
+        why = _same(a, b, pairs, chain, memo) if b.name else ""
         if why:
             return why
     chain[id(node_obs)] = node_obs
@@ -154,7 +168,7 @@ def _decode(pairs, codes: int) -> np.ndarray | str:
         obs64 = np.asarray(obs, np.float64)
         coded = ref >= CODE_BASE if np.issubdtype(ref.dtype, np.floating) else np.zeros(ref.shape, bool)
         if not coded.any():
-            if not np.array_equal(ref.astype(obs64.dtype), obs64):
+            if not np.array_equal(np.asarray(ref, np.float64), obs64):
                 return "a structural constant differs"
             continue
         if np.any(obs64[~coded] != 0):
@@ -169,3 +183,21 @@ def _decode(pairs, codes: int) -> np.ndarray | str:
     if not seen.all():
         return "some weight elements do not appear in the chain"
     return values
+
+
+def _rebuilt_inputs(rec: dict, tensors: dict, values: np.ndarray) -> list:
+    """The node's inputs: graph tensors by name, recorded values, and weights read back from the codes."""
+    inputs, offset = [], 0
+    for entry in rec["inputs"]:
+        role = entry["role"]
+        if role == "absent":
+            inputs.append(gs.Variable.empty())
+        elif role in ("data", "tensor"):
+            inputs.append(tensors[entry["name"]])
+        elif role == "value":
+            inputs.append(np.asarray(entry["value"], entry["dtype"]).reshape(entry["shape"]))
+        else:
+            size = int(np.prod(entry["shape"]))
+            inputs.append(values[offset:offset + size].reshape(entry["shape"]).astype(entry["dtype"]))
+            offset += size
+    return inputs

@@ -17,6 +17,10 @@ import onnx_graphsurgeon as gs
 
 from passes._graph import constant_value, known_dims
 
+# attributes that shape the interpolation itself, with their defaults (opset 11+); copied to stage Resizes
+INTERPOLATION = {"mode": "nearest", "coordinate_transformation_mode": "half_pixel", "nearest_mode": "round_prefer_floor",
+                 "cubic_coeff_a": -0.75, "exclude_outside": 0, "extrapolation_value": 0.0, "antialias": 0}
+
 
 def _text(value, default: str) -> str:
     if value is None:
@@ -26,45 +30,72 @@ def _text(value, default: str) -> str:
 
 @dataclass(frozen=True)
 class ResizeSpec:
-    mode: str
-    coordinate_mode: str
-    nearest_mode: str
-    scales: tuple[float, ...] | None      # one per input axis, when given as a constant
-    sizes: tuple[int, ...] | None         # one per input axis, when given as a constant
+    """A Resize with every per-axis quantity expanded to the input's full rank."""
+
+    attrs: dict                               # INTERPOLATION keys, resolved
+    scales: tuple[float, ...] | None          # constant scales, one per axis
+    sizes: tuple[int | None, ...] | None      # constant sizes, one per axis (None: axis not resized)
+    roi: tuple[float, ...] | None             # 2*rank values, for tf_crop_and_resize
+    scales_tensor: gs.Tensor | None           # computed scales (len(axes) entries)
+    sizes_tensor: gs.Tensor | None            # computed sizes (len(axes) entries)
+    axes: tuple[int, ...]
+
+    @property
+    def mode(self) -> str:
+        return self.attrs["mode"]
 
 
 def resize_spec(node: gs.Node, rank: int) -> ResizeSpec | str:
-    """The node's resolved attributes with constant scales or sizes, or why they are not constant."""
-    attrs = node.attrs
+    """The node's resolved attributes and per-axis scales/sizes, or why it cannot be read."""
+    a = node.attrs
+    attrs = {k: a.get(k, v) for k, v in INTERPOLATION.items()}
+    attrs = {k: _text(v, "") if isinstance(v, (str, bytes)) else v for k, v in attrs.items()}
     if node.op == "Upsample" or len(node.inputs) == 2:       # Upsample-7/9, Resize-10: (X, scales)
-        mode = _text(attrs.get("mode"), "nearest")
-        coordinate, nearest = "asymmetric", "floor"
-        scales_in, sizes_in = node.inputs[1] if len(node.inputs) > 1 else None, None
-        if node.op == "Upsample" and "scales" in attrs:
-            return ResizeSpec(mode, coordinate, nearest, tuple(float(v) for v in attrs["scales"]), None)
+        attrs.update(coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        if node.op == "Upsample" and "scales" in a:
+            return ResizeSpec(attrs, tuple(float(v) for v in a["scales"]), None, None, None, None, tuple(range(rank)))
+        scales_in, sizes_in, roi_in = node.inputs[1], None, None
     else:
-        mode = _text(attrs.get("mode"), "nearest")
-        coordinate = _text(attrs.get("coordinate_transformation_mode"), "half_pixel")
-        nearest = _text(attrs.get("nearest_mode"), "round_prefer_floor")
+        roi_in = node.inputs[1] if len(node.inputs) > 1 and node.inputs[1].name else None
         scales_in = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2].name else None
         sizes_in = node.inputs[3] if len(node.inputs) > 3 and node.inputs[3].name else None
-    axes = [int(a) % rank for a in attrs.get("axes", range(rank))]
-    scales = sizes = None
-    if scales_in is not None and sizes_in is None:
-        value = constant_value(scales_in)
+    axes = tuple(int(v) % rank for v in a.get("axes", range(rank)))
+    roi = None
+    if roi_in is not None and attrs["coordinate_transformation_mode"] == "tf_crop_and_resize":
+        value = constant_value(roi_in)
         if value is None:
-            return "its scales are computed"
-        scales = _full(np.asarray(value, np.float64).ravel(), axes, rank, 1.0)
-    elif sizes_in is not None:
-        value = constant_value(sizes_in)
-        if value is None:
-            return "its sizes are computed"
-        if _text(attrs.get("keep_aspect_ratio_policy"), "stretch") != "stretch":
-            return "keep_aspect_ratio_policy other than stretch"
-        sizes = _full(np.asarray(value, np.int64).ravel(), axes, rank, None)
+            return "its roi is computed"
+        roi = _full_roi(np.asarray(value, np.float64).ravel(), axes, rank)
+    if _text(a.get("keep_aspect_ratio_policy"), "stretch") != "stretch":
+        return _aspect_ratio_as_scales(node, attrs, sizes_in, axes, rank, roi)
+    scales = sizes = scales_tensor = sizes_tensor = None
+    values = constant_value(sizes_in) if sizes_in is not None else None
+    if sizes_in is not None:
+        sizes = _full(np.asarray(values, np.int64).ravel(), axes, rank, None) if values is not None else None
+        sizes_tensor = sizes_in if values is None else None
+    elif scales_in is not None:
+        values = constant_value(scales_in)
+        scales = _full(np.asarray(values, np.float64).ravel(), axes, rank, 1.0) if values is not None else None
+        scales_tensor = scales_in if values is None else None
     else:
         return "neither scales nor sizes given"
-    return ResizeSpec(mode, coordinate, nearest, scales, sizes)
+    return ResizeSpec(attrs, scales, sizes, roi, scales_tensor, sizes_tensor, axes)
+
+
+def _aspect_ratio_as_scales(node, attrs, sizes_in, axes, rank, roi) -> ResizeSpec | str:
+    """keep_aspect_ratio_policy picks one scale for every listed axis and rounds the sizes half up; with
+    static input sizes that is a plain scales Resize whenever floor(scale*n) is that rounded size."""
+    values = constant_value(sizes_in) if sizes_in is not None else None
+    lengths = known_dims(node.inputs[0], rank)
+    if values is None or any(lengths[a] is None for a in axes):
+        return "keep_aspect_ratio_policy with computed sizes or symbolic input sizes"
+    policy = _text(node.attrs.get("keep_aspect_ratio_policy"), "stretch")
+    ratios = [float(v) / lengths[a] for v, a in zip(np.ravel(values), axes)]
+    scale = min(ratios) if policy == "not_larger" else max(ratios)
+    if any(int(scale * lengths[a] + 0.5) != math.floor(scale * lengths[a]) for a in axes):
+        return "keep_aspect_ratio_policy rounds a size up, which a scales Resize cannot reproduce"
+    scales = tuple(scale if i in axes else 1.0 for i in range(rank))
+    return ResizeSpec(attrs, scales, None, roi, None, None, axes)
 
 
 def _full(values, axes, rank, fill) -> tuple:
@@ -74,6 +105,13 @@ def _full(values, axes, rank, fill) -> tuple:
     return tuple(full)
 
 
+def _full_roi(values, axes, rank) -> tuple[float, ...]:
+    starts, ends = [0.0] * rank, [1.0] * rank
+    for i, a in enumerate(axes):
+        starts[a], ends[a] = float(values[i]), float(values[len(axes) + i])
+    return tuple(starts + ends)
+
+
 def repeat_factors(node: gs.Node, rank: int) -> list[int] | str:
     """Integer factors per axis if the Resize is a plain nearest repeat, else why not."""
     spec = resize_spec(node, rank)
@@ -81,27 +119,26 @@ def repeat_factors(node: gs.Node, rank: int) -> list[int] | str:
         return spec
     if spec.mode != "nearest":
         return f"mode {spec.mode}, not nearest"
-    if node.attrs.get("antialias", 0):
-        return "antialias"
     if spec.scales is not None:
         factors = spec.scales
     else:
         lengths = known_dims(node.inputs[0], rank)
-        if any(n is None for n in lengths):
-            return "its sizes refer to symbolic input sizes"
-        factors = tuple(out / n for out, n in zip(spec.sizes, lengths))
+        if spec.sizes is None or any(n is None for n in lengths):
+            return "its sizes are computed or refer to symbolic input sizes"
+        factors = tuple(1.0 if out is None else out / n for out, n in zip(spec.sizes, lengths))
     if any(f < 1 or f != int(f) for f in factors):
         return f"scales {list(factors)} are not all integers >= 1"
     factors = [int(f) for f in factors]
+    coordinate, nearest = spec.attrs["coordinate_transformation_mode"], spec.attrs["nearest_mode"]
     for s in set(factors) - {1}:
-        if not all(_round(_offset(spec.coordinate_mode, r, s), spec.nearest_mode) == 0 for r in range(s)):
-            return (f"coordinate_transformation_mode {spec.coordinate_mode} with nearest_mode {spec.nearest_mode} "
+        if not all(_round(_offset(coordinate, r, s), nearest) == 0 for r in range(s)):
+            return (f"coordinate_transformation_mode {coordinate} with nearest_mode {nearest} "
                     f"does not repeat each sample {s} times")
     return factors
 
 
 def _offset(coordinate_mode: str, r: int, s: int) -> float:
-    """Input coordinate of output s*i + r, minus i (integer scale s; None where it depends on the size)."""
+    """Input coordinate of output s*i + r, minus i (integer scale s; NaN where it depends on the size)."""
     if coordinate_mode in ("half_pixel", "pytorch_half_pixel", "half_pixel_symmetric"):
         return (r + 0.5) / s - 0.5
     if coordinate_mode == "asymmetric":

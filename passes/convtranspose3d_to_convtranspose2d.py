@@ -17,7 +17,7 @@ import onnx_graphsurgeon as gs
 
 from passes._convtranspose import ConvTransposeMatch, match_node
 from passes._graph import Dim, GraphBuilder, known_dims
-from passes._recipes import recipe
+from passes._recipes import WEIGHT_ROLES, recipe
 from passes._registry import Options, Pass, Skip, register
 from passes._weights import flat_bias, reshaped_weight
 
@@ -32,7 +32,7 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
 
 
 def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> dict:
-    rec = recipe(m, NAME)       # before the node is detached
+    rec = recipe(m.nodes[0], NAME, WEIGHT_ROLES)       # before the node is detached
     spec = m.spec
     depth, height, width = (a.explicit() for a in spec.axes)
     g, k_d = spec.group, spec.kernel_shape[0]

@@ -23,7 +23,7 @@ import onnx_graphsurgeon as gs
 from passes._convtranspose import ConvTransposeMatch, match_node
 from passes._graph import INT64_MAX, GraphBuilder, known_dims
 from passes._interleave import PhaseAxis, interleave
-from passes._recipes import recipe
+from passes._recipes import WEIGHT_ROLES, recipe
 from passes._registry import Options, Pass, register
 from passes._weights import add_bias, bias_vector, flipped_weight
 
@@ -35,7 +35,7 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
 
 
 def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> dict | None:
-    rec = recipe(m, NAME)       # before the node is detached
+    rec = recipe(m.nodes[0], NAME, WEIGHT_ROLES)       # before the node is detached
     m.nodes[0].outputs.clear()
     m.nodes[0].inputs.clear()
     repeat = is_window_constant(m)

@@ -25,7 +25,7 @@ from passes._convtranspose import ConvTransposeMatch, match_node
 from passes._graph import INT64_MAX, GraphBuilder, known_dims
 from passes._interleave import PhaseAxis, interleave
 from passes._polyphase import AxisPlan, channel_order, conv_parts, plan_axis
-from passes._recipes import recipe
+from passes._recipes import WEIGHT_ROLES, recipe
 from passes._registry import Options, Pass, register
 from passes._weights import add_bias, bias_vector, phase_weight
 
@@ -42,7 +42,7 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
 
 
 def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> dict:
-    rec = recipe(m, NAME)       # before the node is detached
+    rec = recipe(m.nodes[0], NAME, WEIGHT_ROLES)       # before the node is detached
     spec = m.spec
     plans = [plan_axis(a) for a in spec.axes]
     every_phase_has_taps = all(len(p.active_phases) == p.stride for p in plans)
