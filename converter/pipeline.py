@@ -91,7 +91,7 @@ STRATEGIES = {
     "conv2d": Strategy("convtranspose3d-to-convtranspose2d", frozenset({3})),
 }
 DEFAULT_STRATEGY = "subpixel"
-FUSE_PASSES = ("fuse-lowered", "fold-convtranspose-crop", "fold-convtranspose-bias",
+FUSE_PASSES = ("fuse-lowered", "resize4d-chain-to-resize5d", "fold-convtranspose-crop", "fold-convtranspose-bias",
                "upsample-conv-to-convtranspose", "conv-upsample-to-convtranspose")
 
 

@@ -6,12 +6,14 @@ from typing import Callable
 
 import onnx
 
-from models import gan3d, keras_gan2d, unet3d
+from models import gan3d, keras_gan2d, unet3d, wolfram
 
 EXAMPLES: dict[str, Callable[[], onnx.ModelProto]] = {
     "gan3d": gan3d.build,
     "unet3d": unet3d.build,
     "keras_gan2d": keras_gan2d.build,
+    "wolfram_resize3d": wolfram.build,
+    "wolfram_resize3d_nearest": wolfram.build_nearest,
 }
 
 
@@ -20,7 +22,8 @@ def build(name: str) -> onnx.ModelProto:
 
 
 def describe(name: str) -> str:
-    """First line of the builder module's docstring, without its leading 'name:'."""
-    module = sys.modules[EXAMPLES[name].__module__]
-    first = (module.__doc__ or "").strip().splitlines()[0]
+    """First line of the builder's (or its module's) docstring, without a leading 'name:'."""
+    builder = EXAMPLES[name]
+    doc = builder.__doc__ if builder.__doc__ and builder.__name__ != "build" else sys.modules[builder.__module__].__doc__
+    first = (doc or "").strip().splitlines()[0]
     return first.split(": ", 1)[1] if first.startswith(name + ":") else first

@@ -8,6 +8,7 @@ from passes import (  # noqa: F401  (importing registers them)
     fold_convtranspose_crop,
     fuse_lowered,
     normalize_convtranspose_padding,
+    resize4d_chain_to_resize5d,
     resize5d_to_resize4d,
     upsample_conv_to_convtranspose,
 )

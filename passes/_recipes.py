@@ -109,7 +109,7 @@ def _lower_again(graph, y, rec, tensors):
     node = gs.Node(rec["op"], name=rec["node"], attrs=dict(rec["attrs"]), inputs=inputs, outputs=[y2])
     scratch = gs.Graph(nodes=[node], inputs=graph_inputs, outputs=[y2], opset=graph.opset)
     try:
-        report = _driver.apply(scratch, _registry.get(rec["pass"]), _registry.Options())
+        report = _driver.apply(scratch, _registry.get(rec["pass"]), _registry.Options(relowering=True))
     except Exception as e:  # noqa: BLE001 - a recipe that no longer lowers simply does not match
         return f"its recipe no longer lowers ({e})"
     if report.applied != 1:

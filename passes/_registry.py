@@ -26,6 +26,7 @@ class Options:
     spatial_ranks: frozenset[int] | None = None     # None: every spatial rank
     max_rank: int | None = None
     recipes: tuple = ()                             # what earlier lowerings recorded (for fusing back)
+    relowering: bool = False                        # a recipe lowered again: checks on its inputs' producers held
 
 
 @dataclass(frozen=True)

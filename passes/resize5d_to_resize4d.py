@@ -5,14 +5,20 @@ exclude_outside, antialias, tf_crop_and_resize with its extrapolation value) are
 interpolations, one per axis; onnx's reference Resize computes them exactly that way, one axis at a
 time. So resizing (D, H, W) equals resizing D, then (H, W), each with the same per-axis scale (or
 size), coordinate mode and roi. Every stage is a 4-D Resize on a view: a single axis a as
-(prod(dims before a), 1, L_a, prod(dims after a)) with scale 1 on the last axis (interpolating at
-integer coordinates with scale 1 returns the samples unchanged, in every mode), the last two
-spatial axes as (prod(leading dims), 1, H, W). Only Reshapes join the stages (no Transpose), their
+(prod(dims before a-1), L_{a-1}, L_a, prod(dims after a)) with scale 1 on the last axis (interpolating
+at integer coordinates with scale 1 returns the samples unchanged, in every mode), the last two
+spatial axes as (prod(dims before them but one), that one, H, W). Keeping a real axis in the view's
+channel position, not 1, is what makes onnxruntime's 4-D kernels fast (2x on trilinear). Only Reshapes join the stages (no Transpose), their
 targets come from Shape where sizes are symbolic, and every tensor of the chain has rank 4. Stages
 run in the order that keeps the intermediate smallest (up-sampling: the fewest-scaled first).
 keep_aspect_ratio_policy resolves to one scale when the input sizes are static.
+onnxruntime quirk: it returns a Resize whose output shape equals its input shape unchanged, whatever
+the scales (against the spec and its own 5-D path), so a stage whose scale keeps every length (1 < s <
+1 + 1/L) would compute something else on onnxruntime than the spec says; with static sizes such a
+split is refused, with symbolic sizes verification finds it at the sizes it tries.
 Preconditions (each a Skip with its reason): batch and channel axes not resized; roi constant for
-tf_crop_and_resize; keep_aspect_ratio_policy only with static sizes and when no size rounds up.
+tf_crop_and_resize; keep_aspect_ratio_policy only with static sizes and when no size rounds up; no
+stage that keeps its lengths while the whole Resize does not.
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from converter.errors import UnsupportedGraph
-from passes._graph import Dim, GraphBuilder, known_dims, product
+from passes._graph import Dim, GraphBuilder, constant_value, known_dims, product
 from passes._recipes import RESIZE_ROLES, recipe
 from passes._registry import Options, Pass, Skip, register
 from passes._resize import INTERPOLATION, ResizeSpec, resize_spec
@@ -53,10 +59,45 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
     if isinstance(spec, str):
         return Skip(spec)
     if (spec.scales is not None and any(s != 1 for s in spec.scales[:2])) or \
-            (spec.sizes is not None and any(s is not None and s != d for s, d in zip(spec.sizes[:2], x.shape[:2]))) or \
-            ((spec.scales_tensor is not None or spec.sizes_tensor is not None) and min(spec.axes) < 2):
+            (spec.sizes is not None and any(s is not None and s != d for s, d in zip(spec.sizes[:2], x.shape[:2]))):
         return Skip("it resizes the batch or channel axis")
-    return Match((node,), x, node.outputs[0], spec, rank)
+    computed = spec.scales_tensor if spec.scales_tensor is not None else spec.sizes_tensor
+    if computed is not None and min(spec.axes) < 2 and not options.relowering \
+            and not _keeps_batch_and_channels(computed, x):
+        return Skip("its computed scales/sizes may resize the batch or channel axis")
+    m = Match((node,), x, node.outputs[0], spec, rank)
+    still = _length_keeping_stage(m)
+    if still:
+        return Skip(still)
+    return m
+
+
+def _length_keeping_stage(m: Match) -> str:
+    """onnxruntime returns a Resize whose output shape equals its input shape unchanged, whatever its
+    scales, where the spec (and onnx's reference) interpolate; such a stage would depend on the runtime."""
+    lengths = known_dims(m.x, m.rank)
+    keeps = {a: lengths[a] is not None and _static_length(m, a, Dim(lengths[a])) == lengths[a]
+             for a in range(2, m.rank)}
+    for group in _stages(m):
+        if all(keeps[a] for a in group):
+            return (f"scale {[m.spec.scales[a] for a in group] if m.spec.scales else 'given'} keeps the length of "
+                    f"axis {group}; onnxruntime's 4-D Resize would copy such a stage unchanged")
+    return ""
+
+
+def _keeps_batch_and_channels(sizes: gs.Tensor, x: gs.Tensor) -> bool:
+    """sizes = Concat(Shape(x)[0:2], ...), as PyTorch exports interpolate(size=...)."""
+    concat = sizes.inputs[0] if len(sizes.inputs) == 1 else None
+    if concat is None or concat.op != "Concat" or not concat.inputs:
+        return False
+    head = concat.inputs[0].inputs[0] if concat.inputs[0].inputs else None
+    if head is not None and head.op == "Shape" and head.inputs[0] is x:
+        return head.attrs.get("start", 0) == 0 and head.attrs.get("end") == 2
+    if head is None or head.op != "Slice" or not head.inputs[0].inputs or head.inputs[0].inputs[0].op != "Shape" \
+            or head.inputs[0].inputs[0].inputs[0] is not x:
+        return False
+    bounds = [constant_value(t) for t in head.inputs[1:3]]
+    return all(b is not None for b in bounds) and [int(np.ravel(b)[0]) for b in bounds] == [0, 2]
 
 
 def _resized(m: Match, axis: int) -> bool:
@@ -88,7 +129,7 @@ def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> dict:
     for group in _stages(m):
         first, last = group[0], group[-1]
         tail = [dims[last]] if len(group) == 2 else [product(dims[first + 1:], m.x)]
-        view = [product(dims[:first], m.x), Dim(1), dims[first]] + tail
+        view = [product(dims[:first - 1], m.x), dims[first - 1], dims[first]] + tail
         v = b.reshape(current, m.x, view, stem="resize_view")
         slots = {a: 2 + i for i, a in enumerate(group)}          # axis -> position in the 4-D view
         current = _stage_resize(b, graph, m, v, view, slots)
