@@ -1,6 +1,9 @@
 """Test helpers: run a pass on a model, count ops, and the structural checks every rewrite test makes."""
 from __future__ import annotations
 
+import functools
+import warnings
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -89,3 +92,18 @@ def assert_same_as_original(a: onnx.ModelProto, b: onnx.ModelProto, shapes: dict
             assert w.shape == g.shape and np.max(np.abs(w - g)) <= 1e-4 + 1e-4 * np.max(np.abs(w))
         return
     assert_equivalent(a, b, shapes=shapes, runs=runs)
+
+
+@functools.lru_cache(maxsize=1)
+def _all_node_cases() -> tuple:
+    """onnx's backend node tests, generated once: collect_testcases keeps one global list, so a second
+    call with another op type would return the first call's cases."""
+    import onnx.backend.test.case.node as node_cases
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return tuple(node_cases.collect_testcases())
+
+
+def onnx_node_cases(prefix: str) -> list:
+    """The node tests whose name starts with prefix, e.g. test_convtranspose, test_resize."""
+    return [c for c in _all_node_cases() if c.name.startswith(prefix)]

@@ -6,7 +6,6 @@ dims); node_test_cases are onnx's own test_convtranspose* cases, W as input and 
 """
 import numpy as np
 import onnx
-import onnx.backend.test.case.node as node_cases
 import pytest
 from hypothesis import reject, strategies as st
 from onnx import numpy_helper
@@ -14,7 +13,7 @@ from onnx import numpy_helper
 from models import convtranspose
 from passes._registry import Options
 from tests.helpers import (assert_equivalent, assert_structurally_valid, count_ops, max_rank_of_new_tensors,
-                           run_model, run_pass)
+                           onnx_node_cases, run_model, run_pass)
 
 GRID = {
     "k3s2p1op1": dict(spatial=["D", "H", "W"], kernel=[3, 3, 3], strides=[2, 2, 2], pads=[1] * 6, output_padding=[1] * 3),
@@ -72,7 +71,7 @@ def random_models(draw, spatial_ranks=(1, 2, 3, 3)):
 
 def node_test_cases():
     cases = []
-    for case in node_cases.collect_testcases("ConvTranspose"):
+    for case in onnx_node_cases("test_convtranspose"):
         cases.append(pytest.param(case, False, id=case.name))
         cases.append(pytest.param(case, True, id=case.name + "_constw"))
     return cases

@@ -47,8 +47,8 @@ def test_every_strategy_folds_back(strategy, case):
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGY_TARGETS))
-@pytest.mark.parametrize("name", sorted(examples.EXAMPLES))
-def test_every_example_model_round_trips(strategy, name):
+@pytest.mark.parametrize("name", ["gan3d", "keras_gan2d", "unet3d"])
+def test_every_convtranspose_example_round_trips(strategy, name):
     model = examples.build(name)
     back, _ = api.convert_model(lower(model, strategy), fuse=True)
     assert_round_trip(model, back)

@@ -3,7 +3,6 @@
 import itertools
 
 import numpy as np
-import onnx.backend.test.case.node as node_cases
 import pytest
 from hypothesis import given, settings, strategies as st
 from onnx import helper, numpy_helper
@@ -12,7 +11,8 @@ from converter import api
 from converter.errors import UnsupportedGraph
 from models import resize
 from passes._registry import Options
-from tests.helpers import assert_equivalent, assert_same_as_original, assert_structurally_valid, run_pass
+from tests.helpers import (assert_equivalent, assert_same_as_original, assert_structurally_valid, onnx_node_cases,
+                           run_pass)
 
 NAME = "resize5d-to-resize4d"
 COORDINATES = ["half_pixel", "pytorch_half_pixel", "asymmetric", "align_corners", "half_pixel_symmetric"]
@@ -166,7 +166,7 @@ def _lift(values, kind: str, axes=None):
 
 
 def node_resize_cases():
-    return [pytest.param(c, id=c.name) for c in node_cases.collect_testcases("Resize")]
+    return [pytest.param(c, id=c.name) for c in onnx_node_cases("test_resize")]
 
 
 @pytest.mark.parametrize("case", node_resize_cases())
