@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_shapes)
 
+    p = sub.add_parser("sizes", help="admissible input sizes (m + k*n) per spatial axis")
+    p.add_argument("input", help="model file, or example:NAME")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_sizes)
+
     p = sub.add_parser("passes", help="list the rewrites, targets and examples")
     p.set_defaults(run=_passes)
     return parser
@@ -109,6 +114,16 @@ def _shapes(args) -> int:
         print(f"{r.node} ({r.op}) -> {outs}")
         for note in r.notes:
             print(f"    {note}")
+    return 0
+
+
+def _sizes(args) -> int:
+    rows = api.admissible_sizes(args.input)
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], indent=1))
+        return 0
+    for r in rows:
+        print(f"{r.input} axis {r.axis}: {r.text()}")
     return 0
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import onnx
 
-from converter import graph_io, inputs, macs, model_io, pipeline, recipes, shapes, verify as verify_mod
+from converter import graph_io, inputs, macs, model_io, pipeline, recipes, shapes, sizes as sizes_mod, verify as verify_mod
 from converter.errors import TargetNotReached, VerificationMismatch
 from converter.report import ConvertReport
 from converter.verify import VerifyResult
@@ -102,6 +102,11 @@ def node_shapes(source: str, shapes_override: dict | None = None) -> list[shapes
     model = model_io.load(source).model
     inputs.check_overrides(inputs.input_specs(model), shapes_override or {})
     return shapes.node_shapes(graph_io.to_graph(model), shapes_override)
+
+
+def admissible_sizes(source: str) -> list[sizes_mod.AxisSizes]:
+    """For every spatial axis of every input: the sizes m + k*n at which nothing is lost or misaligned."""
+    return sizes_mod.admissible_sizes(graph_io.to_graph(model_io.load(source).model))
 
 
 @dataclass(frozen=True)

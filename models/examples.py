@@ -6,12 +6,14 @@ from typing import Callable
 
 import onnx
 
-from models import gan3d, keras_gan2d, unet3d, wolfram
+from models import ddae, gan3d, keras_gan2d, lenet, unet3d, wolfram
 
 EXAMPLES: dict[str, Callable[[], onnx.ModelProto]] = {
     "gan3d": gan3d.build,
     "unet3d": unet3d.build,
     "keras_gan2d": keras_gan2d.build,
+    "ddae": ddae.build,
+    "lenet": lenet.build,
     "wolfram_resize3d": wolfram.build,
     "wolfram_resize3d_nearest": wolfram.build_nearest,
 }
