@@ -11,9 +11,12 @@ import json
 import sys
 
 from converter import api
-from converter.errors import OnnxportError, ResultError
+from converter.errors import BadArgument, OnnxportError, ResultError
 from converter.inputs import parse_shape_args
 from converter.model_io import write_text
+
+
+PAD_MODES = {"zero": "constant", "edge": "edge", "reflect": "reflect"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,8 +25,9 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _verify_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--shape", action="append", metavar="NAME=DIMS", help="fix an input's size, e.g. x=1x3x64x64")
+def _verify_args(p: argparse.ArgumentParser, shape: bool = True) -> None:
+    if shape:
+        p.add_argument("--shape", action="append", metavar="NAME=DIMS", help="fix an input's size, e.g. x=1x3x64x64")
     p.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance (default 1e-4)")
     p.add_argument("--rtol", type=float, default=1e-4, help="tolerance relative to max|a| (default 1e-4)")
     p.add_argument("--provider", default="auto", help="auto (CUDA when it works, else CPU), cuda or cpu")
@@ -31,7 +35,8 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
 
 
 def _verify_options(args) -> api.VerifyOptions:
-    return api.VerifyOptions(parse_shape_args(args.shape), args.atol, args.rtol, args.provider, args.runs)
+    return api.VerifyOptions(parse_shape_args(getattr(args, "shape", None)), args.atol, args.rtol, args.provider,
+                             args.runs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,13 +56,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
     p.add_argument("--allow-partial", action="store_true", help="write even if some nodes still violate the target")
     p.add_argument("--report", metavar="FILE", help="write the conversion report as JSON")
+    p.add_argument("--dense", action="store_true",
+                   help="slide a fully convolutional net in steps of 1 (strides 1, dilations multiplied)")
+    p.add_argument("--pad-to-valid", action="store_true",
+                   help="pad inputs to the next admissible size, crop size-preserving outputs back")
+    p.add_argument("--pad-mode", default="zero", choices=["zero", "edge", "reflect"], help="with --pad-to-valid")
     _verify_args(p)
     p.set_defaults(run=_convert)
+
+    for name, what in (("strip-sizes", "make input sizes symbolic so the net runs at other sizes"),
+                       ("fix-sizes", "fix input sizes and fold the shape arithmetic (static graphs)")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("input", help="model file, or example:NAME")
+        p.add_argument("-o", "--output", required=True, help="where to write the model")
+        p.add_argument("--force", action="store_true", help="overwrite an existing output")
+        p.add_argument("--no-verify", action="store_true", help="skip the numerical check before writing")
+        p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+        if name == "strip-sizes":
+            p.add_argument("--input", action="append", dest="inputs", help="input to free (default: image-like ones)")
+            p.add_argument("--axes", help="axes to free, e.g. 2,3 (default: batch and spatial)")
+            p.set_defaults(run=_strip_sizes)
+        else:
+            p.add_argument("--shape", action="append", required=True, metavar="NAME=DIMS", help="e.g. X=1x1x64x64x64")
+            p.set_defaults(run=_fix_sizes)
+        _verify_args(p, shape=False)
 
     p = sub.add_parser("verify", help="check two models compute the same outputs")
     p.add_argument("a", help="reference model (file or example:NAME)")
     p.add_argument("b", help="model to check against it")
     p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
+    p.add_argument("--unit-dims", action="store_true",
+                   help="B's outputs may add trailing dims of size 1 (a head made fully convolutional)")
+    p.add_argument("--sample-strides", metavar="S,S", help="compare every S-th output position of B (a --dense net)")
     _verify_args(p)
     p.set_defaults(run=_verify)
 
@@ -81,8 +111,10 @@ def _convert(args) -> int:
     targets = [t.strip() for arg in args.target for t in arg.split(",") if t.strip()] if args.target else None
     try:
         report = api.convert(args.input, args.output, targets=targets, strategy=args.strategy,
-                             max_rank=args.max_rank, fuse=args.fuse, verify=not args.no_verify,
-                             verify_options=_verify_options(args), force=args.force, allow_partial=args.allow_partial)
+                             max_rank=args.max_rank, fuse=args.fuse, dense=args.dense,
+                             pad_to_valid=PAD_MODES[args.pad_mode] if args.pad_to_valid else None,
+                             verify=not args.no_verify, verify_options=_verify_options(args), force=args.force,
+                             allow_partial=args.allow_partial)
     except ResultError as e:      # no model written, but CI still gets the report
         _show_report(e.report, args.report)
         raise
@@ -97,11 +129,34 @@ def _show_report(report, json_path) -> None:
 
 
 def _verify(args) -> int:
-    result = api.verify(args.a, args.b, _verify_options(args))
+    strides = tuple(_ints(args.sample_strides, "--sample-strides")) if args.sample_strides else ()
+    result = api.verify(args.a, args.b, _verify_options(args), api.Alignment(args.unit_dims, strides))
     print(result.summary())
     if args.json:
         write_text(json.dumps(result.as_dict(), indent=1), args.json)
     return 0 if result.ok else 1
+
+
+def _strip_sizes(args) -> int:
+    axes = _ints(args.axes, "--axes") if args.axes else None
+    report = api.strip_sizes(args.input, args.output, inputs_=args.inputs, axes=axes, verify=not args.no_verify,
+                             verify_options=_verify_options(args), force=args.force)
+    _show_report(report, args.json)
+    return 0
+
+
+def _fix_sizes(args) -> int:
+    report = api.fix_sizes(args.input, args.output, parse_shape_args(args.shape), verify=not args.no_verify,
+                           verify_options=_verify_options(args), force=args.force)
+    _show_report(report, args.json)
+    return 0
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise BadArgument(f"{flag} {text}: expected comma-separated integers") from None
 
 
 def _shapes(args) -> int:

@@ -4,7 +4,8 @@ gs.export_onnx stamps the installed onnx's IR version and default opset imports,
 model-level metadata; a ported model must keep the IR version, opsets, producer, doc strings and
 metadata_props it came with (raising only the opsets a rewrite really needed). Intermediate value_info
 of new tensors is not written (their shapes are re-derivable); entries of the source model are kept for
-the tensors that still exist, since a surviving name keeps its meaning.
+the tensors that still exist with a compatible shape (a freed size or a fully convolutional head
+changes some).
 """
 from __future__ import annotations
 
@@ -30,7 +31,18 @@ def to_model(graph: gs.Graph, like: onnx.ModelProto) -> onnx.ModelProto:
     del model.metadata_props[:]
     model.metadata_props.extend(like.metadata_props)
     model.graph.doc_string = like.graph.doc_string
-    alive = set(graph.tensors())
+    tensors = graph.tensors()
     del model.graph.value_info[:]
-    model.graph.value_info.extend(vi for vi in like.graph.value_info if vi.name in alive)
+    model.graph.value_info.extend(vi for vi in like.graph.value_info
+                                  if vi.name in tensors and _still_fits(vi, tensors[vi.name]))
     return model
+
+
+def _still_fits(vi: onnx.ValueInfoProto, tensor) -> bool:
+    """A source value_info entry still describes the tensor of that name (a rewrite may change a shape)."""
+    if tensor.shape is None:
+        return True
+    dims = vi.type.tensor_type.shape.dim
+    if len(dims) != len(tensor.shape):
+        return False
+    return all(not d.HasField("dim_value") or d.dim_value == t for d, t in zip(dims, tensor.shape))

@@ -67,11 +67,14 @@ def check_overrides(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]
                 raise BadArgument(f"--shape {name}: dim {i} is fixed to {fixed} in the model, {got} given")
 
 
-def size_candidates(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]], runs: int = 1):
+def size_candidates(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]], runs: int = 1,
+                    hints: dict | None = None):
     """Yield, run by run, the alternatives to try for that run: lists of {input name: shape}.
 
     A caller takes the first alternative the model runs at. With nothing symbolic there are `runs` runs
-    of the same sizes (the caller draws new values); otherwise one run per base size, at most.
+    of the same sizes (the caller draws new values); otherwise one run per base size, at most. hints
+    maps a dim (its name, or "input:axis") to admissible sizes (minimum, step) from converter.sizes:
+    such a dim takes the next admissible size, and run r at least minimum + r*step.
     """
     symbolic = []
     for s in specs:
@@ -79,7 +82,7 @@ def size_candidates(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]
             continue
         for axis, d in enumerate(s.dims):
             if not isinstance(d, int) or d <= 0:
-                key = d if isinstance(d, str) else f"{s.name}:{axis}"
+                key = dim_key(s, axis)
                 if key not in [k for k, _ in symbolic]:
                     symbolic.append((key, axis == 0))
     if not symbolic:
@@ -91,10 +94,26 @@ def size_candidates(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]
     for run, base in enumerate(BASE_SIZES):
         alternatives = []
         for spread in ((8, 0) if len(spatial) > 1 else (0,)):   # distinct sizes per dim first, then one
-            values = {k: base + spread * i for i, k in enumerate(spatial)}
+            values = {k: _admissible(base + spread * i, run, (hints or {}).get(k)) for i, k in enumerate(spatial)}
             values.update({k: BATCH_SIZES[run % len(BATCH_SIZES)] for k in batch})
             alternatives.append(_assign(specs, overrides, values))
         yield alternatives
+
+
+def dim_key(spec: InputSpec, axis: int) -> str:
+    """How size_candidates names a symbolic dim: its dim name, else "input:axis"."""
+    d = spec.dims[axis]
+    return d if isinstance(d, str) else f"{spec.name}:{axis}"
+
+
+def _admissible(size: int, run: int, hint) -> int:
+    if hint is None:
+        return size
+    minimum, step = hint
+    if not step:
+        return minimum
+    wanted = max(size, minimum + step * run)
+    return minimum + step * -(-(wanted - minimum) // step)
 
 
 def _assign(specs, overrides, values) -> dict[str, tuple[int, ...]]:
@@ -103,8 +122,7 @@ def _assign(specs, overrides, values) -> dict[str, tuple[int, ...]]:
         if s.name in overrides:
             shapes[s.name] = tuple(overrides[s.name])
             continue
-        shapes[s.name] = tuple(d if isinstance(d, int) and d > 0 else values[d if isinstance(d, str) else f"{s.name}:{i}"]
-                               for i, d in enumerate(s.dims))
+        shapes[s.name] = tuple(d if isinstance(d, int) and d > 0 else values[dim_key(s, i)] for i, d in enumerate(s.dims))
     return shapes
 
 

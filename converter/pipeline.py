@@ -57,6 +57,10 @@ def _resize_over_three_axes(node: gs.Node) -> str | None:
     return f"Resize of a rank-{len(shape)} tensor" if shape is not None and len(shape) >= 5 else None
 
 
+def _dense_head(node: gs.Node) -> str | None:
+    return f"a {node.op} head (the features are counted, not slid over)" if node.op in ("Flatten", "Gemm") else None
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -73,6 +77,8 @@ TARGETS = {t.name: t for t in (
            convtranspose_ranks=None),
     Target("normalize-padding", "ConvTranspose pads explicit: no auto_pad SAME_*/VALID, no output_shape",
            _implicit_padding, passes=("normalize-convtranspose-padding",)),
+    Target("fully-convolutional", "no Flatten/Gemm head: the classifier becomes Convs and slides over larger inputs",
+           _dense_head, passes=("gemm-head-to-conv",)),
     Target("no-resize5d", "no Resize of a tensor with rank >= 5 (4-D Resizes of one or two spatial axes instead)",
            _resize_over_three_axes, passes=("resize5d-to-resize4d",)),
 )}
@@ -152,10 +158,11 @@ def _dedupe(steps: list[Step]) -> list[Step]:
     return kept
 
 
-def run(graph: gs.Graph, steps: list[Step]) -> list[PassReport]:
-    """Apply the steps in order, repeating until a round changes nothing (at most MAX_ROUNDS rounds)."""
+def run(graph: gs.Graph, steps: list[Step], rounds: int = MAX_ROUNDS) -> list[PassReport]:
+    """Apply the steps in order, repeating until a round changes nothing (at most `rounds` rounds; 1 for a
+    step that is not idempotent, like padding the inputs)."""
     reports: list[PassReport] = []
-    for _ in range(MAX_ROUNDS):
+    for _ in range(rounds):
         changed = False
         for step in steps:
             report = _driver.apply(graph, _registry.get(step.pass_name), step.options,

@@ -25,6 +25,8 @@ class ConvertReport:
     verification: VerifyResult | None = None
     output: str | None = None
     fuse: bool = False
+    alignment: object = None       # how verification lines outputs up (verify.Alignment)
+    extras: list = field(default_factory=list)     # dense, pad-to-valid: what ran after the targets
 
     def as_dict(self) -> dict:
         return {
@@ -40,7 +42,7 @@ class ConvertReport:
 
     def text(self) -> str:
         what = [f"target {', '.join(self.targets)}, strategy {self.strategy}"] if self.targets else []
-        what = (["fuse"] if self.fuse else []) + what
+        what = (["fuse"] if self.fuse else []) + what + self.extras
         lines = [f"{self.source}: {self.nodes_before} nodes -> {self.nodes_after} nodes ({'; '.join(what)})"]
         for p in self.passes:
             if p.applied:

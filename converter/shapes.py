@@ -68,6 +68,13 @@ def annotate(graph: gs.Graph) -> None:
         tensor.shape = dims_of(vi)
 
 
+def value_infos(graph: gs.Graph) -> list[onnx.ValueInfoProto]:
+    """Inferred types of every intermediate tensor, to write into a model (fix-sizes propagates shapes)."""
+    io = {t.name for t in graph.inputs + graph.outputs}
+    consts = {n for n, t in graph.tensors().items() if isinstance(t, gs.Constant)}
+    return [vi for name, vi in infer(graph).items() if name not in io and name not in consts]
+
+
 def dims_of(vi: onnx.ValueInfoProto):
     """Dims of a ValueInfo as ints, names for symbolic dims, None for unknown ones; None if no shape."""
     tt = vi.type.tensor_type

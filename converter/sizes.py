@@ -41,6 +41,7 @@ class AxisSizes:
     exported: int | None = None
     pinned_by: str = ""
     note: str = ""
+    follows: tuple = ()              # (graph output, axis) whose length equals this input's
 
     def text(self) -> str:
         if self.minimum is None:
@@ -141,6 +142,8 @@ def _analyse(graph: gs.Graph, x: gs.Tensor, axis: int, exported: int | None) -> 
         return result
     except _Stop as e:
         result.note = f"not followed past {e}"
+    result.follows = tuple((t.name, lattice.lengths[t.name][0]) for t in graph.outputs
+                           if t.name in lattice.lengths and lattice.lengths[t.name][1:] == lattice.n)
     if lattice.n[0] == 0:
         result.minimum, result.step, result.pinned_by = lattice.n[1], 0, lattice.pinned_by
         return result

@@ -145,7 +145,28 @@ def make_session(model: onnx.ModelProto, providers: list):
         return ort.InferenceSession(path, _options(), providers=providers)
 
 
-def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: float) -> OutputCheck:
+@dataclass(frozen=True)
+class Alignment:
+    """How the second model's outputs line up with the first's when a conversion changes their layout
+    on purpose: a fully convolutional head adds trailing 1x1 dims; a dense (stride 1) net computes every
+    position, of which every stride-th is the original's."""
+
+    unit_dims: bool = False
+    strides: tuple[int, ...] = ()
+
+    def apply(self, ref: np.ndarray, got: np.ndarray) -> np.ndarray:
+        if self.strides and got.ndim >= len(self.strides):
+            index = (Ellipsis,) + tuple(slice(None, None, s) for s in self.strides)
+            got = got[index]
+        if self.unit_dims and got.shape != ref.shape and got.shape[:ref.ndim] == ref.shape \
+                and all(d == 1 for d in got.shape[ref.ndim:]):
+            got = got.reshape(ref.shape)
+        return got
+
+
+def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: float,
+            alignment: Alignment = Alignment()) -> OutputCheck:
+    got = alignment.apply(ref, got)
     if ref.shape != got.shape or ref.dtype != got.dtype:
         return OutputCheck(name, False, float("inf"), 0.0, 0.0,
                            f"shape/dtype {got.shape} {got.dtype} instead of {ref.shape} {ref.dtype}")
@@ -162,7 +183,8 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: floa
 
 
 def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None, atol: float = 1e-4,
-           rtol: float = 1e-4, provider: str = "auto", runs: int = 3, seed: int = 0) -> VerifyResult:
+           rtol: float = 1e-4, provider: str = "auto", runs: int = 3, seed: int = 0,
+           alignment: Alignment = Alignment()) -> VerifyResult:
     """Run both models on the same random inputs at `runs` sizes and compare every output."""
     if runs < 1:
         raise BadArgument(f"--runs {runs}: must be at least 1")
@@ -183,7 +205,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
 
     def collect(runner):
         checks, tried, error = [], [], ""
-        for alternatives in inputs_mod.size_candidates(specs, overrides, runs):
+        for alternatives in inputs_mod.size_candidates(specs, overrides, runs, _admissible_hints(a, specs)):
             for shapes_try in alternatives:
                 feeds = inputs_mod.random_feeds(specs, shapes_try, seed + len(checks))
                 tried.append(shapes_try)
@@ -193,7 +215,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
                     error = first_line(e)
                     continue
                 checks.append(_check_run(session_b, ref, [o.name for o in a.graph.output], feeds,
-                                         shapes_try, atol, rtol))
+                                         shapes_try, atol, rtol, alignment))
                 break
             if len(checks) == runs or (checks and not checks[-1].ok):
                 break
@@ -256,7 +278,22 @@ def _load(model: onnx.ModelProto, providers, label: str):
         raise BadInput(f"onnxruntime cannot load {label}: {first_line(e)}") from None
 
 
-def _check_run(session_b, ref, names, feeds, shapes, atol, rtol) -> RunCheck:
+def _admissible_hints(model: onnx.ModelProto, specs) -> dict:
+    """Admissible sizes of the model's symbolic spatial dims (converter.sizes), keyed as size_candidates
+    names them, so a U-shaped net is tried at sizes it accepts."""
+    if all(isinstance(d, int) and d > 0 for s in specs for d in s.dims):
+        return {}
+    from converter import graph_io, sizes
+    by_name = {s.name: s for s in specs}
+    hints = {}
+    for a in sizes.admissible_sizes(graph_io.to_graph(model)):
+        spec = by_name.get(a.input)
+        if spec is not None and a.minimum is not None and not isinstance(spec.dims[a.axis], int):
+            hints[inputs_mod.dim_key(spec, a.axis)] = (a.minimum, a.step)
+    return hints
+
+
+def _check_run(session_b, ref, names, feeds, shapes, atol, rtol, alignment=Alignment()) -> RunCheck:
     run = RunCheck({k: list(v) for k, v in shapes.items()})
     try:
         got = session_b.run(None, feeds)
@@ -266,7 +303,7 @@ def _check_run(session_b, ref, names, feeds, shapes, atol, rtol) -> RunCheck:
     if len(got) != len(ref):
         run.failure = f"the second model has {len(got)} outputs, the first {len(ref)}"
         return run
-    run.outputs = [compare(name, r, g, atol, rtol) for name, r, g in zip(names, ref, got)]
+    run.outputs = [compare(name, r, g, atol, rtol, alignment) for name, r, g in zip(names, ref, got)]
     return run
 
 

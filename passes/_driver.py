@@ -70,7 +70,13 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
                                                   f"this pass emits"))
         return
     matches = []
-    for node in list(graph.nodes):
+    if p.anchor_ops == ():                          # a graph-level pass: one match for the whole graph
+        found = p.match(graph, None, options) if is_root else None
+        if isinstance(found, Skip):
+            report.skipped.append((graph.name, found.reason))
+        elif found is not None:
+            matches.append((graph, found))
+    for node in list(graph.nodes) if p.anchor_ops != () else []:
         if (p.anchor_ops is not None and node.op not in p.anchor_ops) or (node.domain or "") not in ("", "ai.onnx"):
             continue
         found = p.match(graph, node, options)

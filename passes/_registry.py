@@ -27,13 +27,19 @@ class Options:
     max_rank: int | None = None
     recipes: tuple = ()                             # what earlier lowerings recorded (for fusing back)
     relowering: bool = False                        # a recipe lowered again: checks on its inputs' producers held
+    static_shapes: tuple = ()                       # (tensor name, shape) at the exported sizes, for freeing sizes
+    valid_sizes: tuple = ()                         # ValidSize entries for pad-inputs-to-valid
+    pad_mode: str = "constant"
+
+    def exported_shape(self, name: str):
+        return dict(self.static_shapes).get(name)
 
 
 @dataclass(frozen=True)
 class Pass:
     name: str
     summary: str
-    anchor_ops: tuple[str, ...] | None              # None: any op can anchor a match
+    anchor_ops: tuple[str, ...] | None              # None: any op can anchor a match; (): the graph itself
     match: Callable[[gs.Graph, gs.Node, Options], object]
     rewrite: Callable[[gs.Graph, object, object], dict | None]   # may return a recipe (see passes._recipes)
     doc: str = ""

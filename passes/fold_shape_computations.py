@@ -1,0 +1,62 @@
+"""fold-shape-computations: shape arithmetic whose sizes became static -> constants.
+
+Identity: once every input size is fixed, Shape of a tensor with a static shape is a constant, and so
+is anything computed from constants and such shapes (Gather, Concat, Mul, Slice, ...): evaluating it
+once (onnx's reference evaluator, passes._shape_eval) and storing the result changes nothing. What
+accelerators that want static graphs get: Reshape targets, Resize sizes and Slice bounds as constants.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx_graphsurgeon as gs
+
+from passes._graph import GraphBuilder
+from passes._registry import Options, Pass, register
+from passes._shape_eval import evaluate
+
+SHAPE_OPS = {"Shape", "Gather", "Concat", "Slice", "Mul", "Add", "Sub", "Div", "Cast", "Unsqueeze", "Squeeze",
+             "Max", "Min", "Floor", "Ceil", "Identity", "Range", "Mod", "Equal", "Where", "Reshape", "Size",
+             "ReduceProd", "Neg", "Abs"}
+LARGEST = 4096          # elements: shape computations are small; big constants would bloat the model
+
+
+@dataclass(frozen=True)
+class Match:
+    nodes: tuple[gs.Node, ...]
+    tensor: gs.Tensor
+    value: np.ndarray
+
+
+def match(graph: gs.Graph, node: gs.Node, options: Options):
+    """A shape computation's last node (its result feeds something else), when it evaluates."""
+    out = node.outputs[0] if len(node.outputs) == 1 else None
+    if out is None or out in graph.outputs or all(c.op in SHAPE_OPS for c in out.outputs):
+        return None
+    shapes = {t.name: tuple(t.shape) for t in graph.tensors().values()
+              if t.shape is not None and all(isinstance(d, int) and d >= 0 for d in t.shape)}
+    value = evaluate(out, shapes, int(graph.opset))
+    if value is None or value.size > LARGEST:
+        return None
+    return Match((node,), out, value)
+
+
+def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> None:
+    node = m.nodes[0]
+    node.outputs.clear()
+    constant = b.const(m.value.astype(m.tensor.dtype or m.value.dtype), "folded")
+    for consumer in list(m.tensor.outputs):
+        for i, t in enumerate(consumer.inputs):
+            if t is m.tensor:
+                consumer.inputs[i] = constant
+
+
+PASS = register(Pass(
+    name="fold-shape-computations",
+    summary="Shape arithmetic on static sizes -> constants (for fix-sizes)",
+    anchor_ops=tuple(SHAPE_OPS),
+    match=match,
+    rewrite=rewrite,
+    doc=__doc__,
+))

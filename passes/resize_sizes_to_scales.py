@@ -1,0 +1,61 @@
+"""resize-sizes-to-scales: a Resize with constant sizes on freed axes -> the same Resize with scales.
+
+Identity: a Resize given sizes interpolates with scale = size/length per axis; given that scale it
+computes the same coordinates, and floor(length * scale) is the same size whenever float32 rounding
+does not push it below (checked at the exported sizes). Scales then follow the input at every other
+size, where constant sizes would pin the output.
+Needs Options.static_shapes; keep_aspect_ratio_policy other than stretch stays (its scale is shared
+across axes and its sizes round half up).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import onnx_graphsurgeon as gs
+
+from passes._graph import GraphBuilder, known_dims
+from passes._registry import Options, Pass, Skip, register
+from passes._resize import resize_spec
+
+
+@dataclass(frozen=True)
+class Match:
+    nodes: tuple[gs.Node, ...]
+    scales: np.ndarray
+
+
+def match(graph: gs.Graph, node: gs.Node, options: Options):
+    x = node.inputs[0]
+    exported = options.exported_shape(x.name)
+    if node.op != "Resize" or len(node.inputs) < 4 or not node.inputs[3].name or exported is None \
+            or all(d is not None for d in known_dims(x, len(exported))):
+        return None
+    spec = resize_spec(node, len(exported))
+    if isinstance(spec, str) or spec.sizes is None:
+        return Skip(f"sizes that cannot become scales ({spec if isinstance(spec, str) else 'computed'})")
+    sizes = [n if s is None else s for s, n in zip(spec.sizes, exported)]
+    scales = np.asarray([s / n for s, n in zip(sizes, exported)], np.float32)
+    if any(math.floor(float(sc) * n) != s for sc, n, s in zip(scales, exported, sizes)):
+        return Skip("float32 scales would give other sizes at the exported size: the sizes pin it")
+    return Match((node,), scales)
+
+
+def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> None:
+    node = m.nodes[0]
+    node.attrs.pop("axes", None)
+    node.attrs.pop("keep_aspect_ratio_policy", None)
+    node.inputs[2] = b.const(m.scales, "scales")
+    node.inputs.pop()                              # sizes
+
+
+PASS = register(Pass(
+    name="resize-sizes-to-scales",
+    summary="Resize with constant sizes on freed axes -> Resize with the equivalent scales, exact",
+    anchor_ops=("Resize",),
+    match=match,
+    rewrite=rewrite,
+    doc=__doc__,
+    min_opset=11,
+))
