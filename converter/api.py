@@ -128,7 +128,9 @@ def node_shapes(source: str, shapes_override: dict | None = None) -> list[shapes
 
 def admissible_sizes(source: str) -> list[sizes_mod.AxisSizes]:
     """For every spatial axis of every input: the sizes m + k*n at which nothing is lost or misaligned."""
-    return sizes_mod.admissible_sizes(graph_io.to_graph(model_io.load(source).model))
+    graph = graph_io.to_graph(model_io.load(source).model)
+    shapes.annotate(graph)
+    return sizes_mod.admissible_sizes(graph)
 
 
 @dataclass(frozen=True)

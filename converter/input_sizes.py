@@ -102,9 +102,10 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
     admissible = [a for a in sizes.admissible_sizes(graph) if a.axis in chosen.get(a.input, [])]
     for a in admissible:
         if a.minimum is None or a.step == 0:
+            head = a.pinned_by.split(" ")[0] in sizes.HEADS
             raise UnsupportedGraph(f"cannot free {a.input} axis {a.axis}: {a.text()}"
-                                   + ("; make a Flatten/Gemm head convolutional first (convert --target "
-                                      "fully-convolutional)" if a.pinned_by else ""))
+                                   + ("; make the Flatten/Gemm head convolutional first (convert --target "
+                                      "fully-convolutional)" if head else ""))
     static = tuple((n, tuple(t.shape)) for n, t in graph.tensors().items()
                    if t.shape is not None and all(isinstance(d, int) for d in t.shape))
     dim_names = _names(chosen, model)

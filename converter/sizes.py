@@ -3,7 +3,8 @@ loses nothing at its border and every join lines up.
 
 Per axis, a Conv/Pool maps a length L to (L + p_b + p_e - d*(k-1) - 1)/s + 1 and loses nothing exactly
 when the numerator is a multiple of s; a ConvTranspose maps L to s*(L-1) + op + d*(k-1) + 1 - p_b - p_e;
-an integer Resize multiplies, Pad adds, a join (Add, Concat of other axes, ...) needs equal lengths.
+an integer Resize multiplies, Pad adds, a Slice takes a fixed or end-relative part, a join (Add,
+Concat of other axes, ...) needs equal lengths.
 The input length is followed through the graph as u (a free integer) with every length an affine
 a*u + b; a divisibility condition a*u + b = 0 (mod s) restricts u to u0 + (s/g)*v, and every length is
 rewritten in v; an equality between two lengths fixes u. What remains is n = m + k*v with v >= 0, m the
@@ -29,7 +30,7 @@ PASS_THROUGH = {
 JOINS = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Where", "And", "Or", "Xor", "Equal",
          "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Mod"}
 WINDOWED = {"Conv", "MaxPool", "AveragePool", "LpPool"}
-HEADS = {"Flatten", "Reshape", "Gemm", "MatMul"}
+HEADS = {"Flatten", "Gemm", "MatMul"}
 
 
 @dataclass
@@ -145,6 +146,9 @@ def _analyse(graph: gs.Graph, x: gs.Tensor, axis: int, exported: int | None) -> 
     result.follows = tuple((t.name, lattice.lengths[t.name][0]) for t in graph.outputs
                            if t.name in lattice.lengths and lattice.lengths[t.name][1:] == lattice.n)
     if lattice.n[0] == 0:
+        if lattice.n[1] < 1 or any(a == 0 and b < 1 for _, a, b in lattice.lengths.values()):
+            result.note = f"{lattice.pinned_by} fixes the size where some length is below 1"
+            return result
         result.minimum, result.step, result.pinned_by = lattice.n[1], 0, lattice.pinned_by
         return result
     low = max([-(-(1 - b) // a) for _, a, b in lattice.lengths.values() if a > 0] +
@@ -191,6 +195,8 @@ def _step(node: gs.Node, traced, lattice: _Lattice, exported) -> None:
         _resize(node, lattice, dim, a, b)
     elif op == "Pad" and index == 0:
         _pad(node, lattice, dim, a, b)
+    elif op == "Slice" and index == 0:
+        _slice(node, lattice, dim, a, b)
     elif op in ("GlobalAveragePool", "GlobalMaxPool"):
         _out(node, lattice, dim, 0, 1)
     elif op == "Transpose":
@@ -198,6 +204,8 @@ def _step(node: gs.Node, traced, lattice: _Lattice, exported) -> None:
         _out(node, lattice, perm.index(dim), a, b)
     elif op == "Shape":
         return
+    elif op == "Reshape" and index == 0:
+        _reshape(node, lattice, dim, a, b)
     elif op in HEADS:
         if exported is None:
             raise _Stop(f"{_name(node)}, which fixes the size (its features are counted)")
@@ -271,6 +279,40 @@ def _resize(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> None:
         _out(node, lattice, dim, a // int(1 / scale), b // int(1 / scale))
     else:
         raise _Stop(f"{_name(node)} (scale {scale} is not an integer or its inverse)")
+
+
+def _reshape(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> None:
+    """Followed where the traced axis stays a dim of its own (the Reshape only regroups the others)."""
+    from passes.free_reshape_sizes import runs_of
+    data, target = node.inputs[0], constant_value(node.inputs[1])
+    shape = data.shape
+    if target is None or shape is None or not all(isinstance(d, int) for d in shape):
+        raise _Stop(f"{_name(node)} (computed target or unknown input shape)")
+    runs = runs_of(list(shape), [int(v) for v in np.ravel(target)])
+    where = [i for i, run in enumerate(runs or []) if dim in run]
+    if not where or runs[where[0]] != [dim]:
+        raise _Stop(f"{_name(node)} (it merges or splits the axis)")
+    _out(node, lattice, where[0], a, b)
+
+
+def _slice(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> None:
+    """Constant bounds: a start or end counted from the end follows the length; one from the start is fixed."""
+    bounds = [constant_value(t) if t.name else None for t in node.inputs[1:5]] + [None] * 4
+    starts, ends, axes, steps = bounds[:4]
+    if starts is None or ends is None or (len(node.inputs) > 3 and node.inputs[3].name and axes is None):
+        raise _Stop(f"{_name(node)} (computed bounds)")
+    rank = len(node.inputs[0].shape) if node.inputs[0].shape is not None else dim + 1
+    axes = [int(v) % rank for v in np.ravel(axes)] if axes is not None else list(range(len(np.ravel(starts))))
+    if dim not in axes:
+        _out(node, lattice, dim, a, b)
+        return
+    i = axes.index(dim)
+    if steps is not None and int(np.ravel(steps)[i]) != 1:
+        raise _Stop(f"{_name(node)} (a step other than 1)")
+    begin, end = int(np.ravel(starts)[i]), int(np.ravel(ends)[i])
+    begin_at = (a, b + begin) if begin < 0 else (0, begin)
+    end_at = (a, b) if end >= 2**31 else ((a, b + end) if end < 0 else (0, end))
+    _out(node, lattice, dim, end_at[0] - begin_at[0], end_at[1] - begin_at[1])
 
 
 def _pad(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> None:

@@ -17,7 +17,7 @@ from passes._registry import Options, Pass, register
 from passes._shape_eval import evaluate
 
 SHAPE_OPS = {"Shape", "Gather", "Concat", "Slice", "Mul", "Add", "Sub", "Div", "Cast", "Unsqueeze", "Squeeze",
-             "Max", "Min", "Floor", "Ceil", "Identity", "Range", "Mod", "Equal", "Where", "Reshape", "Size",
+             "Max", "Min", "Floor", "Ceil", "Identity", "Range", "Mod", "Equal", "Where", "Size",
              "ReduceProd", "Neg", "Abs"}
 LARGEST = 4096          # elements: shape computations are small; big constants would bloat the model
 

@@ -53,11 +53,10 @@ def _stride_into(t: gs.Tensor, rank: int, memo: dict) -> tuple[int, ...]:
 
 def output_strides(graph: gs.Graph) -> tuple[int, ...]:
     """The total stride of the net's outputs per spatial axis (what --dense divides positions by)."""
-    found = set()
-    for t in graph.outputs:
-        rank = len(t.shape) - 2 if t.shape is not None and len(t.shape) > 2 else None
-        if rank:
-            found.add(_stride_into(t, rank, {}))
+    ranks = [len(t.shape) - 2 for t in graph.inputs if t.shape is not None and len(t.shape) > 2]
+    if not ranks:
+        raise UnsupportedGraph("--dense: no input with spatial axes")
+    found = {_stride_into(t, ranks[0], {}) for t in graph.outputs}
     if len(found) != 1:
         raise UnsupportedGraph(f"--dense: the outputs have {'no' if not found else 'different'} spatial strides")
     return found.pop()

@@ -216,3 +216,45 @@ def test_impossible_requests_exit_2_naming_the_problem(tmp_path, capsys, model_p
     code, _, err = run(capsys, "convert", model_path, "-o", out, *args)
     assert_one_line_error(code, err)
     assert message in err and not out.exists()
+
+
+def test_sizes_command(capsys):
+    code, stdout, _ = run(capsys, "sizes", "example:ddae")
+    assert code == 0 and "X axis 2: 61 + 16n (exported at 157 = 61 + 16*6)" in stdout
+    code, stdout, _ = run(capsys, "sizes", "example:lenet", "--json")
+    assert code == 0 and json.loads(stdout)[0]["pinned_by"] == "Flatten 'flatten_1_node'"
+
+
+def test_strip_then_fix_sizes_from_the_command_line(tmp_path, capsys):
+    free, fixed = tmp_path / "free.onnx", tmp_path / "fixed.onnx"
+    code, stdout, _ = run(capsys, "strip-sizes", "example:ddae", "-o", free)
+    assert code == 0 and "freed X: axis 0 -> N, axis 2 -> H, axis 3 -> W" in stdout and "verify: equivalent" in stdout
+    code, stdout, _ = run(capsys, "fix-sizes", free, "-o", fixed, "--shape", "X=1x1x77x77")
+    assert code == 0
+    dims = [d.dim_value for d in onnx.load(str(fixed)).graph.output[0].type.tensor_type.shape.dim]
+    assert dims == [1, 1, 77, 77]
+
+
+@pytest.mark.parametrize("command, args, message", [
+    ("strip-sizes", ["example:lenet"], "pinned by Flatten 'flatten_1_node'"),
+    ("strip-sizes", ["example:ddae", "--input", "nope"], "not a graph input"),
+    ("strip-sizes", ["example:ddae", "--axes", "7"], "out of range"),
+    ("strip-sizes", ["example:ddae", "--axes", "two"], "comma-separated integers"),
+    ("fix-sizes", ["example:ddae", "--shape", "X=1x1x0x5"], "dims must be positive integers"),
+    ("fix-sizes", ["example:ddae", "--shape", "X=1x1x157"], "rank 4"),
+])
+def test_size_commands_refuse_bad_requests_with_exit_2(tmp_path, capsys, command, args, message):
+    out = tmp_path / "out.onnx"
+    code, _, err = run(capsys, command, *args, "-o", out)
+    assert_one_line_error(code, err)
+    assert message in err and not out.exists()
+
+
+def test_lenet_slides_from_the_command_line(tmp_path, capsys):
+    fc, free, dense = tmp_path / "fc.onnx", tmp_path / "free.onnx", tmp_path / "dense.onnx"
+    assert run(capsys, "convert", "example:lenet", "--target", "fully-convolutional", "-o", fc)[0] == 0
+    assert run(capsys, "strip-sizes", fc, "-o", free)[0] == 0
+    code, stdout, _ = run(capsys, "convert", free, "--dense", "-o", dense)
+    assert code == 0 and "strided-to-dense: rewrote 5 node(s)" in stdout and "verify: equivalent" in stdout
+    code, stdout, _ = run(capsys, "verify", free, dense, "--sample-strides", "4,4", "--shape", "X=1x1x60x32")
+    assert code == 0

@@ -1,0 +1,167 @@
+"""Freeing the input size: strip-sizes, fix-sizes, pad-to-valid, fully convolutional heads, dense sliding."""
+import numpy as np
+import onnx
+import pytest
+
+from converter import api, input_sizes
+from converter.errors import BadArgument, UnsupportedGraph
+from models import ddae, examples, lenet, resize
+from models._builder import NetBuilder
+from tests.helpers import assert_equivalent, count_ops, run_model
+
+
+def feeds(shape, seed=0):
+    return {"X": np.abs(np.random.default_rng(seed).standard_normal(shape)).astype(np.float32)}
+
+
+@pytest.fixture(scope="module")
+def free_ddae():
+    model, _ = input_sizes.strip(examples.build("ddae"))
+    return model
+
+
+def test_the_stripped_autoencoder_runs_at_157_and_1661_like_the_net_built_there(free_ddae):
+    """Same weights (the builder's seed), any admissible size: 61 + 16*100 = 1661."""
+    assert_equivalent(examples.build("ddae"), free_ddae, runs=1)
+    for size in (77, 1661):
+        x = feeds((1, 1, size, size), size)
+        np.testing.assert_array_equal(run_model(free_ddae, x)[0], run_model(ddae.build(size=size), x)[0])
+
+
+def test_freed_dims_are_named_and_stale_shapes_dropped(free_ddae):
+    dims = [d.dim_param or d.dim_value for d in free_ddae.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["N", 1, "H", "W"]
+    assert all(vi.type.tensor_type.shape.dim[2].dim_value != 157 for vi in free_ddae.graph.value_info
+               if len(vi.type.tensor_type.shape.dim) == 4)
+
+
+def test_a_flatten_head_pins_the_size_and_the_error_names_it():
+    with pytest.raises(UnsupportedGraph, match="pinned by Flatten 'flatten_1_node'.*fully-convolutional"):
+        input_sizes.strip(examples.build("lenet"))
+    freed, report = input_sizes.strip(examples.build("lenet"), axes=[0])      # the batch alone is free
+    assert report.freed == {"X": {0: "N"}}
+
+
+def test_bad_names_and_axes():
+    with pytest.raises(BadArgument, match="not a graph input"):
+        input_sizes.strip(examples.build("ddae"), names=["Y"])
+    with pytest.raises(BadArgument, match="out of range"):
+        input_sizes.strip(examples.build("ddae"), axes=[4])
+
+
+def baked_reshapes(size: int):
+    """Conv -> Reshape to (1, C*H*W) -> Relu -> Reshape back, with the sizes written into the targets."""
+    b = NetBuilder("baked", seed=3)
+    x = b.conv(b.input("X", [1, 2, size, size]), 2, 2, [3, 3], "c", pads=[1, 1, 1, 1])
+    x = b.op("Reshape", [x, b.const(np.array([1, 2 * size * size]))], "flat")
+    x = b.op("Relu", [x])
+    x = b.op("Reshape", [x, b.const(np.array([1, 2, size, size]))], "back")
+    b.output(x, [1, 2, size, size])
+    return b.build()
+
+
+def test_reshape_targets_that_bake_sizes_are_computed_from_shape():
+    freed, report = input_sizes.strip(baked_reshapes(8))
+    assert {p.name: p.applied for p in report.passes}["free-reshape-sizes"] == 2
+    for size in (8, 13):
+        x = feeds((1, 2, size, size))
+        np.testing.assert_array_equal(run_model(freed, x)[0], run_model(baked_reshapes(size), x)[0])
+
+
+def test_a_resize_with_constant_sizes_becomes_scales():
+    model = resize.build([1, 2, 8, 8], sizes=[1, 2, 16, 16], mode="linear")
+    freed, _ = input_sizes.strip(model)
+    x = feeds((1, 2, 12, 12))
+    got = run_model(freed, x)[0]
+    want = run_model(resize.build([1, 2, 12, 12], scales=[1, 1, 2, 2], mode="linear"), x)[0]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_fix_sizes_folds_the_shape_arithmetic_away():
+    """The sub-pixel lowering of a symbolic net computes its reshape targets from Shape; fixed, none stay."""
+    lowered, _ = api.convert_model(examples.build("unet3d"))
+    assert count_ops(lowered, "Shape") > 0
+    fixed, _ = input_sizes.fix(lowered, {"X": (1, 1, 16, 16, 16)})
+    assert count_ops(fixed, "Shape") == 0 and count_ops(fixed, "Concat") == 2      # the U-Net's own joins
+    assert all(d.HasField("dim_value") for d in fixed.graph.output[0].type.tensor_type.shape.dim)
+    assert len(fixed.graph.value_info) > 20                                         # shapes propagated
+    assert_equivalent(lowered, fixed, shapes={"X": (1, 1, 16, 16, 16)}, runs=1)
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect"])
+def test_pad_to_valid_runs_any_size_and_is_unchanged_at_admissible_ones(free_ddae, mode):
+    padded, _ = api.convert_model(free_ddae, pad_to_valid=mode)
+    assert_equivalent(free_ddae, padded, runs=2)                    # admissible sizes: 61, 77
+    x = feeds((1, 1, 100, 90))
+    got = run_model(padded, x)[0]
+    reference = run_model(free_ddae, {"X": np.pad(x["X"], [(0, 0), (0, 0), (0, 9), (0, 3)], mode=mode)})[0]
+    assert got.shape == (1, 1, 100, 90)
+    np.testing.assert_array_equal(got, reference[:, :, :100, :90])
+
+
+@pytest.fixture(scope="module")
+def sliding_lenet():
+    fc, report = api.convert_model(examples.build("lenet"), targets=["fully-convolutional"])
+    assert not report.remaining and count_ops(fc, "Gemm") == 0 and count_ops(fc, "Flatten") == 0
+    free, _ = input_sizes.strip(fc)
+    return fc, free
+
+
+def test_the_classifier_made_fully_convolutional_gives_the_same_numbers(sliding_lenet):
+    fc, _ = sliding_lenet
+    x = feeds((3, 1, 28, 28))
+    original, got = run_model(examples.build("lenet"), x)[0], run_model(fc, x)[0]
+    assert got.shape == (3, 10, 1, 1)
+    np.testing.assert_allclose(got.reshape(3, 10), original, atol=1e-6)
+
+
+def windows(model_out, x, step):
+    """Each output position against the 28x28 classifier on the crop it covers."""
+    classifier = examples.build("lenet")
+    for i in range(model_out.shape[2]):
+        crop = x[:, :, step * i: step * i + 28, :]
+        np.testing.assert_allclose(model_out[:, :, i, 0], run_model(classifier, {"X": crop})[0], atol=1e-5)
+
+
+def test_it_slides_over_280x28_in_64_windows_of_step_4(sliding_lenet):
+    _, free = sliding_lenet
+    x = feeds((1, 1, 280, 28))["X"]
+    out = run_model(free, {"X": x})[0]
+    assert out.shape == (1, 10, 64, 1)
+    windows(out, x, 4)
+
+
+def test_dense_gives_253_windows_of_step_1(sliding_lenet):
+    fc, free = sliding_lenet
+    dense, report = api.convert_model(free, dense=True)
+    x = feeds((1, 1, 280, 28))["X"]
+    out = run_model(dense, {"X": x})[0]
+    assert out.shape == (1, 10, 253, 1)
+    windows(out, x, 1)
+    assert report.alignment.strides == (4, 4)
+
+
+def test_dense_is_the_strided_net_on_shifted_inputs_interleaved(sliding_lenet):
+    """dense[..., 4q + r, 4p + c] == strided(x shifted by (r, c))[..., q, p], for every shift."""
+    _, free = sliding_lenet
+    dense, _ = api.convert_model(free, dense=True)
+    x = feeds((1, 1, 43, 39))["X"]
+    out = run_model(dense, {"X": x})[0]
+    for r in range(4):
+        for c in range(4):
+            shifted = run_model(free, {"X": x[:, :, r:r + 40, c:c + 36]})[0]
+            np.testing.assert_allclose(out[:, :, r::4, c::4][:, :, :shifted.shape[2], :shifted.shape[3]], shifted,
+                                       atol=1e-5)
+
+
+def test_dense_needs_a_fully_convolutional_net():
+    with pytest.raises(UnsupportedGraph, match="is not fully convolutional.*fully-convolutional"):
+        api.convert_model(examples.build("lenet"), dense=True)
+
+
+def test_dense_needs_average_pool_dilations():
+    b = NetBuilder("avg", seed=2, opset=17)
+    x = b.op("AveragePool", [b.input("X", ["N", 1, "H", "W"])], kernel_shape=[2, 2], strides=[2, 2])
+    b.output(b.op("AveragePool", [x], kernel_shape=[2, 2], strides=[2, 2]))
+    with pytest.raises(UnsupportedGraph, match="only from opset 19"):
+        api.convert_model(b.build(), dense=True)
