@@ -39,6 +39,17 @@ def _verify_options(args) -> api.VerifyOptions:
                              args.runs)
 
 
+def _target_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", action="append",
+                   help="what must not remain (default no-convtranspose3d, none with --fuse), or a runtime "
+                        "profile (coreml, nnapi, ... or ./myruntime.toml); repeatable")
+    p.add_argument("--strategy", help="which exact rewrite: subpixel (default), resize-conv, conv2d, or auto "
+                                      "(time the forms the target allows, per node)")
+    p.add_argument("--max-rank", type=int, help="no tensor a rewrite creates may exceed this rank")
+    p.add_argument("--fix-sizes", action="append", metavar="NAME=DIMS",
+                   help="fix an input's size first (runtimes that want static graphs), e.g. X=1x1x16x24x32")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="onnxport", description="Port ONNX models onto runtimes that lack an operator, exactly.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -46,12 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="rewrite a model for a target and verify it")
     p.add_argument("input", help="model file, or example:NAME")
     p.add_argument("-o", "--output", required=True, help="where to write the converted model")
-    p.add_argument("--target", action="append",
-                   help="what must not remain (default no-convtranspose3d, none with --fuse); repeatable")
+    _target_args(p)
     p.add_argument("--fuse", action="store_true",
                    help="fold chains back into single ops first (onnxport's own lowerings, Resize+Conv, ...)")
-    p.add_argument("--strategy", default="subpixel", help="which exact rewrite to use (default subpixel)")
-    p.add_argument("--max-rank", type=int, help="no tensor a rewrite creates may exceed this rank")
+    p.add_argument("--no-timing", action="store_true", help="with --strategy auto: choose without timing")
     p.add_argument("--no-verify", action="store_true", help="skip the numerical check before writing")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
     p.add_argument("--allow-partial", action="store_true", help="write even if some nodes still violate the target")
@@ -83,13 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="check two models compute the same outputs")
     p.add_argument("a", help="reference model (file or example:NAME)")
-    p.add_argument("b", help="model to check against it")
+    p.add_argument("b", nargs="?", help="model to check against it (default: A itself, with --against-provider)")
+    p.add_argument("--against-provider", metavar="P",
+                   help="run B (or A) on this provider and A on --provider: a cross-provider check, e.g. CUDA vs cpu")
     p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
     p.add_argument("--unit-dims", action="store_true",
                    help="B's outputs may add trailing dims of size 1 (a head made fully convolutional)")
     p.add_argument("--sample-strides", metavar="S,S", help="compare every S-th output position of B (a --dense net)")
     _verify_args(p)
     p.set_defaults(run=_verify)
+
+    p = sub.add_parser("inspect", help="what a target or runtime cannot run, why (with sources), and whether "
+                                       "convert can rewrite it; exit 0 when nothing would remain")
+    p.add_argument("input", help="model file, or example:NAME")
+    _target_args(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_inspect)
 
     p = sub.add_parser("shapes", help="output shape of every node, and the sizes each ConvTranspose allows")
     p.add_argument("input", help="model file, or example:NAME")
@@ -107,19 +125,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _targets(args) -> list[str] | None:
+    return [t.strip() for arg in args.target for t in arg.split(",") if t.strip()] if args.target else None
+
+
 def _convert(args) -> int:
-    targets = [t.strip() for arg in args.target for t in arg.split(",") if t.strip()] if args.target else None
     try:
-        report = api.convert(args.input, args.output, targets=targets, strategy=args.strategy,
-                             max_rank=args.max_rank, fuse=args.fuse, dense=args.dense,
-                             pad_to_valid=PAD_MODES[args.pad_mode] if args.pad_to_valid else None,
-                             verify=not args.no_verify, verify_options=_verify_options(args), force=args.force,
-                             allow_partial=args.allow_partial)
+        options = api.ConvertOptions(_targets(args), args.strategy, args.max_rank, args.fuse, args.dense,
+                                     PAD_MODES[args.pad_mode] if args.pad_to_valid else None, not args.no_timing,
+                                     args.provider, parse_shape_args(args.fix_sizes) or None)
+        report = api.convert(args.input, args.output, options, verify=not args.no_verify,
+                             verify_options=_verify_options(args), force=args.force, allow_partial=args.allow_partial)
     except ResultError as e:      # no model written, but CI still gets the report
         _show_report(e.report, args.report)
         raise
     _show_report(report, args.report)
     return 0
+
+
+def _inspect(args) -> int:
+    options = api.ConvertOptions(_targets(args), args.strategy, args.max_rank,
+                                 fix_sizes=parse_shape_args(args.fix_sizes) or None)
+    found = api.inspect(args.input, options)
+    print(json.dumps(found.as_dict(), indent=1) if args.json else found.text())
+    return 0 if found.convertible else 1
 
 
 def _show_report(report, json_path) -> None:
@@ -130,7 +159,8 @@ def _show_report(report, json_path) -> None:
 
 def _verify(args) -> int:
     strides = tuple(_ints(args.sample_strides, "--sample-strides")) if args.sample_strides else ()
-    result = api.verify(args.a, args.b, _verify_options(args), api.Alignment(args.unit_dims, strides))
+    result = api.verify(args.a, args.b, _verify_options(args), api.Alignment(args.unit_dims, strides),
+                        args.against_provider)
     print(result.summary())
     if args.json:
         write_text(json.dumps(result.as_dict(), indent=1), args.json)

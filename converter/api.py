@@ -6,13 +6,13 @@ work ran but its result is not acceptable (exit 1) and carry the report.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import onnx
 
-from converter import (graph_io, input_sizes, inputs, macs, model_io, pipeline, recipes, shapes, sizes as sizes_mod,
-                       verify as verify_mod)
-from converter.errors import TargetNotReached, VerificationMismatch
+from converter import (auto_strategy, graph_io, input_sizes, inputs, inspection, macs, model_io, pipeline, profiles,
+                       recipes, shapes, sizes as sizes_mod, verify as verify_mod)
+from converter.errors import BadArgument, TargetNotReached, VerificationMismatch
 from converter.report import ConvertReport
 from converter.verify import VerifyResult
 from passes import strided_to_dense
@@ -29,46 +29,127 @@ class VerifyOptions:
     seed: int = 0
 
 
-def convert_model(model: onnx.ModelProto, *, targets: list[str] | None = None,
-                  strategy: str = pipeline.DEFAULT_STRATEGY, max_rank: int | None = None, fuse: bool = False,
-                  dense: bool = False, pad_to_valid: str | None = None, source: str = "<model>",
-                  macs_at: dict | None = None) -> tuple[onnx.ModelProto, ConvertReport]:
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What convert does. targets may name runtime profiles (coreml, ./myruntime.toml) besides generic
+    targets; strategy None means the profile's (else subpixel); "auto" times the allowed forms per node;
+    fix_sizes (input name -> dims) fixes input sizes first, for runtimes that want static graphs."""
+
+    targets: list[str] | None = None
+    strategy: str | None = None
+    max_rank: int | None = None
+    fuse: bool = False
+    dense: bool = False
+    pad_to_valid: str | None = None
+    timing: bool = True
+    provider: str = "auto"
+    fix_sizes: dict | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """ConvertOptions resolved against a runtime profile."""
+
+    targets: list[str]            # the generic targets whose passes run (a profile's own among them)
+    checked: list[str]            # the generic targets a result is judged by (besides the profile)
+    profile: profiles.Profile | None
+    strategy: str
+    max_rank: int | None
+    strict_max_rank: bool     # the budget is the user's --max-rank (an unreachable node is an error)
+
+
+def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None, *, source: str = "<model>",
+                  macs_at: dict | None = None, **kwargs) -> tuple[onnx.ModelProto, ConvertReport]:
     """Rewrite a model in memory (the input is not modified); no verification, no file I/O.
 
-    Without fuse, targets default to no-convtranspose3d (none when only dense/pad_to_valid is asked).
-    With fuse, chains are first folded back into single ops (recorded lowerings and known exporter
-    patterns); then the targets; then dense (stride 1 everywhere); then pad_to_valid (a pad mode:
-    inputs padded to the next admissible size, size-preserving outputs cropped back).
+    Order: fix_sizes, fuse (chains folded back into single ops), the targets (with a runtime profile: its
+    own targets, strategy and rank budget first, then every ConvTransposes it forbids lowered, then shape
+    arithmetic folded if it asks), dense (stride 1 everywhere), pad_to_valid (a pad mode: inputs padded to
+    the next admissible size, size-preserving outputs cropped back). Without fuse, dense or pad_to_valid,
+    targets default to no-convtranspose3d. kwargs: ConvertOptions fields.
     """
-    if targets is None:
-        targets = [] if fuse or dense or pad_to_valid else [pipeline.DEFAULT_TARGET]
-    stored = recipes.load(model)
-    steps = (pipeline.plan_fuse(tuple(stored)) if fuse else []) + \
-        (pipeline.plan(targets, strategy, max_rank) if targets else [])
+    options = options or ConvertOptions(**kwargs)
+    plan = resolve_options(options)
+    extras = []
+    if options.fix_sizes:
+        model, _ = input_sizes.fix(model, options.fix_sizes)
+        extras.append(f"fixed sizes {input_sizes.inputs_text(options.fix_sizes)}")
     graph = graph_io.to_graph(model)
     shapes.annotate(graph)
-    report = ConvertReport(source, targets, strategy, len(graph.nodes), ops_before=Counter(n.op for n in graph.nodes),
-                           fuse=fuse)
+    report = ConvertReport(source, list(options.targets or plan.targets), plan.strategy, len(graph.nodes),
+                           ops_before=Counter(n.op for n in graph.nodes), fuse=options.fuse)
     report.macs_at = macs_at or first_sizes(model, {})
     report.macs_before = macs.count(graph, report.macs_at)
-    report.passes = pipeline.run(graph, steps)
-    report.alignment = verify_mod.Alignment(unit_dims="fully-convolutional" in targets)
-    report.extras = (["dense"] if dense else []) + ([f"pad-to-valid ({pad_to_valid})"] if pad_to_valid else [])
-    if dense:
+    stored = recipes.load(model)
+    report.passes = pipeline.run(graph, (pipeline.plan_fuse(tuple(stored)) if options.fuse else [])
+                                 + _target_steps(model, plan, report, options))
+    report.alignment = verify_mod.Alignment(unit_dims="fully-convolutional" in plan.targets)
+    report.extras = extras + (["dense"] if options.dense else []) + \
+        ([f"pad-to-valid ({options.pad_to_valid})"] if options.pad_to_valid else [])
+    if options.dense:
         report.alignment = verify_mod.Alignment(report.alignment.unit_dims, strided_to_dense.output_strides(graph))
         report.passes += pipeline.run(graph, [pipeline.Step("strided-to-dense", Options())])
-    if pad_to_valid:
+    if options.pad_to_valid:
         plans = input_sizes.valid_sizes(graph)
-        report.passes += pipeline.run(graph, [pipeline.Step("pad-inputs-to-valid",
-                                                            Options(valid_sizes=plans, pad_mode=pad_to_valid))],
-                                      rounds=1)
-    report.remaining = pipeline.violations(graph, targets)
+        step = pipeline.Step("pad-inputs-to-valid", Options(valid_sizes=plans, pad_mode=options.pad_to_valid))
+        report.passes += pipeline.run(graph, [step], rounds=1)
+    report.remaining = pipeline.violations(graph, plan.checked)
+    if plan.profile is not None:
+        report.profile = plan.profile.name
+        report.remaining += plan.profile.violations(graph)
     report.nodes_after = len(graph.nodes)
     report.ops_after = Counter(n.op for n in graph.nodes)
     report.macs_after = macs.count(graph, report.macs_at)
     converted = graph_io.to_model(graph, like=model)
     recipes.store(converted, recipes.update(stored, report.passes))
     return converted, report
+
+
+def _target_steps(model: onnx.ModelProto, plan: Plan, report: ConvertReport,
+                  options: ConvertOptions) -> list[pipeline.Step]:
+    """The steps that reach the targets and the profile; --strategy auto chooses per node here."""
+    if not plan.targets and plan.profile is None:
+        return []
+    forbids = plan.profile.forbids if plan.profile is not None else None
+    assignments = None
+    if plan.strategy == "auto":
+        report.choices = auto_strategy.choose(model, plan.targets, plan.max_rank, plan.profile, report.macs_at,
+                                              options.provider, options.timing)
+        assignments = {}
+        for c in report.choices:
+            assignments.setdefault(c.strategy, set()).add(c.node)
+        assignments = {k: frozenset(v) for k, v in assignments.items()}
+    steps = pipeline.plan(plan.targets, plan.strategy, plan.max_rank, assignments, forbids, plan.strict_max_rank)
+    if plan.profile is not None and plan.profile.fold_shapes:
+        steps.append(pipeline.Step("fold-shape-computations", Options()))
+    return steps
+
+
+def resolve_options(options: ConvertOptions) -> Plan:
+    """The generic targets, profile, strategy and rank budget that options amount to."""
+    if options.targets is None:
+        wanted = [] if options.fuse or options.dense or options.pad_to_valid else [pipeline.DEFAULT_TARGET]
+    else:
+        wanted = list(options.targets)
+    named = [t for t in wanted if profiles.is_profile(t)]
+    if len(named) > 1:
+        raise BadArgument(f"one runtime profile at a time ({', '.join(named)} given)")
+    profile = profiles.load(named[0]) if named else None
+    targets = checked = [t for t in wanted if t not in named]
+    pipeline.check_targets(targets)
+    max_rank, strict = options.max_rank, True
+    if profile is not None:
+        targets = list(dict.fromkeys(profile.targets + targets))
+        if profile.max_rank is not None and (max_rank is None or profile.max_rank < max_rank):
+            max_rank, strict = profile.max_rank, False
+    strategy = options.strategy or (profile.strategy if profile is not None else pipeline.DEFAULT_STRATEGY)
+    return Plan(targets, checked, profile, strategy, max_rank, strict)
+
+
+def inspect(source: str, options: ConvertOptions = ConvertOptions()) -> inspection.Inspection:
+    """What the target cannot run in a model, each with its constraint's source, and whether convert
+    (with the same options) would rewrite it away. Nothing is written."""
+    return inspection.inspect(model_io.load(source).model, replace(options, timing=False), source)
 
 
 def first_sizes(model: onnx.ModelProto, overrides: dict) -> dict:
@@ -78,19 +159,20 @@ def first_sizes(model: onnx.ModelProto, overrides: dict) -> dict:
     return next(inputs.size_candidates(specs, overrides))[0]
 
 
-def convert(source: str, output: str, *, targets: list[str] | None = None,
-            strategy: str = pipeline.DEFAULT_STRATEGY, max_rank: int | None = None, fuse: bool = False,
-            dense: bool = False, pad_to_valid: str | None = None, verify: bool = True,
+def convert(source: str, output: str, options: ConvertOptions = ConvertOptions(), *, verify: bool = True,
             verify_options: VerifyOptions = VerifyOptions(), force: bool = False,
             allow_partial: bool = False) -> ConvertReport:
     """Load, rewrite, verify, then write atomically. Nothing is written when a step fails."""
     loaded = model_io.load(source)
     model_io.check_output_path(output, force=force, protected=loaded.protected_paths())
-    converted, report = convert_model(loaded.model, targets=targets, strategy=strategy, max_rank=max_rank,
-                                      fuse=fuse, dense=dense, pad_to_valid=pad_to_valid, source=source,
+    if options.fix_sizes:           # the converted model runs at those sizes only
+        inputs.check_overrides(inputs.input_specs(loaded.model), options.fix_sizes, "--fix-sizes")
+        verify_options = replace(verify_options, shapes={**verify_options.shapes, **options.fix_sizes})
+    converted, report = convert_model(loaded.model, options, source=source,
                                       macs_at=first_sizes(loaded.model, verify_options.shapes))
     if report.remaining and not allow_partial:
-        nodes = ", ".join(f"'{n}'" for n, _ in report.remaining[:3])
+        report.verify_skipped = "the target is not reached"
+        nodes = ", ".join(f"'{v.node}'" for v in report.remaining[:3])
         raise TargetNotReached(f"{len(report.remaining)} node(s) still violate the target ({nodes}"
                                f"{', ...' if len(report.remaining) > 3 else ''}); nothing written "
                                f"(--allow-partial writes it anyway)", report)
@@ -114,9 +196,17 @@ def verify_models(a: onnx.ModelProto, b: onnx.ModelProto, options: VerifyOptions
 Alignment = verify_mod.Alignment
 
 
-def verify(a: str, b: str, options: VerifyOptions = VerifyOptions(), alignment: Alignment = Alignment()) -> VerifyResult:
-    """Compare two model files (or examples); the caller decides what a mismatch means."""
-    return verify_models(model_io.load(a).model, model_io.load(b).model, options, alignment)
+def verify(a: str, b: str | None = None, options: VerifyOptions = VerifyOptions(), alignment: Alignment = Alignment(),
+           against_provider: str | None = None) -> VerifyResult:
+    """Compare two model files (or examples); the caller decides what a mismatch means. With
+    against_provider, b (default: a itself) runs on that provider and a on options.provider."""
+    if b is None and against_provider is None:
+        raise BadArgument("verify needs a second model, or --against-provider to compare one model across providers")
+    model_a = model_io.load(a).model
+    model_b = model_io.load(b).model if b is not None else model_a
+    return verify_mod.verify(model_a, model_b, shapes=options.shapes, atol=options.atol, rtol=options.rtol,
+                             provider=options.provider, runs=options.runs, seed=options.seed, alignment=alignment,
+                             against_provider=against_provider)
 
 
 def node_shapes(source: str, shapes_override: dict | None = None) -> list[shapes.NodeShapes]:
@@ -170,8 +260,7 @@ def fix_sizes(source: str, output: str, shapes_: dict, *, verify: bool = True,
     loaded = model_io.load(source)
     model_io.check_output_path(output, force=force, protected=loaded.protected_paths())
     fixed, report = input_sizes.fix(loaded.model, shapes_)
-    return _verified_write(loaded, fixed, report, output, verify, VerifyOptions(
-        shapes_, verify_options.atol, verify_options.rtol, verify_options.provider, verify_options.runs), force)
+    return _verified_write(loaded, fixed, report, output, verify, replace(verify_options, shapes=shapes_), force)
 
 
 def _verified_write(loaded, model, report, output, verify, options, force):

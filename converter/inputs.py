@@ -54,17 +54,17 @@ def input_specs(model: onnx.ModelProto) -> list[InputSpec]:
     return specs
 
 
-def check_overrides(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]]) -> None:
+def check_overrides(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]], flag: str = "--shape") -> None:
     by_name = {s.name: s for s in specs}
     for name, dims in overrides.items():
         if name not in by_name:
-            raise BadArgument(f"--shape {name}: not a graph input (inputs: {', '.join(by_name) or 'none'})")
+            raise BadArgument(f"{flag} {name}: not a graph input (inputs: {', '.join(by_name) or 'none'})")
         want = by_name[name].dims
         if len(dims) != len(want):
-            raise BadArgument(f"--shape {name}: {len(dims)} dims given, the input has rank {len(want)}")
+            raise BadArgument(f"{flag} {name}: {len(dims)} dims given, the input has rank {len(want)}")
         for i, (got, fixed) in enumerate(zip(dims, want)):
             if isinstance(fixed, int) and fixed > 0 and got != fixed:
-                raise BadArgument(f"--shape {name}: dim {i} is fixed to {fixed} in the model, {got} given")
+                raise BadArgument(f"{flag} {name}: dim {i} is fixed to {fixed} in the model, {got} given")
 
 
 def size_candidates(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]], runs: int = 1,

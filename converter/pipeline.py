@@ -8,13 +8,14 @@ a target afterwards is listed with the reason the pass gave for skipping it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import onnx_graphsurgeon as gs
 
 import passes as _passes  # noqa: F401  (registers every pass)
 from converter import shapes
+from converter.profiles import Violation
 from converter.errors import BadArgument
 from passes import _driver, _registry
 from passes._driver import PassReport
@@ -61,6 +62,41 @@ def _dense_head(node: gs.Node) -> str | None:
     return f"a {node.op} head (the features are counted, not slid over)" if node.op in ("Flatten", "Gemm") else None
 
 
+def _of_spatial_rank(ops: tuple[str, ...], rank: int) -> Callable[[gs.Node], str | None]:
+    def violation(node: gs.Node) -> str | None:
+        if node.op not in ops:
+            return None
+        kernel = node.attrs.get("kernel_shape")
+        if kernel is None and node.op == "Conv":
+            w = constant_value(node.inputs[1])
+            kernel = (w.shape if w is not None else node.inputs[1].shape or [None] * 2)[2:]
+        return f"{node.op} with {rank} spatial dims" if kernel is not None and len(kernel) == rank else None
+    return violation
+
+
+def _text_attr(node: gs.Node, key: str, default: str) -> str:
+    value = node.attrs.get(key, default)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _nearest_not_floor(node: gs.Node) -> str | None:
+    if node.op != "Resize" or _text_attr(node, "mode", "nearest") != "nearest":
+        return None
+    pair = (_text_attr(node, "coordinate_transformation_mode", "half_pixel"),
+            _text_attr(node, "nearest_mode", "round_prefer_floor"))
+    return None if pair == ("asymmetric", "floor") else f"nearest Resize in {pair[0]} + {pair[1]} form"
+
+
+def _symmetric_coordinates(node: gs.Node) -> str | None:
+    symmetric = node.op == "Resize" and _text_attr(node, "coordinate_transformation_mode", "") == "half_pixel_symmetric"
+    return "Resize with coordinate_transformation_mode half_pixel_symmetric" if symmetric else None
+
+
+def _aspect_ratio_policy(node: gs.Node) -> str | None:
+    policy = _text_attr(node, "keep_aspect_ratio_policy", "stretch") if node.op == "Resize" else "stretch"
+    return None if policy == "stretch" else f"Resize with keep_aspect_ratio_policy {policy}"
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -77,6 +113,16 @@ TARGETS = {t.name: t for t in (
            convtranspose_ranks=None),
     Target("normalize-padding", "ConvTranspose pads explicit: no auto_pad SAME_*/VALID, no output_shape",
            _implicit_padding, passes=("normalize-convtranspose-padding",)),
+    Target("no-conv3d", "no Conv with 3 spatial dims (2-D Convs over (H, W) and over depth instead)",
+           _of_spatial_rank(("Conv",), 3), passes=("conv3d-to-conv2d",)),
+    Target("no-pool3d", "no MaxPool/AveragePool/LpPool with 3 spatial dims (2-D pools instead)",
+           _of_spatial_rank(("MaxPool", "AveragePool", "LpPool"), 3), passes=("pool3d-to-pool2d",)),
+    Target("nearest-asymmetric-floor", "every nearest Resize in asymmetric + floor form (where it repeats samples)",
+           _nearest_not_floor, passes=("nearest-repeat-to-asymmetric-floor",)),
+    Target("no-aspect-ratio-policy", "no Resize with keep_aspect_ratio_policy (a plain scales Resize instead)",
+           _aspect_ratio_policy, passes=("resize-aspect-ratio-to-scales",)),
+    Target("no-half-pixel-symmetric", "no Resize in half_pixel_symmetric form (half_pixel where they agree)",
+           _symmetric_coordinates, passes=("resize-symmetric-to-half-pixel",)),
     Target("fully-convolutional", "no Flatten/Gemm head: the classifier becomes Convs and slides over larger inputs",
            _dense_head, passes=("gemm-head-to-conv",)),
     Target("no-resize5d", "no Resize of a tensor with rank >= 5 (4-D Resizes of one or two spatial axes instead)",
@@ -107,28 +153,58 @@ class Step:
     options: _registry.Options
 
 
-def plan(targets: list[str], strategy: str, max_rank: int | None = None) -> list[Step]:
-    """The passes that reach `targets` with `strategy`; bad names and misfits are BadArgument."""
-    unknown = [t for t in targets if t not in TARGETS]
-    if unknown:
-        raise BadArgument(f"unknown target '{unknown[0]}' (targets: {', '.join(TARGETS)})")
-    if strategy not in STRATEGIES:
-        raise BadArgument(f"unknown strategy '{strategy}' (strategies: {', '.join(STRATEGIES)})")
+def lowering_ranks(targets: list[str]) -> frozenset[int] | None | bool:
+    """The ConvTranspose spatial ranks the targets remove (None: all), False if none does."""
+    lowering = [TARGETS[t] for t in targets if TARGETS[t].convtranspose_ranks is not False]
+    return _union(t.convtranspose_ranks for t in lowering) if lowering else False
+
+
+def plan(targets: list[str], strategy: str, max_rank: int | None = None,
+         assignments: dict[str, frozenset[str]] | None = None, also_lower: Callable[[gs.Node], bool] | None = None,
+         strict_max_rank: bool = True) -> list[Step]:
+    """The passes that reach `targets` with `strategy`; bad names and misfits are BadArgument.
+
+    strategy "auto" takes `assignments`: strategy -> the ConvTranspose nodes it lowers. `also_lower`
+    picks further ConvTransposes to lower whatever their rank (those a runtime profile forbids), judged
+    when the strategy runs, after padding normalisation. strict_max_rank False: a node the rank budget
+    cannot reach stays (and is listed) instead of being an error.
+    """
+    check_targets(targets)
+    if strategy not in STRATEGIES and strategy != "auto":
+        raise BadArgument(f"unknown strategy '{strategy}' (strategies: {', '.join(STRATEGIES)}, auto)")
     if max_rank is not None and max_rank < 1:
         raise BadArgument(f"--max-rank {max_rank}: must be a positive rank")
-    options = _registry.Options(max_rank=max_rank)
-    steps = [Step(name, options) for t in targets for name in TARGETS[t].passes]
-    lowering = [TARGETS[t] for t in targets if TARGETS[t].convtranspose_ranks is not False]
-    if lowering:
-        ranks = _union(t.convtranspose_ranks for t in lowering)
-        chosen = STRATEGIES[strategy]
-        if chosen.spatial_ranks is not None and (ranks is None or not ranks <= chosen.spatial_ranks):
-            misfit = next(t.name for t in lowering if t.convtranspose_ranks is None
-                          or not t.convtranspose_ranks <= chosen.spatial_ranks)
-            raise BadArgument(f"strategy '{strategy}' rewrites only {_ranks_text(chosen.spatial_ranks)} "
-                              f"ConvTransposes and cannot serve target '{misfit}'")
-        steps.append(Step(chosen.pass_name, _registry.Options(spatial_ranks=ranks, max_rank=max_rank)))
+    options = _registry.Options(max_rank=max_rank, strict_max_rank=strict_max_rank)
+    passes = [name for t in targets for name in TARGETS[t].passes]
+    steps = [Step(name, options) for name in passes if name == "normalize-convtranspose-padding"]
+    ranks = lowering_ranks(targets)
+    for name, nodes in (assignments or {strategy: None}).items():
+        chosen = STRATEGIES[name]
+        if nodes is not None:
+            steps.append(Step(chosen.pass_name, replace(options, nodes=nodes)))
+            continue
+        if ranks is not False:
+            _check_fit(name, chosen, targets, ranks)
+            steps.append(Step(chosen.pass_name, replace(options, spatial_ranks=ranks)))
+        if also_lower is not None:
+            steps.append(Step(chosen.pass_name, replace(options, spatial_ranks=chosen.spatial_ranks, only=also_lower)))
+    steps += [Step(name, options) for name in passes if name != "normalize-convtranspose-padding"]
     return _dedupe(steps)
+
+
+def check_targets(targets: list[str]) -> None:
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        raise BadArgument(f"unknown target '{unknown[0]}' (targets: {', '.join(TARGETS)}, or a runtime profile)")
+
+
+def _check_fit(name: str, chosen: Strategy, targets: list[str], ranks: frozenset[int] | None) -> None:
+    if chosen.spatial_ranks is None or (ranks is not None and ranks <= chosen.spatial_ranks):
+        return
+    misfit = next(t for t in targets if TARGETS[t].convtranspose_ranks is not False and
+                  (TARGETS[t].convtranspose_ranks is None or not TARGETS[t].convtranspose_ranks <= chosen.spatial_ranks))
+    raise BadArgument(f"strategy '{name}' rewrites only {_ranks_text(chosen.spatial_ranks)} "
+                      f"ConvTransposes and cannot serve target '{misfit}'")
 
 
 def plan_fuse(recipes: tuple = ()) -> list[Step]:
@@ -190,14 +266,14 @@ def _merge(reports: list[PassReport]) -> list[PassReport]:
     return list(merged.values())
 
 
-def violations(graph: gs.Graph, targets: list[str]) -> list[tuple[str, str]]:
-    """(node name, what it violates) for every node the targets forbid, subgraphs and functions included."""
+def violations(graph: gs.Graph, targets: list[str]) -> list[Violation]:
+    """Every node the targets forbid (the first target it breaks), subgraphs and functions included."""
     found = []
     for g in _driver.all_graphs(graph):
         for node in g.nodes:
             for t in targets:
                 why = TARGETS[t].violation(node)
                 if why:
-                    found.append((node.name, why))
+                    found.append(Violation(node.name, node.op, why, f"onnxport target {t}"))
                     break
     return found

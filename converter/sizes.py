@@ -242,12 +242,14 @@ def _static(t: gs.Tensor, dim: int) -> int:
 
 def _windowed(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> None:
     i = dim - 2
-    if node.op == "Conv":
+    kernel = node.attrs.get("kernel_shape")
+    if kernel is None:                                      # a Conv: the kernel is the weight's shape
         w = constant_value(node.inputs[1])
         shape = w.shape if w is not None else node.inputs[1].shape
-        kernel = list(node.attrs.get("kernel_shape", shape[2:]))
-    else:
-        kernel = list(node.attrs["kernel_shape"])
+        if shape is None:
+            raise _Stop(f"{_name(node)} (a computed weight of unknown shape)")
+        kernel = shape[2:]
+    kernel = list(kernel)
     n = len(kernel)
     k, s = kernel[i], node.attrs.get("strides", [1] * n)[i]
     d = node.attrs.get("dilations", [1] * n)[i]

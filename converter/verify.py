@@ -124,25 +124,27 @@ def providers_for(choice: str) -> list:
     return [(PROVIDERS["cuda"], CUDA_OPTIONS), PROVIDERS["cpu"]]
 
 
-def _options():
+def _options(optimized: bool = False):
     import onnxruntime as ort
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    if not optimized:          # verification: onnxruntime's own fusions must not rewrite what is checked
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 4          # failures surface as exceptions, reported in one line
     return options
 
 
-def make_session(model: onnx.ModelProto, providers: list):
-    """An onnxruntime session; models past the protobuf limit go through a temporary file."""
+def make_session(model: onnx.ModelProto, providers: list, optimized: bool = False):
+    """An onnxruntime session (optimized: as deployed, for timing); models past the protobuf limit go
+    through a temporary file."""
     import onnxruntime as ort
     if model.ByteSize() <= PROTOBUF_LIMIT:
-        return ort.InferenceSession(model.SerializeToString(), _options(), providers=providers)
+        return ort.InferenceSession(model.SerializeToString(), _options(optimized), providers=providers)
     with tempfile.TemporaryDirectory(prefix="onnxport-verify-") as tmp:
         path = os.path.join(tmp, "model.onnx")
         copy = onnx.ModelProto()
         copy.CopyFrom(model)
         onnx.save_model(copy, path, save_as_external_data=True, location="model.onnx.data")
-        return ort.InferenceSession(path, _options(), providers=providers)
+        return ort.InferenceSession(path, _options(optimized), providers=providers)
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,11 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: floa
 
 def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None, atol: float = 1e-4,
            rtol: float = 1e-4, provider: str = "auto", runs: int = 3, seed: int = 0,
-           alignment: Alignment = Alignment()) -> VerifyResult:
-    """Run both models on the same random inputs at `runs` sizes and compare every output."""
+           alignment: Alignment = Alignment(), against_provider: str | None = None) -> VerifyResult:
+    """Run both models on the same random inputs at `runs` sizes and compare every output.
+
+    against_provider runs the second model on another provider (a cross-provider check: the same model
+    on CUDA and on CPU catches runtime bugs); the two must really differ, or this is bad input."""
     if runs < 1:
         raise BadArgument(f"--runs {runs}: must be at least 1")
     if atol < 0 or rtol < 0:
@@ -196,9 +201,14 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     if {s.name for s in specs} != {s.name for s in inputs_mod.input_specs(b)}:
         raise BadInput("the two models have different graph inputs")
     plist = providers_for(provider)
-    runner_a, first_on = _reference_runner(a, plist)
+    plist_b = plist if against_provider is None else _other_providers(plist, against_provider)
+    if against_provider is None:
+        runner_a, first_on = _reference_runner(a, plist)
+    else:                   # no reference fallback: the point is what this provider computes
+        runner_a = _load(a, plist, "the model")
+        first_on = runner_a.get_providers()[0]
     try:
-        session_b = _load(b, plist, "the second model")
+        session_b = _load(b, plist_b, "the second model")
     except BadInput as e:
         return VerifyResult(False, first_on, atol, rtol, [RunCheck({}, failure=str(e))])
     on_b = session_b.get_providers()[0]
@@ -230,13 +240,26 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     if not checks:
         raise BadInput(f"the first model does not run at any of {len(tried)} sizes tried ({shapes_text(tried[0])}"
                        f"{', ...' if len(tried) > 1 else ''}; onnxruntime: {last_error}); give sizes with --shape")
-    used = on_b + ("" if first_on == on_b else f"; {first_on}")
+    used = f"{first_on} vs {on_b}" if against_provider else on_b + ("" if first_on == on_b else f"; {first_on}")
     ok = all(c.ok for c in checks)
     result = VerifyResult(ok, used, atol, rtol, checks)
     if not ok and not checks[-1].failure:
         feeds = inputs_mod.random_feeds(specs, checks[-1].shapes, seed + len(checks) - 1)
-        result.divergence = first_divergence(a, b, feeds, plist, atol, rtol)
+        result.divergence = first_divergence(a, b, feeds, plist, atol, rtol, plist_b)
     return result
+
+
+def _other_providers(plist: list, against: str) -> list:
+    """The provider list for the other side of a cross-provider check; refuses one that is the same."""
+    other = providers_for(against)
+    if _name(other[0]) == _name(plist[0]):
+        hint = "" if cuda_usable() else " (CUDA does not load on this machine, so there is nothing to compare)"
+        raise BadArgument(f"--against-provider {against}: both sides would run on {_name(plist[0])}{hint}")
+    return other
+
+
+def _name(entry) -> str:
+    return entry[0] if isinstance(entry, tuple) else entry
 
 
 class _ReferenceEvaluatorRunner:
@@ -307,7 +330,8 @@ def _check_run(session_b, ref, names, feeds, shapes, atol, rtol, alignment=Align
     return run
 
 
-def first_divergence(a: onnx.ModelProto, b: onnx.ModelProto, feeds, providers, atol, rtol) -> str | None:
+def first_divergence(a: onnx.ModelProto, b: onnx.ModelProto, feeds, providers, atol, rtol,
+                     providers_b=None) -> str | None:
     """The first tensor (in a's node order) that both models compute under one name and that differs."""
     produced_b = {o for n in b.graph.node for o in n.output if o}
     graph_outputs = {o.name for o in a.graph.output}
@@ -316,7 +340,7 @@ def first_divergence(a: onnx.ModelProto, b: onnx.ModelProto, feeds, providers, a
         return None
     try:
         values_a = _run_exposing(a, shared, feeds, providers)
-        values_b = _run_exposing(b, shared, feeds, providers)
+        values_b = _run_exposing(b, shared, feeds, providers_b or providers)
     except Exception:  # noqa: BLE001 - a best-effort hint; the mismatch itself is already established
         return None
     for name in shared:

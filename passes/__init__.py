@@ -1,5 +1,6 @@
 """Graph rewrites, one per module; importing this package registers them all (see passes._registry)."""
 from passes import (  # noqa: F401  (importing registers them)
+    conv3d_to_conv2d,
     conv_upsample_to_convtranspose,
     convtranspose3d_to_convtranspose2d,
     convtranspose_to_resize_conv,
@@ -10,11 +11,15 @@ from passes import (  # noqa: F401  (importing registers them)
     free_reshape_sizes,
     fuse_lowered,
     gemm_head_to_conv,
+    nearest_repeat_to_asymmetric_floor,
     normalize_convtranspose_padding,
     pad_inputs_to_valid,
+    pool3d_to_pool2d,
     resize4d_chain_to_resize5d,
+    resize_aspect_ratio_to_scales,
     resize5d_to_resize4d,
     resize_sizes_to_scales,
+    resize_symmetric_to_half_pixel,
     strided_to_dense,
     upsample_conv_to_convtranspose,
 )

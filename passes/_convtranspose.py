@@ -205,8 +205,8 @@ def match_node(node: gs.Node, options: Options):
     if options.spatial_ranks is not None and rank not in options.spatial_ranks:
         return None
     if options.max_rank is not None and options.max_rank < rank + 2:
-        raise UnsupportedGraph(f"ConvTranspose '{node.name}': --max-rank {options.max_rank} is below the rank "
-                               f"{rank + 2} of its own input and output; no rewrite can reach it")
+        return options.out_of_budget(f"ConvTranspose '{node.name}': --max-rank {options.max_rank} is below the "
+                                     f"rank {rank + 2} of its own input and output; no rewrite can reach it")
     if weight is None and any(d is None for d in known_dims(node.inputs[1], rank + 2)):
         return Skip(f"the weight's shape {list(weight_shape)} is not static: the new kernels need its sizes")
     x = node.inputs[0]

@@ -77,7 +77,9 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
         elif found is not None:
             matches.append((graph, found))
     for node in list(graph.nodes) if p.anchor_ops != () else []:
-        if (p.anchor_ops is not None and node.op not in p.anchor_ops) or (node.domain or "") not in ("", "ai.onnx"):
+        if (p.anchor_ops is not None and node.op not in p.anchor_ops) or (node.domain or "") not in ("", "ai.onnx") \
+                or (options.nodes is not None and node.name not in options.nodes) \
+                or (options.only is not None and not options.only(node)):
             continue
         found = p.match(graph, node, options)
         if isinstance(found, Skip):

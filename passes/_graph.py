@@ -167,8 +167,9 @@ class GraphBuilder:
             shape_key = (id(ref), "shape")
             if shape_key not in self._shape_cache:
                 self._shape_cache[shape_key] = self.op("Shape", [ref], stem="shape_of", dtype=np.int64)
-            self._shape_cache[key] = self.op("Gather", [self._shape_cache[shape_key], self.ints([axis], "axis")],
-                                             {"axis": 0}, stem="dim", dtype=np.int64, shape=[1])
+            # Slice, not Gather: runtimes with short op lists (CoreML) have Slice
+            self._shape_cache[key] = self.op("Slice", [self._shape_cache[shape_key], self.ints([axis], "start"),
+                                                       self.ints([axis + 1], "end")], stem="dim", dtype=np.int64, shape=[1])
         return self._shape_cache[key]
 
     def reshape(self, x: gs.Tensor, ref: gs.Tensor, dims: list[Dim], *, shape=None, stem="reshape") -> gs.Variable:

@@ -11,6 +11,8 @@ from typing import Callable
 
 import onnx_graphsurgeon as gs
 
+from converter.errors import UnsupportedGraph
+
 
 @dataclass(frozen=True)
 class Skip:
@@ -30,9 +32,19 @@ class Options:
     static_shapes: tuple = ()                       # (tensor name, shape) at the exported sizes, for freeing sizes
     valid_sizes: tuple = ()                         # ValidSize entries for pad-inputs-to-valid
     pad_mode: str = "constant"
+    nodes: frozenset[str] | None = None             # only these anchors (per-node strategies); None: all
+    only: Callable[[gs.Node], bool] | None = None   # only anchors this accepts (what a runtime profile forbids)
+    strict_max_rank: bool = True                    # a node max_rank cannot reach: error (the user's --max-rank)
+                                                    # or Skip (a profile's rank budget: the node is listed as left)
 
     def exported_shape(self, name: str):
         return dict(self.static_shapes).get(name)
+
+    def out_of_budget(self, message: str) -> Skip:
+        """A node the rank budget cannot reach: a Skip under a profile's budget, else bad input."""
+        if self.strict_max_rank:
+            raise UnsupportedGraph(message)
+        return Skip(message)
 
 
 @dataclass(frozen=True)

@@ -90,11 +90,12 @@ def _aspect_ratio_as_scales(node, attrs, sizes_in, axes, rank, roi) -> ResizeSpe
     if values is None or any(lengths[a] is None for a in axes):
         return "keep_aspect_ratio_policy with computed sizes or symbolic input sizes"
     policy = _text(node.attrs.get("keep_aspect_ratio_policy"), "stretch")
-    ratios = [float(v) / lengths[a] for v, a in zip(np.ravel(values), axes)]
-    scale = min(ratios) if policy == "not_larger" else max(ratios)
-    if any(int(scale * lengths[a] + 0.5) != math.floor(scale * lengths[a]) for a in axes):
+    ratios = [np.float32(v) / np.float32(lengths[a]) for v, a in zip(np.ravel(values), axes)]
+    scale = min(ratios) if policy == "not_larger" else max(ratios)    # float32 arithmetic, as runtimes do it
+    products = [scale * np.float32(lengths[a]) for a in axes]
+    if any(math.floor(p + np.float32(0.5)) != math.floor(p) for p in products):
         return "keep_aspect_ratio_policy rounds a size up, which a scales Resize cannot reproduce"
-    scales = tuple(scale if i in axes else 1.0 for i in range(rank))
+    scales = tuple(float(scale) if i in axes else 1.0 for i in range(rank))
     return ResizeSpec(attrs, scales, None, roi, None, None, axes)
 
 

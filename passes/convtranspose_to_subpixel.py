@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import onnx_graphsurgeon as gs
 
-from converter.errors import UnsupportedGraph
 from passes._convtranspose import ConvTransposeMatch, match_node
 from passes._graph import INT64_MAX, GraphBuilder, known_dims
 from passes._interleave import PhaseAxis, interleave
@@ -36,8 +35,8 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
     m = match_node(node, options)
     if isinstance(m, ConvTransposeMatch) and options.max_rank is not None and m.weight is None \
             and m.spec.group > 1 and options.max_rank < 5:
-        raise UnsupportedGraph(f"ConvTranspose '{node.name}': a computed weight with groups needs a rank-5 "
-                               f"reorder, above --max-rank {options.max_rank}")
+        return options.out_of_budget(f"ConvTranspose '{node.name}': a computed weight with groups needs a "
+                                     f"rank-5 reorder, above --max-rank {options.max_rank}")
     return m
 
 

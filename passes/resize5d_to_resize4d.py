@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from converter.errors import UnsupportedGraph
 from passes._graph import Dim, GraphBuilder, constant_value, known_dims, product
 from passes._recipes import RESIZE_ROLES, recipe
 from passes._registry import Options, Pass, Skip, register
@@ -53,8 +52,8 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
         return None
     rank = len(x.shape)
     if options.max_rank is not None and options.max_rank < 4:
-        raise UnsupportedGraph(f"Resize '{node.name}': --max-rank {options.max_rank} is below the rank 4 "
-                               f"that a Resize of two spatial axes needs")
+        return options.out_of_budget(f"Resize '{node.name}': --max-rank {options.max_rank} is below the rank 4 "
+                                     f"that a Resize of two spatial axes needs")
     spec = resize_spec(node, rank)
     if isinstance(spec, str):
         return Skip(spec)

@@ -47,7 +47,7 @@ def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> None:
     node.attrs.pop("axes", None)
     node.attrs.pop("keep_aspect_ratio_policy", None)
     node.inputs[2] = b.const(m.scales, "scales")
-    node.inputs.pop()                              # sizes
+    del node.inputs[3]                             # sizes
 
 
 PASS = register(Pass(

@@ -1,0 +1,150 @@
+"""--strategy auto: per ConvTranspose, time the exact forms the target allows and keep the fastest.
+
+Each ConvTranspose is cut out as a one-node model at the sizes verification starts with, lowered by
+every strategy that can serve the target; a form that leaves something the runtime profile forbids
+(after the profile's other rewrites) is not allowed. The allowed forms are timed on the chosen
+onnxruntime provider, each followed by a Relu as in a net, and the fastest wins. Without timing the
+choice is deterministic: the first allowed form in PREFERENCE (fastest first on the benchmarks).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+import onnx_graphsurgeon as gs
+from onnx import helper, numpy_helper
+
+from converter import graph_io, pipeline, shapes
+from passes._graph import constant_value
+
+PREFERENCE = ("subpixel", "conv2d", "resize-conv")
+
+
+@dataclass
+class Choice:
+    node: str
+    strategy: str
+    reason: str
+    timings_ms: dict = field(default_factory=dict)
+    refused: dict = field(default_factory=dict)       # strategy -> why it cannot serve
+
+    def as_dict(self) -> dict:
+        return {"node": self.node, "strategy": self.strategy, "reason": self.reason,
+                "timings_ms": self.timings_ms, "refused": self.refused}
+
+
+def choose(model: onnx.ModelProto, targets: list[str], max_rank, profile, sizes: dict, provider: str,
+           timing: bool) -> list[Choice]:
+    graph = graph_io.to_graph(model)
+    infos = shapes.infer(graph, sizes)
+    ranks = pipeline.lowering_ranks(targets)
+    choices = []
+    for node in graph.nodes:
+        if node.op != "ConvTranspose":
+            continue
+        one = _single(node, infos, graph)
+        if one is None:
+            continue
+        lowered_by_targets = ranks is None or (ranks is not False and _rank(node) in ranks)
+        if not lowered_by_targets and not (profile is not None and _forbidden(one, targets, profile)):
+            continue
+        node_targets = targets if lowered_by_targets else targets + ["no-convtranspose"]
+        choice = Choice(node.name, "", "")
+        allowed = []
+        for strategy in PREFERENCE:
+            why = _refusal(one, strategy, node_targets, max_rank, profile)
+            if why:
+                choice.refused[strategy] = why
+            else:
+                allowed.append(strategy)
+        if not allowed:
+            choice.strategy, choice.reason = PREFERENCE[0], "no form satisfies the target; the default is kept"
+        elif timing:
+            for strategy in allowed:
+                choice.timings_ms[strategy] = round(_latency(one, strategy, node_targets, max_rank, profile, provider), 3)
+            choice.strategy = min(choice.timings_ms, key=choice.timings_ms.get)
+            choice.reason = f"fastest of {len(allowed)} allowed form(s) on {_provider_name(provider)}"
+        else:
+            choice.strategy, choice.reason = allowed[0], "first allowed form (--no-timing)"
+        choices.append(choice)
+    return choices
+
+
+def _provider_name(choice: str) -> str:
+    from converter import verify
+    first = verify.providers_for(choice)[0]
+    return first[0] if isinstance(first, tuple) else first
+
+
+def _rank(node: gs.Node) -> int:
+    w = constant_value(node.inputs[1])
+    return len(w.shape if w is not None else node.inputs[1].shape) - 2
+
+
+def _single(node: gs.Node, infos: dict, graph: gs.Graph) -> onnx.ModelProto | None:
+    """The node alone, at concrete sizes, followed by a Relu; None if its weights or sizes are unknown."""
+    x = infos.get(node.inputs[0].name)
+    dims = shapes.dims_of(x) if x is not None else None
+    if dims is None or not all(isinstance(d, int) and d > 0 for d in dims):
+        return None
+    inits, names = [], ["X"]
+    for i, t in enumerate(node.inputs[1:], 1):
+        value = constant_value(t) if t.name else None
+        if t.name and value is None:
+            return None
+        if t.name:
+            inits.append(numpy_helper.from_array(np.asarray(value), f"in{i}"))
+        names.append(f"in{i}" if t.name else "")
+    ct = helper.make_node("ConvTranspose", names, ["ct"], name=node.name, **node.attrs)
+    g = helper.make_graph([ct, helper.make_node("Relu", ["ct"], ["Y"])], "one",
+                          [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, dims)],
+                          [helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", max(11, int(graph.opset)))])
+    model.ir_version = 8
+    return model
+
+
+def _convert(one: onnx.ModelProto, **options):
+    from converter import api
+    return api.convert_model(one, **options)
+
+
+def _lowered(one: onnx.ModelProto, strategy: str, targets, max_rank, profile) -> onnx.ModelProto:
+    return _convert(one, targets=targets + ([profile.origin] if profile is not None else []), strategy=strategy,
+                    max_rank=max_rank)[0]
+
+
+def _forbidden(one: onnx.ModelProto, targets: list[str], profile) -> bool:
+    """Whether the profile still forbids the ConvTranspose once its padding is normalised (as convert does)."""
+    out, _ = _convert(one, targets=["normalize-padding"] if "normalize-padding" in targets else [])
+    graph = graph_io.to_graph(out)
+    shapes.annotate(graph)
+    return any(profile.forbids(n) for n in graph.nodes if n.op == "ConvTranspose")
+
+
+def _refusal(one, strategy, targets, max_rank, profile) -> str:
+    try:
+        _, report = _convert(one, targets=targets + ([profile.origin] if profile is not None else []),
+                             strategy=strategy, max_rank=max_rank)
+    except Exception as e:  # noqa: BLE001 - a strategy that cannot serve this node says why
+        return str(e).splitlines()[0][:160]
+    return f"leaves {report.remaining[0].text()}" if report.remaining else ""
+
+
+def _latency(one: onnx.ModelProto, strategy: str, targets, max_rank, profile, provider: str,
+             budget_s: float = 0.3) -> float:
+    from converter import verify
+    out = _lowered(one, strategy, targets, max_rank, profile)
+    session = verify.make_session(out, verify.providers_for(provider), optimized=True)
+    dims = [d.dim_value for d in one.graph.input[0].type.tensor_type.shape.dim]
+    feeds = {"X": np.random.default_rng(0).standard_normal(dims).astype(np.float32)}
+    session.run(None, feeds)
+    times, start = [], time.perf_counter()
+    while len(times) < 3 or time.perf_counter() - start < budget_s:
+        t = time.perf_counter()
+        session.run(None, feeds)
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)

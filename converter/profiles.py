@@ -1,0 +1,311 @@
+"""Runtime profiles: what a runtime cannot run, as data (converter/runtime_profiles/*.toml), and the checker.
+
+A profile lists op constraints, each with the source line it was read from, an optional allow-list of
+ops, and how onnxport converts for that runtime (generic targets, a strategy, a rank budget). The
+checker walks every node (subgraphs and functions too) and says, per violation, which constraint it
+breaks and where that constraint comes from. A user's own profile is a TOML file of the same shape:
+`--target ./myruntime.toml`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx_graphsurgeon as gs
+
+from converter.errors import BadArgument
+from passes._driver import all_graphs
+from passes._graph import constant_value
+from passes._resize import resize_spec
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+PROFILE_DIR = Path(__file__).parent / "runtime_profiles"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A node (or graph input) a target or runtime cannot take: why, and the constraint's source."""
+
+    node: str
+    op: str
+    why: str
+    source: str
+
+    def text(self) -> str:
+        return f"{self.op}: {self.why} [{self.source}]"
+
+    def as_dict(self) -> dict:
+        return {"node": self.node, "op": self.op, "violates": self.why, "source": self.source}
+
+
+@dataclass
+class Profile:
+    name: str
+    title: str
+    source: str
+    read: str
+    targets: list[str]
+    strategy: str
+    max_rank: int | None
+    constraints: list[dict]
+    allowed_ops: frozenset[str] | None = None
+    ops_source: str = ""
+    notes: list[str] = field(default_factory=list)
+    static_inputs: str = ""         # the source saying the runtime needs fixed input sizes; "" if it does not
+    fold_shapes: bool = False       # convert folds shape arithmetic on static sizes into constants
+    origin: str = ""                # what --target named (a profile name or a .toml path)
+
+    def violations(self, graph: gs.Graph) -> list[Violation]:
+        found = [Violation(t.name, "graph input", f"symbolic sizes {list(t.shape)} (fix them: --fix-sizes)",
+                           self.static_inputs)
+                 for t in graph.inputs if self.static_inputs and not _static(t)]
+        for g in all_graphs(graph):
+            for node in g.nodes:
+                found += self.node_violations(node)
+        return found
+
+    def node_violations(self, node: gs.Node) -> list[Violation]:
+        if (node.domain or "") not in ("", "ai.onnx") or node.op == "Constant":
+            return []
+        if self.allowed_ops is not None and node.op not in self.allowed_ops:
+            return [Violation(node.name, node.op, f"{node.op} is not among the supported ops", self.ops_source)]
+        return [Violation(node.name, node.op, why, c["source"]) for c in self.constraints
+                if c["op"] == ["*"] or node.op in c["op"] for why in _check(node, c)]
+
+    def forbids(self, node: gs.Node) -> bool:
+        """Whether the runtime cannot run this node as it is (convert lowers such ConvTransposes)."""
+        return bool(self.node_violations(node))
+
+
+def _static(t: gs.Tensor) -> bool:
+    return t.shape is not None and all(isinstance(d, int) and d > 0 for d in t.shape)
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def is_profile(target: str) -> bool:
+    return target in names() or target.endswith(".toml")
+
+
+def load(target: str) -> Profile:
+    path = Path(target) if target.endswith(".toml") else PROFILE_DIR / f"{target}.toml"
+    if not path.is_file():
+        raise BadArgument(f"no runtime profile '{target}' (profiles: {', '.join(names())}, or a .toml file)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise BadArgument(f"{target}: not a valid profile ({e})") from None
+    convert = data.get("convert", {})
+    constraints = []
+    for c in data.get("constraint", []):
+        c = dict(c)
+        c["op"] = [c["op"]] if isinstance(c.get("op"), str) else list(c.get("op", []))
+        unknown = set(c) - set(RULES) - {"op", "source"}
+        if unknown or not c["op"] or "source" not in c:
+            raise BadArgument(f"{target}: a constraint needs op and source and only known rules "
+                              f"(unknown: {', '.join(sorted(unknown)) or 'none'}; rules: {', '.join(sorted(RULES))})")
+        constraints.append(c)
+    ops = data.get("ops", {})
+    return Profile(data.get("name", path.stem), data.get("title", path.stem), data.get("source", ""),
+                   data.get("read", ""), list(convert.get("targets", [])), convert.get("strategy", "subpixel"),
+                   convert.get("max_rank"), constraints,
+                   frozenset(ops["allowed"]) if "allowed" in ops else None, ops.get("source", ""),
+                   list(data.get("notes", [])), data.get("static_inputs", {}).get("source", ""),
+                   bool(convert.get("fold_shapes", False)), target)
+
+
+def _check(node: gs.Node, c: dict) -> list[str]:
+    return [why for rule, value in c.items() if rule in RULES for why in [RULES[rule](node, value)] if why]
+
+
+def _rank(t: gs.Tensor) -> int | None:
+    return len(t.shape) if t.shape is not None else None
+
+
+def _spatial_rank(node: gs.Node) -> int | None:
+    if "kernel_shape" in node.attrs:
+        return len(node.attrs["kernel_shape"])
+    if node.op in ("Conv", "ConvTranspose"):
+        w = constant_value(node.inputs[1])
+        shape = w.shape if w is not None else node.inputs[1].shape
+        return len(shape) - 2 if shape is not None else None
+    rank = _rank(node.inputs[0])
+    return rank - 2 if rank is not None else None
+
+
+def _text(node: gs.Node, key: str, default: str) -> str:
+    value = node.attrs.get(key, default)
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _spatial_ranks(node, allowed):
+    r = _spatial_rank(node)
+    return f"{r}-D (supported: {', '.join(f'{a}-D' for a in allowed)})" if r is not None and r not in allowed else None
+
+
+def _input_ranks(node, allowed):
+    r = _rank(node.inputs[0])
+    return f"input of rank {r} (supported: {allowed})" if r is not None and r not in allowed else None
+
+
+def _max_rank(node, limit):
+    worst = max((_rank(t) or 0 for t in node.inputs + node.outputs if t.name), default=0)
+    return f"a tensor of rank {worst} (at most {limit})" if worst > limit else None
+
+
+def _max_input_rank(node, limit):
+    r = _rank(node.inputs[0])
+    return f"input of rank {r} (at most {limit})" if r is not None and r > limit else None
+
+
+def _constant_inputs(node, indices):
+    computed = [i for i in indices if i < len(node.inputs) and node.inputs[i].name and constant_value(node.inputs[i]) is None]
+    return f"input(s) {computed} computed, not constant" if computed else None
+
+
+def _auto_pad(node, allowed):
+    value = _text(node, "auto_pad", "NOTSET")
+    return f"auto_pad {value}" if value not in allowed else None
+
+
+def _equal_pads(node, wanted):
+    pads = [int(p) for p in node.attrs.get("pads", [])]
+    return f"pads {pads} not all equal" if wanted and len(set(pads)) > 1 else None
+
+
+def _no_output_shape(node, wanted):
+    return "output_shape given" if wanted and node.attrs.get("output_shape") else None
+
+
+def _zero_output_padding(node, wanted):
+    return "output_padding not 0" if wanted and any(node.attrs.get("output_padding", [])) else None
+
+
+def _groups(node, allowed):
+    g = int(node.attrs.get("group", 1))
+    return f"group {g}" if g not in allowed else None
+
+
+def _unit_dilations(node, wanted):
+    return f"dilations {list(node.attrs['dilations'])}" if wanted and any(d != 1 for d in node.attrs.get("dilations", [])) \
+        else None
+
+
+def _resize_modes(node, table):
+    mode = _text(node, "mode", "nearest")
+    if mode not in table:
+        return f"mode {mode} (supported: {', '.join(table)})"
+    coordinate = _text(node, "coordinate_transformation_mode", "half_pixel")
+    if "coordinate" in table[mode] and coordinate not in table[mode]["coordinate"]:
+        return f"{mode} with coordinate_transformation_mode {coordinate}"
+    nearest = _text(node, "nearest_mode", "round_prefer_floor")
+    if mode == "nearest" and "nearest_mode" in table[mode] and nearest not in table[mode]["nearest_mode"]:
+        return f"nearest_mode {nearest}"
+    return None
+
+
+def _integer_upscale(node, wanted):
+    spec = resize_spec(node, _rank(node.inputs[0]) or 4)
+    if isinstance(spec, str) or spec.scales is None:
+        return "scales not constant" if wanted else None
+    bad = [s for s in spec.scales if s < 1 or s != int(s)]
+    return f"scales {list(spec.scales)} (integer up-scales only)" if wanted and bad else None
+
+
+def _pad_modes(node, allowed):
+    mode = _text(node, "mode", "constant")
+    return f"mode {mode}" if mode not in allowed else None
+
+
+def _static_dims(node, axes):
+    shape = node.inputs[0].shape
+    loose = [a for a in axes if shape is not None and a < len(shape) and not isinstance(shape[a], int)]
+    return f"input dims {loose} not static (fix the input sizes: --fix-sizes)" if loose or shape is None else None
+
+
+def _resize_innermost(node, table):
+    mode = _text(node, "mode", "nearest")
+    rank = _rank(node.inputs[0])
+    if mode not in table or rank is None:
+        return None
+    spec = resize_spec(node, rank)
+    if isinstance(spec, str) or spec.scales is None:
+        return None
+    resized = [a for a, s in enumerate(spec.scales) if s != 1]
+    return f"{mode} on axis {min(resized)} (only the {table[mode]} innermost)" if resized and min(resized) < rank - table[mode] \
+        else None
+
+
+def _no_negative_pads(node, wanted):
+    if not wanted or not node.attrs.get("output_shape"):
+        return None
+    from passes._convtranspose import resolve
+    w = constant_value(node.inputs[1])
+    shape = w.shape if w is not None else node.inputs[1].shape
+    dims = node.inputs[0].shape
+    if shape is None or dims is None or not all(isinstance(d, int) for d in dims[2:]):
+        return "output_shape on symbolic sizes"
+    spec = resolve(node.name, node.attrs, shape, list(dims[2:]))
+    return "output_shape that needs negative padding" if any(a.pad_end < 0 for a in spec.axes) else None
+
+
+def _strides(node) -> list[int]:
+    return [int(v) for v in node.attrs.get("strides", [1] * (_spatial_rank(node) or 0))]
+
+
+def _stride_values(node, allowed):
+    strides = _strides(node)
+    return f"strides {strides} (supported: {allowed})" if any(s not in allowed for s in strides) else None
+
+
+def _max_stride(node, limit):
+    strides = _strides(node)
+    return f"strides {strides} (at most {limit})" if any(s > limit for s in strides) else None
+
+
+def _max_pad(node, limit):
+    pads = [int(p) for p in node.attrs.get("pads", [])]
+    return f"pads {pads} (at most {limit})" if any(p > limit for p in pads) else None
+
+
+def _max_kernel(node, limit):
+    kernel = list(node.attrs.get("kernel_shape", []))
+    if not kernel and node.op in ("Conv", "ConvTranspose"):
+        w = constant_value(node.inputs[1])
+        shape = w.shape if w is not None else node.inputs[1].shape
+        kernel = list(shape[2:]) if shape is not None else []
+    return f"kernel {kernel} (at most {limit})" if any(isinstance(k, int) and k > limit for k in kernel) else None
+
+
+def _coordinate_modes_refused(node, refused):
+    value = _text(node, "coordinate_transformation_mode", "half_pixel")
+    return f"coordinate_transformation_mode {value}" if value in refused else None
+
+
+def _attr_set(key: str, default, label: str):
+    def rule(node, wanted):
+        value = node.attrs.get(key, default)
+        value = value.decode() if isinstance(value, bytes) else value
+        return label if wanted and value != default else None
+    return rule
+
+
+RULES = {
+    "spatial_ranks": _spatial_ranks, "input_ranks": _input_ranks, "max_rank": _max_rank,
+    "max_input_rank": _max_input_rank, "constant_inputs": _constant_inputs, "auto_pad": _auto_pad,
+    "equal_pads": _equal_pads, "no_output_shape": _no_output_shape,
+    "zero_output_padding": _zero_output_padding, "groups": _groups, "unit_dilations": _unit_dilations,
+    "resize_modes": _resize_modes, "integer_upscale": _integer_upscale, "pad_modes": _pad_modes,
+    "static_dims": _static_dims, "resize_innermost": _resize_innermost, "no_negative_pads": _no_negative_pads,
+    "coordinate_modes_refused": _coordinate_modes_refused, "stride_values": _stride_values,
+    "max_stride": _max_stride, "max_pad": _max_pad, "max_kernel": _max_kernel,
+    "no_antialias": _attr_set("antialias", 0, "antialias"),
+    "no_exclude_outside": _attr_set("exclude_outside", 0, "exclude_outside"),
+    "no_aspect_ratio_policy": _attr_set("keep_aspect_ratio_policy", "stretch", "keep_aspect_ratio_policy"),
+}

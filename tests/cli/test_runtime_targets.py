@@ -1,0 +1,108 @@
+"""The runtime-facing commands: convert --target PROFILE, inspect, --strategy auto, --fix-sizes and the
+cross-provider verify, through the command line."""
+import json
+
+import onnx
+import pytest
+
+from converter import verify
+from models import convtranspose
+from tests.cli.test_cli import assert_one_line_error, run
+from tests.helpers import count_ops
+
+
+def test_inspect_explains_every_coreml_blocker_of_the_unet(capsys):
+    code, out, _ = run(capsys, "inspect", "example:unet3d", "--target", "coreml")
+    assert code == 0, out
+    blockers = [line for line in out.splitlines() if line.startswith("  '")]
+    assert len(blockers) == 10                            # 8 Conv3d + 2 MaxPool3d; CoreML takes 3-D ConvTranspose
+    assert out.count("      source: ") == len(blockers) and out.count("rewritable: ") == len(blockers)
+    assert "conv3d-to-conv2d" in out and "pool3d-to-pool2d" in out
+    assert out.rstrip().endswith("nothing the target forbids would remain")
+
+
+def test_inspect_exits_1_and_says_why_when_something_would_remain(capsys):
+    code, out, _ = run(capsys, "inspect", "example:ddae", "--target", "coreml", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert not data["convertible"] and data["profile"]["name"] == "coreml"
+    log = next(b for b in data["blockers"] if b["op"] == "Log")
+    assert not log["rewritable"] and "not among the supported ops" in log["violates"] and log["source"]
+
+
+def test_inspect_points_to_fix_sizes_for_a_static_runtime(capsys):
+    code, out, _ = run(capsys, "inspect", "example:unet3d", "--target", "nnapi")
+    assert code == 1 and "give --fix-sizes" in out
+    code, out, _ = run(capsys, "inspect", "example:unet3d", "--target", "nnapi", "--fix-sizes", "X=1x1x16x24x32")
+    assert code == 0, out
+
+
+def test_convert_for_nnapi_with_fixed_sizes_writes_a_static_verified_model(tmp_path, capsys):
+    out = tmp_path / "unet_nnapi.onnx"
+    code, stdout, _ = run(capsys, "convert", "example:unet3d", "-o", out, "--target", "nnapi",
+                          "--fix-sizes", "X=1x1x16x24x32")
+    assert code == 0, stdout
+    model = onnx.load(str(out))
+    assert count_ops(model, "Shape") == 0 and count_ops(model, "ConvTranspose") == 0
+    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 1, 16, 24, 32]
+    assert "verify: equivalent" in stdout and "fixed sizes X=1x1x16x24x32" in stdout
+
+
+def test_convert_for_a_runtime_the_net_cannot_reach_lists_what_remains(tmp_path, capsys):
+    out = tmp_path / "unet_rknn.onnx"
+    code, stdout, err = run(capsys, "convert", "example:unet3d", "-o", out, "--target", "rknn")
+    assert code == 1 and not out.exists()
+    assert "still violate the target" in err and "(at most 4)" in stdout
+    assert "verify: skipped (the target is not reached)" in stdout
+
+
+def test_auto_strategy_reports_a_timed_choice_per_convtranspose(tmp_path, capsys):
+    out, report = tmp_path / "gan.onnx", tmp_path / "report.json"
+    code, stdout, _ = run(capsys, "convert", "example:gan3d", "-o", out, "--strategy", "auto", "--report", report)
+    assert code == 0, stdout
+    choices = json.loads(report.read_text())["strategy_choices"]
+    assert len(choices) == 4
+    for c in choices:
+        assert set(c["timings_ms"]) == {"subpixel", "conv2d", "resize-conv"}
+        assert c["strategy"] == min(c["timings_ms"], key=c["timings_ms"].get)
+    assert stdout.count("auto: '") == 4 and "fastest of 3 allowed form(s) on CPUExecutionProvider" in stdout
+
+
+def test_auto_strategy_without_timing_is_deterministic_and_skips_refused_forms(tmp_path, capsys):
+    path = tmp_path / "ct2d.onnx"
+    onnx.save(convtranspose.build([6, 6], strides=[3, 3], consumer="Relu"), str(path))
+    reports = []
+    for i in range(2):
+        report = tmp_path / f"r{i}.json"
+        code, stdout, _ = run(capsys, "convert", path, "-o", tmp_path / f"o{i}.onnx", "--target", "no-convtranspose",
+                              "--strategy", "auto", "--no-timing", "--report", report)
+        assert code == 0, stdout
+        reports.append(json.loads(report.read_text())["strategy_choices"])
+    assert reports[0] == reports[1]
+    (choice,) = reports[0]
+    assert choice["strategy"] == "subpixel" and not choice["timings_ms"]
+    assert "3-D" in choice["refused"]["conv2d"]             # the 2-D-to-2-D form does not apply to a 2-D node
+
+
+def test_cross_provider_verify(capsys):
+    code, out, err = run(capsys, "verify", "example:gan3d", "--against-provider", "cpu")
+    if verify.cuda_usable():
+        assert code == 0 and "CUDAExecutionProvider vs CPUExecutionProvider" in out
+    else:
+        assert_one_line_error(code, err)
+        assert "CUDA does not load on this machine" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["verify", "example:gan3d"], "needs a second model"),
+    (["verify", "example:gan3d", "--provider", "cpu", "--against-provider", "cpu"], "both sides would run on"),
+    (["inspect", "example:gan3d", "--target", "nosuchruntime"], "unknown target"),
+    (["inspect", "example:gan3d", "--target", "./missing.toml"], "no runtime profile"),
+    (["convert", "example:gan3d", "-o", "x.onnx", "--target", "coreml,nnapi"], "one runtime profile at a time"),
+    (["convert", "example:gan3d", "-o", "x.onnx", "--fix-sizes", "q=1x2"], "--fix-sizes q: not a graph input"),
+])
+def test_bad_runtime_arguments_are_one_line_errors(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *argv)
+    assert_one_line_error(code, err)
+    assert message in err and not (tmp_path / "x.onnx").exists()
