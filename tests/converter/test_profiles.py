@@ -75,9 +75,9 @@ def _xnnpack(node, dims, model):
 
 
 def _qnn(node, dims, model):
-    if node.op_type == "Resize" and (len(dims[node.input[0]]) != 4 or
-                                     (_attr(node, "mode", "nearest") == "nearest"
-                                      and _attr(node, "nearest_mode", "round_prefer_floor") != "floor")):
+    if node.op_type == "Resize" and (len(dims[node.input[0]]) != 4 or _attr(node, "mode", "nearest") == "cubic"
+                                     or _attr(node, "coordinate_transformation_mode", "half_pixel")
+                                     not in ("half_pixel", "align_corners")):
         return "Resize QNN cannot run"
     return None
 
@@ -128,7 +128,7 @@ CASES = [   # (profile, net that violates it, fixed sizes, independent check)
     ("coreml", lambda: examples.build("unet3d"), None, _coreml),
     ("nnapi", lambda: examples.build("unet3d"), UNET_SIZES, _nnapi),
     ("xnnpack", lambda: examples.build("gan3d"), {"z": (1, 32, 1, 1, 1)}, _xnnpack),
-    ("qnn", lambda: resize.build([1, 2, 4, 6, 8], scales=[1, 1, 2, 2, 2], mode="nearest"), None, _qnn),
+    ("qnn", lambda: resize.build(["N", 2, "D", "H", "W"], scales=[1, 1, 2, 2, 2], mode="linear"), None, _qnn),
     ("webgpu", lambda: examples.build("unet3d"), None, _webgpu),
     ("tensorrt", lambda: resize.build([1, 2, 4, 6, 8], scales=[1, 1, 2, 2, 2], mode="cubic"), None, _tensorrt),
     ("tflite", lambda: convtranspose.build([5, 5], cin=4, cout=4, strides=[2, 2], group=2, dilations=[2, 2]), None,
