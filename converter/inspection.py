@@ -65,6 +65,7 @@ class Inspection:
         against = f"runtime profile {self.profile.name} ({self.profile.title}; read {self.profile.read})" \
             if self.profile else f"targets {', '.join(self.targets)}"
         lines = [f"{self.source} against {against}: {len(self.blockers)} blocker(s)"]
+        lines += [f"  note: {note}" for note in (self.profile.notes if self.profile else [])]
         for b in self.blockers:
             v = b.violation
             lines += [f"  '{v.node}' {v.op}: {v.why}", f"      source: {v.source}", f"      {b.verdict()}"]
@@ -81,7 +82,8 @@ class Inspection:
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
-        profile = {k: getattr(self.profile, k) for k in ("name", "title", "source", "read")} if self.profile else None
+        profile = {k: getattr(self.profile, k) for k in ("name", "title", "source", "read", "notes")} \
+            if self.profile else None
         return {"source": self.source, "targets": self.targets, "profile": profile,
                 "blockers": [b.as_dict() for b in self.blockers],
                 "remaining_after_convert": [v.as_dict() for v in self.remaining],

@@ -106,3 +106,9 @@ def test_bad_runtime_arguments_are_one_line_errors(capsys, tmp_path, monkeypatch
     code, _, err = run(capsys, *argv)
     assert_one_line_error(code, err)
     assert message in err and not (tmp_path / "x.onnx").exists()
+
+
+def test_inspect_passes_on_a_profiles_notes(capsys):
+    code, out, _ = run(capsys, "inspect", "example:keras_gan2d", "--target", "openvino")
+    assert code == 0 and "note: The CPU plugin runs float32 models in bf16" in out
+    assert "SAME_UPPER" in out and "normalize-convtranspose-padding" in out
