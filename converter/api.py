@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import onnx
 
@@ -59,22 +60,24 @@ class Plan:
 
 
 def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None, *, source: str = "<model>",
-                  macs_at: dict | None = None, **kwargs) -> tuple[onnx.ModelProto, ConvertReport]:
+                  macs_at: dict | None = None, folder: Path | None = None,
+                  **kwargs) -> tuple[onnx.ModelProto, ConvertReport]:
     """Rewrite a model in memory (the input is not modified); no verification, no file I/O.
 
     Order: fix_sizes, fuse (chains folded back into single ops), the targets (with a runtime profile: its
     own targets, strategy and rank budget first, then every ConvTransposes it forbids lowered, then shape
     arithmetic folded if it asks), dense (stride 1 everywhere), pad_to_valid (a pad mode: inputs padded to
     the next admissible size, size-preserving outputs cropped back). Without fuse, dense or pad_to_valid,
-    targets default to no-convtranspose3d. kwargs: ConvertOptions fields.
+    targets default to no-convtranspose3d. folder: where the model's external data lives (the result's
+    untouched weights keep referring to it). kwargs: ConvertOptions fields.
     """
     options = options or ConvertOptions(**kwargs)
     plan = resolve_options(options)
     extras = []
     if options.fix_sizes:
-        model, _ = input_sizes.fix(model, options.fix_sizes)
+        model, _ = input_sizes.fix(model, options.fix_sizes, folder)
         extras.append(f"fixed sizes {input_sizes.inputs_text(options.fix_sizes)}")
-    graph = graph_io.to_graph(model)
+    graph = graph_io.to_graph(model, folder)
     shapes.annotate(graph)
     report = ConvertReport(source, list(options.targets or plan.targets), plan.strategy, len(graph.nodes),
                            ops_before=Counter(n.op for n in graph.nodes), fuse=options.fuse)
@@ -82,7 +85,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     report.macs_before = macs.count(graph, report.macs_at)
     stored = recipes.load(model)
     report.passes = pipeline.run(graph, (pipeline.plan_fuse(tuple(stored)) if options.fuse else [])
-                                 + _target_steps(model, plan, report, options))
+                                 + _target_steps(model, plan, report, options, folder))
     report.alignment = verify_mod.Alignment(unit_dims="fully-convolutional" in plan.targets)
     report.extras = extras + (["dense"] if options.dense else []) + \
         ([f"pad-to-valid ({options.pad_to_valid})"] if options.pad_to_valid else [])
@@ -105,8 +108,8 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     return converted, report
 
 
-def _target_steps(model: onnx.ModelProto, plan: Plan, report: ConvertReport,
-                  options: ConvertOptions) -> list[pipeline.Step]:
+def _target_steps(model: onnx.ModelProto, plan: Plan, report: ConvertReport, options: ConvertOptions,
+                  folder: Path | None) -> list[pipeline.Step]:
     """The steps that reach the targets and the profile; --strategy auto chooses per node here."""
     if not plan.targets and plan.profile is None:
         return []
@@ -114,7 +117,7 @@ def _target_steps(model: onnx.ModelProto, plan: Plan, report: ConvertReport,
     assignments = None
     if plan.strategy == "auto":
         report.choices = auto_strategy.choose(model, plan.targets, plan.max_rank, plan.profile, report.macs_at,
-                                              options.provider, options.timing)
+                                              options.provider, options.timing, folder)
         assignments = {}
         for c in report.choices:
             assignments.setdefault(c.strategy, set()).add(c.node)
@@ -149,7 +152,8 @@ def resolve_options(options: ConvertOptions) -> Plan:
 def inspect(source: str, options: ConvertOptions = ConvertOptions()) -> inspection.Inspection:
     """What the target cannot run in a model, each with its constraint's source, and whether convert
     (with the same options) would rewrite it away. Nothing is written."""
-    return inspection.inspect(model_io.load(source).model, replace(options, timing=False), source)
+    loaded = model_io.load(source)
+    return inspection.inspect(loaded.model, replace(options, timing=False), source, loaded.folder)
 
 
 def first_sizes(model: onnx.ModelProto, overrides: dict) -> dict:
@@ -168,7 +172,7 @@ def convert(source: str, output: str, options: ConvertOptions = ConvertOptions()
     if options.fix_sizes:           # the converted model runs at those sizes only
         inputs.check_overrides(inputs.input_specs(loaded.model), options.fix_sizes, "--fix-sizes")
         verify_options = replace(verify_options, shapes={**verify_options.shapes, **options.fix_sizes})
-    converted, report = convert_model(loaded.model, options, source=source,
+    converted, report = convert_model(loaded.model, options, source=source, folder=loaded.folder,
                                       macs_at=first_sizes(loaded.model, verify_options.shapes))
     if report.remaining and not allow_partial:
         report.verify_skipped = "the target is not reached"
@@ -177,20 +181,23 @@ def convert(source: str, output: str, options: ConvertOptions = ConvertOptions()
                                f"{', ...' if len(report.remaining) > 3 else ''}); nothing written "
                                f"(--allow-partial writes it anyway)", report)
     if verify:
-        report.verification = verify_models(loaded.model, converted, verify_options, report.alignment)
+        report.verification = verify_models(loaded.model, converted, verify_options, report.alignment,
+                                            (loaded.folder, loaded.folder))
         if not report.verification.ok:
             raise VerificationMismatch(f"the converted model is not equivalent: {report.verification.summary()}; "
                                        f"nothing written", report)
-    model_io.save(converted, output, force=force, protected=loaded.protected_paths(),
-                  external=loaded.uses_external_data)
+    model_io.save(converted, output, force=force, protected=loaded.protected_paths(), folder=loaded.folder)
     report.output = output
     return report
 
 
 def verify_models(a: onnx.ModelProto, b: onnx.ModelProto, options: VerifyOptions = VerifyOptions(),
-                  alignment: verify_mod.Alignment = verify_mod.Alignment()) -> VerifyResult:
+                  alignment: verify_mod.Alignment = verify_mod.Alignment(), folders: tuple = (None, None),
+                  against_provider: str | None = None) -> VerifyResult:
+    """verify() on models in memory; folders: where each one's external data lives."""
     return verify_mod.verify(a, b, shapes=options.shapes, atol=options.atol, rtol=options.rtol,
-                             provider=options.provider, runs=options.runs, seed=options.seed, alignment=alignment)
+                             provider=options.provider, runs=options.runs, seed=options.seed, alignment=alignment,
+                             against_provider=against_provider, folders=folders)
 
 
 Alignment = verify_mod.Alignment
@@ -202,23 +209,23 @@ def verify(a: str, b: str | None = None, options: VerifyOptions = VerifyOptions(
     against_provider, b (default: a itself) runs on that provider and a on options.provider."""
     if b is None and against_provider is None:
         raise BadArgument("verify needs a second model, or --against-provider to compare one model across providers")
-    model_a = model_io.load(a).model
-    model_b = model_io.load(b).model if b is not None else model_a
-    return verify_mod.verify(model_a, model_b, shapes=options.shapes, atol=options.atol, rtol=options.rtol,
-                             provider=options.provider, runs=options.runs, seed=options.seed, alignment=alignment,
-                             against_provider=against_provider)
+    first = model_io.load(a)
+    second = model_io.load(b) if b is not None else first
+    return verify_models(first.model, second.model, options, alignment, (first.folder, second.folder),
+                         against_provider)
 
 
 def node_shapes(source: str, shapes_override: dict | None = None) -> list[shapes.NodeShapes]:
     """Output shape of every node of a model, with the sizes each ConvTranspose's stride allows."""
-    model = model_io.load(source).model
-    inputs.check_overrides(inputs.input_specs(model), shapes_override or {})
-    return shapes.node_shapes(graph_io.to_graph(model), shapes_override)
+    loaded = model_io.load(source)
+    inputs.check_overrides(inputs.input_specs(loaded.model), shapes_override or {})
+    return shapes.node_shapes(graph_io.to_graph(loaded.model, loaded.folder), shapes_override)
 
 
 def admissible_sizes(source: str) -> list[sizes_mod.AxisSizes]:
     """For every spatial axis of every input: the sizes m + k*n at which nothing is lost or misaligned."""
-    graph = graph_io.to_graph(model_io.load(source).model)
+    loaded = model_io.load(source)
+    graph = graph_io.to_graph(loaded.model, loaded.folder)
     shapes.annotate(graph)
     return sizes_mod.admissible_sizes(graph)
 
@@ -250,7 +257,7 @@ def strip_sizes(source: str, output: str, *, inputs_: list[str] | None = None, a
     """Free input sizes, verify at the exported sizes, write atomically."""
     loaded = model_io.load(source)
     model_io.check_output_path(output, force=force, protected=loaded.protected_paths())
-    freed, report = input_sizes.strip(loaded.model, inputs_, axes)
+    freed, report = input_sizes.strip(loaded.model, inputs_, axes, loaded.folder)
     return _verified_write(loaded, freed, report, output, verify, verify_options, force)
 
 
@@ -259,17 +266,16 @@ def fix_sizes(source: str, output: str, shapes_: dict, *, verify: bool = True,
     """Fix input sizes and fold the shape arithmetic, verify at those sizes, write atomically."""
     loaded = model_io.load(source)
     model_io.check_output_path(output, force=force, protected=loaded.protected_paths())
-    fixed, report = input_sizes.fix(loaded.model, shapes_)
+    fixed, report = input_sizes.fix(loaded.model, shapes_, loaded.folder)
     return _verified_write(loaded, fixed, report, output, verify, replace(verify_options, shapes=shapes_), force)
 
 
 def _verified_write(loaded, model, report, output, verify, options, force):
     if verify:
-        report.verification = verify_models(loaded.model, model, options)
+        report.verification = verify_models(loaded.model, model, options, folders=(loaded.folder, loaded.folder))
         if not report.verification.ok:
             raise VerificationMismatch(f"the result is not equivalent: {report.verification.summary()}; "
                                        f"nothing written", report)
-    model_io.save(model, output, force=force, protected=loaded.protected_paths(),
-                  external=loaded.uses_external_data)
+    model_io.save(model, output, force=force, protected=loaded.protected_paths(), folder=loaded.folder)
     report.output = output
     return report

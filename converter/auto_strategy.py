@@ -18,7 +18,7 @@ import onnx_graphsurgeon as gs
 from onnx import helper, numpy_helper
 
 from converter import graph_io, pipeline, shapes
-from passes._graph import constant_value
+from passes._graph import constant_value, weight_shape
 
 PREFERENCE = ("subpixel", "conv2d", "resize-conv")
 
@@ -37,8 +37,8 @@ class Choice:
 
 
 def choose(model: onnx.ModelProto, targets: list[str], max_rank, profile, sizes: dict, provider: str,
-           timing: bool) -> list[Choice]:
-    graph = graph_io.to_graph(model)
+           timing: bool, folder=None) -> list[Choice]:
+    graph = graph_io.to_graph(model, folder)
     infos = shapes.infer(graph, sizes)
     ranks = pipeline.lowering_ranks(targets)
     choices = []
@@ -80,8 +80,7 @@ def _provider_name(choice: str) -> str:
 
 
 def _rank(node: gs.Node) -> int:
-    w = constant_value(node.inputs[1])
-    return len(w.shape if w is not None else node.inputs[1].shape) - 2
+    return len(weight_shape(node.inputs[1])) - 2
 
 
 def _single(node: gs.Node, infos: dict, graph: gs.Graph) -> onnx.ModelProto | None:

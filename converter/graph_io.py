@@ -9,12 +9,48 @@ changes some).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
+from onnx import external_data_helper, numpy_helper
+from onnx_graphsurgeon.ir.tensor import LazyValues
+
+from converter.errors import BadInput, first_line
+from passes._driver import all_graphs
 
 
-def to_graph(model: onnx.ModelProto) -> gs.Graph:
-    return gs.import_onnx(model)
+class _ExternalValues(LazyValues):
+    """A constant whose bytes stay in the model's external-data file until a pass reads its values;
+    exported as the same reference, so weights no pass touched are never read or copied."""
+
+    def __init__(self, tensor: onnx.TensorProto, folder: Path | None):
+        super().__init__(tensor)
+        self.folder = folder
+
+    def load(self) -> np.ndarray:
+        if self.folder is None:
+            raise BadInput(f"tensor '{self.tensor.name}' has external data but the model's folder is unknown")
+        loaded = onnx.TensorProto()
+        loaded.CopyFrom(self.tensor)           # the reference itself stays as it is
+        try:
+            external_data_helper.load_external_data_for_tensor(loaded, str(self.folder))
+        except (OSError, ValueError) as e:
+            raise BadInput(f"cannot read the external data of '{self.tensor.name}': {first_line(e)}") from None
+        return np.array(numpy_helper.to_array(loaded))
+
+
+def to_graph(model: onnx.ModelProto, folder: Path | None = None) -> gs.Graph:
+    """The gs graph of `model`; external-data tensors are read from `folder` only when used."""
+    graph = gs.import_onnx(model)
+    for g in all_graphs(graph):
+        for t in g.tensors().values():
+            if isinstance(t, gs.Constant) and type(t._values) is LazyValues \
+                    and external_data_helper.uses_external_data(t._values.tensor):
+                t._values = _ExternalValues(t._values.tensor, folder)
+                t.data_location = None      # once read, its values are exported in memory, not as a reference
+    return graph
 
 
 def to_model(graph: gs.Graph, like: onnx.ModelProto) -> onnx.ModelProto:

@@ -94,10 +94,10 @@ def _names(chosen: dict[str, list[int]], model: onnx.ModelProto) -> dict[str, di
     return names
 
 
-def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int] | None = None):
+def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int] | None = None, folder=None):
     """(model with the chosen sizes free, SizesReport); raises UnsupportedGraph for a pinned size."""
     chosen = choose(model, names, axes)
-    graph = graph_io.to_graph(model)
+    graph = graph_io.to_graph(model, folder)
     shapes.annotate(graph)
     admissible = [a for a in sizes.admissible_sizes(graph) if a.axis in chosen.get(a.input, [])]
     for a in admissible:
@@ -125,7 +125,7 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
     _declare_outputs(graph)
     freed = graph_io.to_model(graph, like=model)
     report = SizesReport(freed={n: dict(d) for n, d in dim_names.items()}, admissible=admissible, passes=reports)
-    _probe_next_size(freed, admissible, model)
+    _probe_next_size(freed, admissible, model, folder)
     return freed, report
 
 
@@ -138,7 +138,7 @@ def _declare_outputs(graph: gs.Graph) -> None:
         t.shape = [d if isinstance(d, int) else None for d in dims] if dims is not None else None
 
 
-def _probe_next_size(freed: onnx.ModelProto, admissible, original: onnx.ModelProto) -> None:
+def _probe_next_size(freed: onnx.ModelProto, admissible, original: onnx.ModelProto, folder) -> None:
     """Run the freed model at the next admissible size; an op that still bakes a size fails there."""
     from converter import verify
     specs = inputs.input_specs(freed)
@@ -151,7 +151,7 @@ def _probe_next_size(freed: onnx.ModelProto, admissible, original: onnx.ModelPro
                 dims[a.axis] = a.next_admissible(dims[a.axis] + 1)
         grown[spec.name] = tuple(d if isinstance(d, int) and d > 0 else 1 for d in dims)
     try:
-        session = verify.make_session(freed, verify.providers_for("cpu"))
+        session = verify.make_session(freed, verify.providers_for("cpu"), folder=folder)
         session.run(None, inputs.random_feeds(specs, grown, 0))
     except Exception as e:  # noqa: BLE001 - the node onnxruntime names is the one that pins the size
         raise UnsupportedGraph(f"the freed model does not run at {inputs_text(grown)}: {first_line(e, 240)}") from None
@@ -161,13 +161,13 @@ def inputs_text(shapes_: dict) -> str:
     return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes_.items())
 
 
-def fix(model: onnx.ModelProto, wanted: dict[str, tuple[int, ...]]):
+def fix(model: onnx.ModelProto, wanted: dict[str, tuple[int, ...]], folder=None):
     """(model with the given input sizes and its shape arithmetic folded, SizesReport)."""
     specs = inputs.input_specs(model)
     if not wanted:
         raise BadArgument("fix-sizes needs --shape NAME=DIMS")
     inputs.check_overrides(specs, wanted)
-    graph = graph_io.to_graph(model)
+    graph = graph_io.to_graph(model, folder)
     for t in graph.inputs:
         if t.name in wanted:
             t.shape = list(wanted[t.name])

@@ -90,17 +90,17 @@ class Inspection:
                 "refused": self.refused, "convertible": self.convertible}
 
 
-def inspect(model: onnx.ModelProto, options, source: str = "<model>") -> Inspection:
+def inspect(model: onnx.ModelProto, options, source: str = "<model>", folder=None) -> Inspection:
     """Blockers of `model` under ConvertOptions `options`, and whether convert would clear each."""
     from converter import api
     model = _named(model)
     plan = api.resolve_options(options)
-    graph = graph_io.to_graph(model)
+    graph = graph_io.to_graph(model, folder)
     shapes.annotate(graph)
     found = pipeline.violations(graph, plan.checked) + (plan.profile.violations(graph) if plan.profile else [])
     inspection = Inspection(source, plan.targets, plan.profile, [], [])
     try:
-        _, report = api.convert_model(model, options, source=source)
+        _, report = api.convert_model(model, options, source=source, folder=folder)
     except OnnxportError as e:
         inspection.refused = str(e)
         inspection.blockers = [Blocker(v) for v in found]

@@ -2,9 +2,13 @@
 
 A model path may also be `example:NAME`, a net built by models/. Loading checks what a user can get
 wrong (missing file, not ONNX, truncated, fails onnx.checker, external data that escapes the model's
-folder or is missing) and raises BadInput with one line. Saving refuses to overwrite the input or any
-file it reads, refuses an existing output unless forced, writes to a temporary file in the target folder
-and renames it into place, and moves weights to a side file when the protobuf would pass 2 GB.
+folder or is missing) and raises BadInput with one line. External data is not read at load: the model
+keeps its references (relative to LoadedModel.folder), a weight is read when a pass needs its values
+(graph_io), onnxruntime reads the rest itself, and save copies the untouched bytes file to file. So a
+GB-scale model costs the weights a conversion rewrites, not all of them, and no weight is copied per pass.
+Saving refuses to overwrite the input or any file it reads, refuses an existing output unless forced,
+writes to a temporary folder beside the output and renames into place, and moves weights to a side file
+when the input had one or the protobuf would pass 2 GB.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper
@@ -22,6 +27,8 @@ from converter.errors import BadArgument, BadInput, OutputError, first_line
 EXAMPLE_PREFIX = "example:"
 PROTOBUF_LIMIT = 2**31 - 1
 EXTERNAL_THRESHOLD = 1024          # tensors at least this many bytes go to the side file
+ALIGNMENT = 4096                   # side-file offsets of large tensors: page-aligned, so runtimes can map them
+COPY_CHUNK = 64 << 20              # bytes per read when copying external data file to file
 
 
 @dataclass
@@ -34,6 +41,11 @@ class LoadedModel:
     @property
     def uses_external_data(self) -> bool:
         return bool(self.data_files)
+
+    @property
+    def folder(self) -> Path | None:
+        """Where the model's external-data locations resolve (None: it has none)."""
+        return self.path.parent if self.data_files else None
 
     def protected_paths(self) -> list[Path]:
         """Files a save must never replace: the model and its weights."""
@@ -56,7 +68,7 @@ def load(spec: str) -> LoadedModel:
         raise BadInput(f"{spec}: cannot read: {e.strerror or e}") from None
     if model.ir_version == 0 or not model.HasField("graph"):
         raise BadInput(f"{spec}: not an ONNX model (no IR version or no graph; truncated or another format?)")
-    data_files = _load_external_data(model, path.parent.resolve(), spec)
+    data_files = _external_data_files(model, path.parent.resolve(), spec)
     check(model, spec, path)
     return LoadedModel(model, spec, path.resolve(), data_files)
 
@@ -68,13 +80,15 @@ def _load_example(name: str) -> LoadedModel:
     return LoadedModel(examples.build(name), EXAMPLE_PREFIX + name)
 
 
-def _load_external_data(model: onnx.ModelProto, folder: Path, label: str) -> list[Path]:
-    """Resolve every external-data location inside the model's folder, then read the bytes in."""
+def _external_data_files(model: onnx.ModelProto, folder: Path, label: str) -> list[Path]:
+    """The external-data files the model reads, each checked to lie inside its folder and to hold the
+    bytes each tensor claims; nothing is read."""
     files = []
-    for tensor in external_data_helper._get_all_tensors(model):
-        if not external_data_helper.uses_external_data(tensor):
-            continue
-        info = external_data_helper.ExternalDataInfo(tensor)
+    for tensor in external_tensors(model):
+        try:
+            info = external_data_helper.ExternalDataInfo(tensor)
+        except ValueError as e:
+            raise BadInput(f"{label}: tensor '{tensor.name}' has bad external-data entries: {first_line(e)}") from None
         location = info.location or ""
         target = (folder / location).resolve()
         if not location or os.path.isabs(location) or not target.is_relative_to(folder):
@@ -82,19 +96,51 @@ def _load_external_data(model: onnx.ModelProto, folder: Path, label: str) -> lis
                            f"model's folder")
         if not target.is_file():
             raise BadInput(f"{label}: tensor '{tensor.name}' needs external data '{location}', which is missing")
-        size = target.stat().st_size
-        end = (info.offset or 0) + (info.length or 0)
-        if (info.offset or 0) < 0 or end > size:
-            raise BadInput(f"{label}: tensor '{tensor.name}' reads bytes {info.offset}..{end} of '{location}', "
-                           f"which has {size}")
+        size, offset = target.stat().st_size, info.offset or 0
+        length = info.length if info.length is not None else size - offset
+        end = offset + length
+        expected = _nbytes(tensor)
+        if offset < 0 or end > size or (expected is not None and length != expected):
+            raise BadInput(f"{label}: tensor '{tensor.name}' reads bytes {offset}..{end} of '{location}' "
+                           f"({size} bytes), which does not fit its shape")
         if target not in files:
             files.append(target)
-    if files:
-        try:
-            external_data_helper.load_external_data_for_model(model, str(folder))
-        except (OSError, ValueError) as e:
-            raise BadInput(f"{label}: cannot read external data: {first_line(e)}") from None
     return files
+
+
+def external_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
+    return [t for t in external_data_helper._get_all_tensors(model) if external_data_helper.uses_external_data(t)]
+
+
+_ITEMSIZE = {onnx.TensorProto.FLOAT: 4, onnx.TensorProto.DOUBLE: 8, onnx.TensorProto.FLOAT16: 2,
+             onnx.TensorProto.BFLOAT16: 2, onnx.TensorProto.INT8: 1, onnx.TensorProto.UINT8: 1,
+             onnx.TensorProto.INT16: 2, onnx.TensorProto.UINT16: 2, onnx.TensorProto.INT32: 4,
+             onnx.TensorProto.UINT32: 4, onnx.TensorProto.INT64: 8, onnx.TensorProto.UINT64: 8,
+             onnx.TensorProto.BOOL: 1}
+
+
+def _nbytes(tensor: onnx.TensorProto) -> int | None:
+    """Bytes a tensor's values take; None for the types this does not size (strings, packed 4-bit, ...)."""
+    itemsize = _ITEMSIZE.get(tensor.data_type)
+    return None if itemsize is None else int(np.prod(tensor.dims, dtype=np.int64)) * itemsize
+
+
+def in_memory_bytes(model: onnx.ModelProto) -> int:
+    """Bytes of tensor data the protobuf itself carries (a cheap stand-in for ByteSize, which encodes)."""
+    total = 0
+    for t in external_data_helper._get_all_tensors(model):
+        total += len(t.raw_data) + 4 * (len(t.float_data) + len(t.int32_data)) + 8 * (len(t.int64_data)
+                                                                                     + len(t.double_data))
+    return total
+
+
+def materialize(model: onnx.ModelProto, folder: Path | None) -> onnx.ModelProto:
+    """A copy with every external tensor's bytes read in (for consumers that need it whole)."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    if folder is not None and external_tensors(copy):
+        external_data_helper.load_external_data_for_model(copy, str(folder))
+    return copy
 
 
 def check(model: onnx.ModelProto, label: str, path: Path | None = None) -> None:
@@ -109,11 +155,8 @@ def check(model: onnx.ModelProto, label: str, path: Path | None = None) -> None:
     for imp in model.opset_import:
         if imp.domain in ("", "ai.onnx") and imp.version > newest:
             raise BadInput(f"{label}: opset {imp.version} is newer than this onnx knows ({newest})")
-    try:
-        if model.ByteSize() > PROTOBUF_LIMIT and path is not None:
-            onnx.checker.check_model(str(path))
-        else:
-            onnx.checker.check_model(model)
+    try:       # from the file where there is one: no copy of the weights, external data checked in place
+        onnx.checker.check_model(str(path) if path is not None else model)
     except (onnx.checker.ValidationError, ValueError) as e:
         raise BadInput(f"{label}: fails onnx.checker: {first_line(e)}") from None
 
@@ -136,28 +179,77 @@ def check_output_path(out: str, *, force: bool, protected: list[Path]) -> Path:
 
 
 def save(model: onnx.ModelProto, out: str, *, force: bool = False, protected: list[Path] = (),
-         external: bool = False) -> Path:
-    """Write atomically. With external (or past 2 GB) weights go to OUT.data beside OUT.
-
-    Saving with external data moves the tensors' bytes out of `model` (it is the caller's last use).
-    """
+         folder: Path | None = None, external: bool = False) -> Path:
+    """Write atomically. With external (or past 2 GB, or external tensors in `model`) the weights go to
+    OUT.data beside OUT: tensors that still refer to the input's data (relative to `folder`) are copied
+    file to file, in-memory ones written. The tensors of `model` are repointed to OUT.data (it is the
+    caller's last use of it)."""
     path = check_output_path(out, force=force, protected=list(protected))
-    external = external or model.ByteSize() > PROTOBUF_LIMIT
+    external = external or bool(external_tensors(model)) or in_memory_bytes(model) > PROTOBUF_LIMIT
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
-        tmp_model = Path(tmp) / path.name
+        tmp_model, data_name = Path(tmp) / path.name, path.name + ".data"
         if external:
-            data_name = path.name + ".data"
-            onnx.save_model(model, str(tmp_model), save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=data_name, size_threshold=EXTERNAL_THRESHOLD)
-            if (Path(tmp) / data_name).exists():
-                os.replace(Path(tmp) / data_name, path.parent / data_name)
-        else:
-            with open(tmp_model, "wb") as f:
-                f.write(model.SerializeToString())
-                f.flush()
-                os.fsync(f.fileno())
+            _write_external_data(model, Path(tmp) / data_name, data_name, folder)
+        with open(tmp_model, "wb") as f:
+            f.write(model.SerializeToString())
+            f.flush()
+            os.fsync(f.fileno())
+        if external:
+            os.replace(Path(tmp) / data_name, path.parent / data_name)
         os.replace(tmp_model, path)
     return path
+
+
+def _write_external_data(model: onnx.ModelProto, data_path: Path, location: str, folder: Path | None) -> None:
+    sources: dict[Path, object] = {}
+    try:
+        with open(data_path, "wb") as out:
+            for tensor in external_data_helper._get_all_tensors(model):
+                if external_data_helper.uses_external_data(tensor):
+                    if folder is None:
+                        raise BadInput(f"tensor '{tensor.name}': external data but no folder to read it from")
+                    info = external_data_helper.ExternalDataInfo(tensor)
+                    source_path = folder / info.location
+                    if source_path not in sources:
+                        sources[source_path] = open(source_path, "rb")
+                    offset = _pad_to_alignment(out, info.length)
+                    length = _copy_range(sources[source_path], out, info.offset or 0, info.length)
+                elif len(tensor.raw_data) >= EXTERNAL_THRESHOLD:
+                    offset = _pad_to_alignment(out, len(tensor.raw_data))
+                    out.write(tensor.raw_data)
+                    length = len(tensor.raw_data)
+                    tensor.ClearField("raw_data")
+                else:
+                    continue
+                del tensor.external_data[:]
+                for key, value in (("location", location), ("offset", str(offset)), ("length", str(length))):
+                    tensor.external_data.add(key=key, value=value)
+                tensor.data_location = onnx.TensorProto.EXTERNAL
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        for f in sources.values():
+            f.close()
+
+
+def _pad_to_alignment(out, length: int | None) -> int:
+    position = out.tell()
+    if length is not None and length >= ALIGNMENT and position % ALIGNMENT:
+        out.write(b"\0" * (ALIGNMENT - position % ALIGNMENT))
+    return out.tell()
+
+
+def _copy_range(source, out, offset: int, length: int | None) -> int:
+    """Copy `length` bytes (None: to the end) from offset; returns how many were copied."""
+    source.seek(offset)
+    copied = 0
+    while length is None or copied < length:
+        chunk = source.read(COPY_CHUNK if length is None else min(COPY_CHUNK, length - copied))
+        if not chunk:
+            break
+        out.write(chunk)
+        copied += len(chunk)
+    return copied
 
 
 def write_text(text: str, out: str) -> Path:

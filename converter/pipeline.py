@@ -19,14 +19,13 @@ from converter.profiles import Violation
 from converter.errors import BadArgument
 from passes import _driver, _registry
 from passes._driver import PassReport
-from passes._graph import constant_value
+from passes._graph import weight_shape
 
 MAX_ROUNDS = 4
 
 
 def _convtranspose_rank(node: gs.Node) -> int | None:
-    weight = constant_value(node.inputs[1])
-    shape = weight.shape if weight is not None else node.inputs[1].shape
+    shape = weight_shape(node.inputs[1])
     return len(shape) - 2 if shape is not None else None
 
 
@@ -68,8 +67,7 @@ def _of_spatial_rank(ops: tuple[str, ...], rank: int) -> Callable[[gs.Node], str
             return None
         kernel = node.attrs.get("kernel_shape")
         if kernel is None and node.op == "Conv":
-            w = constant_value(node.inputs[1])
-            kernel = (w.shape if w is not None else node.inputs[1].shape or [None] * 2)[2:]
+            kernel = (weight_shape(node.inputs[1]) or (None, None))[2:]
         return f"{node.op} with {rank} spatial dims" if kernel is not None and len(kernel) == rank else None
     return violation
 

@@ -15,7 +15,7 @@ import onnx_graphsurgeon as gs
 
 from converter.errors import BadArgument
 from passes._driver import all_graphs
-from passes._graph import constant_value
+from passes._graph import constant_shape, weight_shape
 from passes._resize import resize_spec
 
 try:
@@ -132,8 +132,7 @@ def _spatial_rank(node: gs.Node) -> int | None:
     if "kernel_shape" in node.attrs:
         return len(node.attrs["kernel_shape"])
     if node.op in ("Conv", "ConvTranspose"):
-        w = constant_value(node.inputs[1])
-        shape = w.shape if w is not None else node.inputs[1].shape
+        shape = weight_shape(node.inputs[1])
         return len(shape) - 2 if shape is not None else None
     rank = _rank(node.inputs[0])
     return rank - 2 if rank is not None else None
@@ -165,7 +164,7 @@ def _max_input_rank(node, limit):
 
 
 def _constant_inputs(node, indices):
-    computed = [i for i in indices if i < len(node.inputs) and node.inputs[i].name and constant_value(node.inputs[i]) is None]
+    computed = [i for i in indices if i < len(node.inputs) and node.inputs[i].name and constant_shape(node.inputs[i]) is None]
     return f"input(s) {computed} computed, not constant" if computed else None
 
 
@@ -246,8 +245,7 @@ def _no_negative_pads(node, wanted):
     if not wanted or not node.attrs.get("output_shape"):
         return None
     from passes._convtranspose import resolve
-    w = constant_value(node.inputs[1])
-    shape = w.shape if w is not None else node.inputs[1].shape
+    shape = weight_shape(node.inputs[1])
     dims = node.inputs[0].shape
     if shape is None or dims is None or not all(isinstance(d, int) for d in dims[2:]):
         return "output_shape on symbolic sizes"
@@ -277,8 +275,7 @@ def _max_pad(node, limit):
 def _max_kernel(node, limit):
     kernel = list(node.attrs.get("kernel_shape", []))
     if not kernel and node.op in ("Conv", "ConvTranspose"):
-        w = constant_value(node.inputs[1])
-        shape = w.shape if w is not None else node.inputs[1].shape
+        shape = weight_shape(node.inputs[1])
         kernel = list(shape[2:]) if shape is not None else []
     return f"kernel {kernel} (at most {limit})" if any(isinstance(k, int) and k > limit for k in kernel) else None
 

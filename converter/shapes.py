@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
-from onnx import numpy_helper
+from onnx import external_data_helper, numpy_helper
 from onnx_graphsurgeon.exporters.onnx_exporter import OnnxExporter, dtype_to_onnx
 from onnx_graphsurgeon.ir.tensor import LazyValues
 
 from converter.errors import UnsupportedGraph
 from passes._convtranspose import resolve
-from passes._graph import constant_value
+from passes._graph import weight_shape
 
 SMALL_CONSTANT = 4096       # elements; larger float constants are declared, not copied
 
@@ -90,7 +90,9 @@ def _is_small(t: gs.Constant) -> bool:
 
 def _tensor_proto(t: gs.Constant) -> onnx.TensorProto:
     if isinstance(t._values, LazyValues):
-        return t._values.tensor
+        if not external_data_helper.uses_external_data(t._values.tensor):
+            return t._values.tensor
+        return numpy_helper.from_array(t._values.load(), t.name)     # inference reads values in place
     return numpy_helper.from_array(np.asarray(t.values), t.name)
 
 
@@ -122,8 +124,7 @@ def convtranspose_notes(node: gs.Node, x_dims) -> list[str]:
     A stride-s Conv maps every size in (s*(L-1), s*L] to L, so inverting it is ambiguous by s-1;
     output_padding (or output_shape) chooses. Sizes outside that set are noted as such.
     """
-    weight = constant_value(node.inputs[1])
-    w_shape = weight.shape if weight is not None else node.inputs[1].shape
+    w_shape = weight_shape(node.inputs[1])
     if w_shape is None:
         return ["weight shape unknown"]
     n = len(w_shape) - 2

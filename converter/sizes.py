@@ -19,7 +19,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from passes._convtranspose import resolve
-from passes._graph import constant_value
+from passes._graph import constant_value, weight_shape
 
 PASS_THROUGH = {
     "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Clip", "Softplus",
@@ -183,8 +183,7 @@ def _step(node: gs.Node, traced, lattice: _Lattice, exported) -> None:
     elif op in WINDOWED and index == 0 and dim >= 2:
         _windowed(node, lattice, dim, a, b)
     elif op == "ConvTranspose" and index == 0 and dim >= 2:
-        w = constant_value(node.inputs[1])
-        shape = w.shape if w is not None else node.inputs[1].shape
+        shape = weight_shape(node.inputs[1])
         fixed = node.attrs.get("output_shape")
         if fixed:                                   # the output length no longer follows the input
             _out(node, lattice, dim, 0, int(list(fixed)[-(len(shape) - 2) + dim - 2]))
@@ -244,8 +243,7 @@ def _windowed(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> Non
     i = dim - 2
     kernel = node.attrs.get("kernel_shape")
     if kernel is None:                                      # a Conv: the kernel is the weight's shape
-        w = constant_value(node.inputs[1])
-        shape = w.shape if w is not None else node.inputs[1].shape
+        shape = weight_shape(node.inputs[1])
         if shape is None:
             raise _Stop(f"{_name(node)} (a computed weight of unknown shape)")
         kernel = shape[2:]

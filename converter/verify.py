@@ -13,11 +13,12 @@ import functools
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import onnx
 
-from converter import inputs as inputs_mod
+from converter import inputs as inputs_mod, model_io
 from converter.errors import BadArgument, BadInput, first_line
 from converter.model_io import PROTOBUF_LIMIT
 
@@ -133,18 +134,21 @@ def _options(optimized: bool = False):
     return options
 
 
-def make_session(model: onnx.ModelProto, providers: list, optimized: bool = False):
-    """An onnxruntime session (optimized: as deployed, for timing); models past the protobuf limit go
-    through a temporary file."""
+def make_session(model: onnx.ModelProto, providers: list, optimized: bool = False, folder: Path | None = None):
+    """An onnxruntime session (optimized: as deployed, for timing). External data is read by onnxruntime
+    from `folder` (the model's own); a model whose in-memory weights pass the protobuf limit goes through
+    a temporary file."""
     import onnxruntime as ort
-    if model.ByteSize() <= PROTOBUF_LIMIT:
-        return ort.InferenceSession(model.SerializeToString(), _options(optimized), providers=providers)
+    options = _options(optimized)
+    if folder is not None:
+        options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(folder))
+    if model_io.in_memory_bytes(model) <= PROTOBUF_LIMIT - (64 << 20):
+        return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
     with tempfile.TemporaryDirectory(prefix="onnxport-verify-") as tmp:
-        path = os.path.join(tmp, "model.onnx")
         copy = onnx.ModelProto()
         copy.CopyFrom(model)
-        onnx.save_model(copy, path, save_as_external_data=True, location="model.onnx.data")
-        return ort.InferenceSession(path, _options(optimized), providers=providers)
+        path = model_io.save(copy, os.path.join(tmp, "model.onnx"), folder=folder, external=True)
+        return ort.InferenceSession(str(path), _options(optimized), providers=providers)
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,9 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: floa
     if a.size == 0:
         return OutputCheck(name, True, 0.0, 0.0, atol)
     finite = np.isfinite(a)
+    if not finite.any():          # inf == inf everywhere proves nothing about the rewrite
+        return OutputCheck(name, False, float("inf"), 0.0, 0.0, "the first model's output has no finite value "
+                                                                  "at these inputs: nothing to compare")
     if not np.array_equal(np.isnan(a), np.isnan(b)) or not np.array_equal(a[np.isinf(a)], b[np.isinf(a)]):
         return OutputCheck(name, False, float("inf"), 0.0, 0.0, "NaN/inf in different places")
     ref_max = float(np.max(np.abs(a[finite]))) if finite.any() else 0.0
@@ -186,11 +193,13 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: floa
 
 def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None, atol: float = 1e-4,
            rtol: float = 1e-4, provider: str = "auto", runs: int = 3, seed: int = 0,
-           alignment: Alignment = Alignment(), against_provider: str | None = None) -> VerifyResult:
+           alignment: Alignment = Alignment(), against_provider: str | None = None,
+           folders: tuple = (None, None)) -> VerifyResult:
     """Run both models on the same random inputs at `runs` sizes and compare every output.
 
     against_provider runs the second model on another provider (a cross-provider check: the same model
-    on CUDA and on CPU catches runtime bugs); the two must really differ, or this is bad input."""
+    on CUDA and on CPU catches runtime bugs); the two must really differ, or this is bad input. folders:
+    where each model's external data lives (None: it has none)."""
     if runs < 1:
         raise BadArgument(f"--runs {runs}: must be at least 1")
     if atol < 0 or rtol < 0:
@@ -203,19 +212,19 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     plist = providers_for(provider)
     plist_b = plist if against_provider is None else _other_providers(plist, against_provider)
     if against_provider is None:
-        runner_a, first_on = _reference_runner(a, plist)
+        runner_a, first_on = _reference_runner(a, plist, folders[0])
     else:                   # no reference fallback: the point is what this provider computes
-        runner_a = _load(a, plist, "the model")
+        runner_a = _load(a, plist, "the model", folders[0])
         first_on = runner_a.get_providers()[0]
     try:
-        session_b = _load(b, plist_b, "the second model")
+        session_b = _load(b, plist_b, "the second model", folders[1])
     except BadInput as e:
         return VerifyResult(False, first_on, atol, rtol, [RunCheck({}, failure=str(e))])
     on_b = session_b.get_providers()[0]
 
     def collect(runner):
         checks, tried, error = [], [], ""
-        for alternatives in inputs_mod.size_candidates(specs, overrides, runs, _admissible_hints(a, specs)):
+        for alternatives in inputs_mod.size_candidates(specs, overrides, runs, _admissible_hints(a, specs, folders[0])):
             for shapes_try in alternatives:
                 feeds = inputs_mod.random_feeds(specs, shapes_try, seed + len(checks))
                 tried.append(shapes_try)
@@ -233,7 +242,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
 
     checks, tried, last_error = collect(runner_a)
     if not checks and first_on == on_b:      # onnxruntime loads it but runs it nowhere: its kernels lack it
-        fallback = _ReferenceEvaluatorRunner.try_load(a)
+        fallback = _ReferenceEvaluatorRunner.try_load(a, folders[0])
         if fallback is not None:
             checks, _, _ = collect(fallback)
             first_on = f"onnx.reference for the first model (onnxruntime: {last_error[:100]})"
@@ -245,7 +254,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     result = VerifyResult(ok, used, atol, rtol, checks)
     if not ok and not checks[-1].failure:
         feeds = inputs_mod.random_feeds(specs, checks[-1].shapes, seed + len(checks) - 1)
-        result.divergence = first_divergence(a, b, feeds, plist, atol, rtol, plist_b)
+        result.divergence = first_divergence(a, b, feeds, plist, atol, rtol, plist_b, folders)
     return result
 
 
@@ -270,9 +279,9 @@ class _ReferenceEvaluatorRunner:
         self._evaluator = ReferenceEvaluator(model)
 
     @classmethod
-    def try_load(cls, model: onnx.ModelProto):
+    def try_load(cls, model: onnx.ModelProto, folder: Path | None = None):
         try:
-            return cls(model)
+            return cls(model_io.materialize(model, folder))
         except Exception:  # noqa: BLE001 - the reference cannot run it either
             return None
 
@@ -280,28 +289,28 @@ class _ReferenceEvaluatorRunner:
         return self._evaluator.run(None, feeds)
 
 
-def _reference_runner(model: onnx.ModelProto, providers):
+def _reference_runner(model: onnx.ModelProto, providers, folder: Path | None):
     """The first model's runner: onnxruntime, or, for an op onnxruntime lacks (cubic 5-D Resize, say),
     onnx's reference implementation, so a rewrite of exactly such an op can still be checked."""
     try:
-        session = make_session(model, providers)
+        session = make_session(model, providers, folder=folder)
         return session, session.get_providers()[0]
     except Exception as e:  # noqa: BLE001 - onnxruntime raises several types
         why = first_line(e, 100)
-    runner = _ReferenceEvaluatorRunner.try_load(model)
+    runner = _ReferenceEvaluatorRunner.try_load(model, folder)
     if runner is None:          # neither can run it: the model itself is the problem
         raise BadInput(f"onnxruntime cannot load the first model: {why}")
     return runner, f"onnx.reference for the first model (onnxruntime: {why})"
 
 
-def _load(model: onnx.ModelProto, providers, label: str):
+def _load(model: onnx.ModelProto, providers, label: str, folder: Path | None):
     try:
-        return make_session(model, providers)
+        return make_session(model, providers, folder=folder)
     except Exception as e:  # noqa: BLE001 - onnxruntime raises several types; the message says it all
         raise BadInput(f"onnxruntime cannot load {label}: {first_line(e)}") from None
 
 
-def _admissible_hints(model: onnx.ModelProto, specs) -> dict:
+def _admissible_hints(model: onnx.ModelProto, specs, folder: Path | None) -> dict:
     """Admissible sizes of the model's symbolic spatial dims (converter.sizes), keyed as size_candidates
     names them, so a U-shaped net is tried at sizes it accepts."""
     if all(isinstance(d, int) and d > 0 for s in specs for d in s.dims):
@@ -309,7 +318,7 @@ def _admissible_hints(model: onnx.ModelProto, specs) -> dict:
     from converter import graph_io, sizes
     by_name = {s.name: s for s in specs}
     hints = {}
-    for a in sizes.admissible_sizes(graph_io.to_graph(model)):
+    for a in sizes.admissible_sizes(graph_io.to_graph(model, folder)):
         spec = by_name.get(a.input)
         if spec is not None and a.minimum is not None and not isinstance(spec.dims[a.axis], int):
             hints[inputs_mod.dim_key(spec, a.axis)] = (a.minimum, a.step)
@@ -331,7 +340,7 @@ def _check_run(session_b, ref, names, feeds, shapes, atol, rtol, alignment=Align
 
 
 def first_divergence(a: onnx.ModelProto, b: onnx.ModelProto, feeds, providers, atol, rtol,
-                     providers_b=None) -> str | None:
+                     providers_b=None, folders: tuple = (None, None)) -> str | None:
     """The first tensor (in a's node order) that both models compute under one name and that differs."""
     produced_b = {o for n in b.graph.node for o in n.output if o}
     graph_outputs = {o.name for o in a.graph.output}
@@ -339,8 +348,8 @@ def first_divergence(a: onnx.ModelProto, b: onnx.ModelProto, feeds, providers, a
     if not shared:
         return None
     try:
-        values_a = _run_exposing(a, shared, feeds, providers)
-        values_b = _run_exposing(b, shared, feeds, providers_b or providers)
+        values_a = _run_exposing(a, shared, feeds, providers, folders[0])
+        values_b = _run_exposing(b, shared, feeds, providers_b or providers, folders[1])
     except Exception:  # noqa: BLE001 - a best-effort hint; the mismatch itself is already established
         return None
     for name in shared:
@@ -349,11 +358,12 @@ def first_divergence(a: onnx.ModelProto, b: onnx.ModelProto, feeds, providers, a
     return None
 
 
-def _run_exposing(model: onnx.ModelProto, names: list[str], feeds, providers) -> dict[str, np.ndarray]:
+def _run_exposing(model: onnx.ModelProto, names: list[str], feeds, providers,
+                  folder: Path | None = None) -> dict[str, np.ndarray]:
     exposed = onnx.ModelProto()
     exposed.CopyFrom(model)
     present = {o.name for o in exposed.graph.output}
     exposed.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names if n not in present)
-    session = make_session(exposed, providers)
+    session = make_session(exposed, providers, folder=folder)
     out_names = [o.name for o in session.get_outputs()]
     return dict(zip(out_names, session.run(None, feeds)))

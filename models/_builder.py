@@ -59,9 +59,9 @@ class NetBuilder:
             return self.op("Cast", [half], stem, to=TensorProto.FLOAT)
         raise ValueError(f"unknown constant form {how}")
 
-    def weight(self, shape, fan_in: int, stem: str = "w") -> str:
-        """He-style random weights: outputs stay O(1) through deep stacks."""
-        w = self.rng.standard_normal(shape) * np.sqrt(2.0 / max(1, fan_in))
+    def weight(self, shape, fan_in: int, stem: str = "w", gain: float = 1.0) -> str:
+        """He-style random weights: outputs stay O(1) through deep stacks (gain < 1 for residual branches)."""
+        w = self.rng.standard_normal(shape) * np.sqrt(2.0 / max(1, fan_in)) * gain
         return self.const(w.astype(np.float32), stem)
 
     def bias(self, n: int, stem: str = "b") -> str:
@@ -74,10 +74,10 @@ class NetBuilder:
         return out
 
     # layers that the example nets share
-    def conv(self, x: str, cin: int, cout: int, kernel, stem="conv", bias=True, **attrs) -> str:
+    def conv(self, x: str, cin: int, cout: int, kernel, stem="conv", bias=True, gain: float = 1.0, **attrs) -> str:
         kernel = list(kernel)
         group = attrs.get("group", 1)
-        w = self.weight([cout, cin // group] + kernel, cin // group * int(np.prod(kernel)), stem + "_w")
+        w = self.weight([cout, cin // group] + kernel, cin // group * int(np.prod(kernel)), stem + "_w", gain)
         inputs = [x, w] + ([self.bias(cout, stem + "_b")] if bias else [])
         return self.op("Conv", inputs, stem, kernel_shape=kernel, **attrs)
 

@@ -46,10 +46,10 @@ class _StreamedNet(NetBuilder):
         self.initializers.append(tensor)
         return name
 
-    def weight(self, shape, fan_in: int, stem: str = "w") -> str:
+    def weight(self, shape, fan_in: int, stem: str = "w", gain: float = 1.0) -> str:
         """float32 draws in place (the base class draws float64 first: 2x the memory at GB scale)."""
         w = self.rng.standard_normal(shape, dtype=np.float32)
-        w *= np.float32(np.sqrt(2.0 / max(1, fan_in)))
+        w *= np.float32(np.sqrt(2.0 / max(1, fan_in)) * gain)
         return self.const(w, stem)
 
 
@@ -76,7 +76,8 @@ def _unet(net: NetBuilder, blocks, widths) -> None:
         x = net.op("Relu", [net.conv(x, channels, width, [3, 3, 3], f"stem{level}", **same)])
         for b in range(blocks[level]):
             y = net.op("Relu", [net.conv(x, width, width, [3, 3, 3], f"l{level}b{b}a", **same)])
-            y = net.conv(y, width, width, [3, 3, 3], f"l{level}b{b}b", **same)
+            # a small residual branch keeps activations finite through hundreds of blocks (as init schemes do)
+            y = net.conv(y, width, width, [3, 3, 3], f"l{level}b{b}b", gain=1 / (2 * blocks[level]), **same)
             x = net.op("Relu", [net.op("Add", [x, y], f"l{level}b{b}add")])
         skips.append((x, width))
         channels = width

@@ -20,7 +20,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from converter.errors import UnsupportedGraph
-from passes._graph import constant_value, known_dims
+from passes._graph import constant_shape, constant_value, known_dims, weight_shape
 from passes._registry import Options, Skip
 
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
@@ -197,25 +197,25 @@ def match_node(node: gs.Node, options: Options):
     Returns None when the node is out of the options' scope, a Skip saying why it cannot be lowered, or
     the match. Attributes that contradict each other raise UnsupportedGraph naming the node.
     """
-    weight = constant_value(node.inputs[1])
-    weight_shape = weight.shape if weight is not None else node.inputs[1].shape
-    if weight_shape is None:
+    w_shape = weight_shape(node.inputs[1])
+    if w_shape is None:
         return Skip("the weight's rank is unknown")
-    rank = len(weight_shape) - 2
+    rank = len(w_shape) - 2
     if options.spatial_ranks is not None and rank not in options.spatial_ranks:
         return None
     if options.max_rank is not None and options.max_rank < rank + 2:
         return options.out_of_budget(f"ConvTranspose '{node.name}': --max-rank {options.max_rank} is below the "
                                      f"rank {rank + 2} of its own input and output; no rewrite can reach it")
-    if weight is None and any(d is None for d in known_dims(node.inputs[1], rank + 2)):
-        return Skip(f"the weight's shape {list(weight_shape)} is not static: the new kernels need its sizes")
+    constant = constant_shape(node.inputs[1]) is not None
+    if not constant and any(d is None for d in known_dims(node.inputs[1], rank + 2)):
+        return Skip(f"the weight's shape {list(w_shape)} is not static: the new kernels need its sizes")
     x = node.inputs[0]
     if x.shape is not None and len(x.shape) != rank + 2:
         raise UnsupportedGraph(f"ConvTranspose '{node.name}': input of rank {len(x.shape)} with a kernel of "
                                f"{rank} spatial dims (rank {rank + 2} expected)")
     x_dims = known_dims(x, rank + 2)
     try:
-        spec = resolve(node.name, node.attrs, weight_shape, x_dims[2:])
+        spec = resolve(node.name, node.attrs, w_shape, x_dims[2:])
     except SymbolicOutputShape as e:
         return Skip(str(e))
     if x_dims[1] is not None and x_dims[1] != spec.in_channels:
@@ -223,5 +223,6 @@ def match_node(node: gs.Node, options: Options):
                                f"expects {spec.in_channels}")
     bias_tensor = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2].name else None
     bias = constant_value(bias_tensor) if bias_tensor is not None else None
+    weight = constant_value(node.inputs[1]) if constant else None       # read only now: in scope, resolvable
     return ConvTransposeMatch((node,), x, node.outputs[0], weight, node.inputs[1], bias,
                               bias_tensor if bias is None else None, spec)

@@ -57,6 +57,23 @@ def constant_value(tensor: gs.Tensor):
     return None
 
 
+def constant_shape(tensor: gs.Tensor) -> tuple | None:
+    """The shape of a constant's values without reading them (external weights stay on disk); None if
+    the tensor is not constant."""
+    if isinstance(tensor, gs.Constant):
+        return tuple(tensor.shape)
+    if len(tensor.inputs) == 1 and tensor.inputs[0].op in ("Identity", "Cast"):
+        return constant_shape(tensor.inputs[0].inputs[0])
+    value = constant_value(tensor)
+    return None if value is None else tuple(value.shape)
+
+
+def weight_shape(tensor: gs.Tensor) -> tuple | None:
+    """A weight's shape: the constant's, else the shape the graph declares for it (None if neither)."""
+    shape = constant_shape(tensor)
+    return shape if shape is not None else (tuple(tensor.shape) if tensor.shape is not None else None)
+
+
 @dataclass(frozen=True)
 class Dim:
     """A Reshape target entry: const * product of the listed axes of a tensor (the builder's reference

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import Dim, GraphBuilder, constant_value, known_dims
+from passes._graph import Dim, GraphBuilder, constant_value, known_dims, weight_shape
 from passes._registry import Options, Pass, Skip, register
 
 
@@ -39,8 +39,7 @@ class Match:
 
 def match(graph: gs.Graph, node: gs.Node, options: Options):
     w = node.inputs[1]
-    value = constant_value(w)
-    shape = list(value.shape) if value is not None else (list(w.shape) if w.shape is not None else None)
+    shape = weight_shape(w)
     if shape is None or len(shape) != 5:
         return None
     if any(not isinstance(d, int) for d in shape):
@@ -51,7 +50,7 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
         return Skip(f"auto_pad {auto_pad}: its pads change with the input size")
     pads = [0] * 6 if auto_pad == "VALID" else list(node.attrs.get("pads", [0] * 6))
     bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2].name else None
-    return Match((node,), node.inputs[0], node.outputs[0], w, value, bias, tuple(shape[2:]),
+    return Match((node,), node.inputs[0], node.outputs[0], w, constant_value(w), bias, tuple(shape[2:]),
                  tuple(node.attrs.get("strides", [1, 1, 1])), tuple(node.attrs.get("dilations", [1, 1, 1])),
                  tuple(pads), int(node.attrs.get("group", 1)))
 

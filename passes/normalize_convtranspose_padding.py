@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import onnx_graphsurgeon as gs
 
 from passes._convtranspose import ConvTransposeSpec, SymbolicOutputShape, resolve
-from passes._graph import GraphBuilder, constant_value, known_dims
+from passes._graph import GraphBuilder, known_dims, weight_shape
 from passes._registry import Options, Pass, Skip, register
 
 
@@ -24,8 +24,7 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
     auto_pad = node.attrs.get("auto_pad", "NOTSET")
     if auto_pad in ("NOTSET", b"NOTSET") and not node.attrs.get("output_shape"):
         return None
-    weight = constant_value(node.inputs[1])
-    shape = weight.shape if weight is not None else node.inputs[1].shape
+    shape = weight_shape(node.inputs[1])
     if shape is None:
         return Skip("the weight's shape is unknown: the kernel sizes decide the pads")
     try:

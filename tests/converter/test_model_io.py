@@ -71,12 +71,30 @@ def test_rejects_a_model_that_fails_the_checker(tmp_path, model):
         model_io.load(str(path))
 
 
-def test_loads_external_data_from_the_model_folder(tmp_path, model):
+def test_external_data_is_checked_at_load_and_read_only_when_needed(tmp_path, model):
     path = save_external(model, tmp_path)
     loaded = model_io.load(str(path))
     assert loaded.uses_external_data and loaded.data_files == [(tmp_path / "weights.bin").resolve()]
-    w = numpy_helper.to_array(loaded.model.graph.initializer[0])
+    assert loaded.folder == tmp_path.resolve()
+    assert all(not t.raw_data for t in loaded.model.graph.initializer)          # still references
+    whole = model_io.materialize(loaded.model, loaded.folder)
+    w = numpy_helper.to_array(whole.graph.initializer[0])
     np.testing.assert_array_equal(w, numpy_helper.to_array(model.graph.initializer[0]))
+
+
+def test_a_saved_copy_of_an_external_model_carries_its_own_data(tmp_path, model):
+    path = save_external(model, tmp_path)
+    loaded = model_io.load(str(path))
+    out = tmp_path / "copy" / "copy.onnx"
+    out.parent.mkdir()
+    model_io.save(loaded.model, str(out), folder=loaded.folder)
+    assert sorted(os.listdir(out.parent)) == ["copy.onnx", "copy.onnx.data"]
+    copy = model_io.load(str(out))
+    got = model_io.materialize(copy.model, copy.folder)
+    for a, b in zip(got.graph.initializer, model.graph.initializer):
+        np.testing.assert_array_equal(numpy_helper.to_array(a), numpy_helper.to_array(b))
+    big = [t for t in copy.model.graph.initializer if t.dims and np.prod(t.dims) * 4 >= 4096]
+    assert all(int(dict((e.key, e.value) for e in t.external_data)["offset"]) % 4096 == 0 for t in big)
 
 
 @pytest.mark.parametrize("location", ["../outside.bin", "/etc/passwd", "sub/../../outside.bin"])

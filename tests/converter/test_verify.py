@@ -105,6 +105,12 @@ def test_nan_in_the_same_places_passes_and_elsewhere_fails():
     assert not verify_mod.compare("y", a, np.array([1.0, 2.0, 3.0], np.float32), 1e-4, 1e-4).ok
 
 
+def test_an_output_with_no_finite_value_proves_nothing_and_fails():
+    blown_up = np.array([np.inf, -np.inf, np.nan], np.float32)
+    check = verify_mod.compare("y", blown_up, blown_up.copy(), 1e-4, 1e-4)
+    assert not check.ok and "no finite value" in check.note
+
+
 def test_integer_and_boolean_inputs_get_feeds():
     g = helper.make_graph([helper.make_node("Cast", ["i"], ["o"], to=1)], "g",
                           [helper.make_tensor_value_info("i", onnx.TensorProto.INT64, ["N", 3])],
