@@ -25,11 +25,22 @@ class _ExternalValues(LazyValues):
     """A constant whose bytes stay in the model's external-data file until a pass reads its values;
     exported as the same reference, so weights no pass touched are never read or copied."""
 
+    CACHED = 64 << 10        # bytes: small tensors (shape inference reads them on every pass) are read once
+
     def __init__(self, tensor: onnx.TensorProto, folder: Path | None):
         super().__init__(tensor)
         self.folder = folder
+        self._small: np.ndarray | None = None
 
     def load(self) -> np.ndarray:
+        if self._small is not None:
+            return self._small.copy()
+        values = self._read()
+        if values.nbytes <= self.CACHED:
+            self._small = values.copy()
+        return values
+
+    def _read(self) -> np.ndarray:
         if self.folder is None:
             raise BadInput(f"tensor '{self.tensor.name}' has external data but the model's folder is unknown")
         loaded = onnx.TensorProto()
