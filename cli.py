@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from converter import api
+from converter import api, progress
 from converter.errors import BadArgument, OnnxportError, ResultError
 from converter.inputs import parse_shape_args
 from converter.model_io import write_text
@@ -147,12 +147,18 @@ def _inspect(args) -> int:
     options = api.ConvertOptions(_targets(args), args.strategy, args.max_rank,
                                  fix_sizes=parse_shape_args(args.fix_sizes) or None)
     found = api.inspect(args.input, options)
-    print(json.dumps(found.as_dict(), indent=1) if args.json else found.text())
+    _out(json.dumps(found.as_dict(), indent=1) if args.json else found.text())
     return 0 if found.convertible else 1
 
 
+def _out(text: str) -> None:
+    """Results go to stdout, after the progress line (if any) is cleared."""
+    progress.clear()
+    print(text)
+
+
 def _show_report(report, json_path) -> None:
-    print(report.text())
+    _out(report.text())
     if json_path:
         write_text(json.dumps(report.as_dict(), indent=1), json_path)
 
@@ -161,7 +167,7 @@ def _verify(args) -> int:
     strides = tuple(_ints(args.sample_strides, "--sample-strides")) if args.sample_strides else ()
     result = api.verify(args.a, args.b, _verify_options(args), api.Alignment(args.unit_dims, strides),
                         args.against_provider)
-    print(result.summary())
+    _out(result.summary())
     if args.json:
         write_text(json.dumps(result.as_dict(), indent=1), args.json)
     return 0 if result.ok else 1
@@ -228,13 +234,18 @@ def _passes(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with progress.showing(progress.terminal_line()):
+            return args.run(args)
     except OnnxportError as e:
+        progress.clear()
         print(f"onnxport: error: {e}", file=sys.stderr)
         return e.exit_code
     except ResultError as e:
+        progress.clear()
         print(f"onnxport: {e}", file=sys.stderr)
         return e.exit_code
+    finally:
+        progress.clear()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
+from converter import progress
 from converter.errors import BadArgument, BadInput, OutputError, first_line
 
 EXAMPLE_PREFIX = "example:"
@@ -55,6 +56,7 @@ class LoadedModel:
 def load(spec: str) -> LoadedModel:
     if spec.startswith(EXAMPLE_PREFIX):
         return _load_example(spec[len(EXAMPLE_PREFIX):])
+    progress.say(f"loading {spec}")
     path = Path(spec)
     if not path.exists():
         raise BadInput(f"{spec}: no such file")
@@ -186,6 +188,7 @@ def save(model: onnx.ModelProto, out: str, *, force: bool = False, protected: li
     caller's last use of it)."""
     path = check_output_path(out, force=force, protected=list(protected))
     external = external or bool(external_tensors(model)) or in_memory_bytes(model) > PROTOBUF_LIMIT
+    progress.say(f"writing {out}")
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
         tmp_model, data_name = Path(tmp) / path.name, path.name + ".data"
         if external:

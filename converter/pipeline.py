@@ -14,7 +14,7 @@ from typing import Callable
 import onnx_graphsurgeon as gs
 
 import passes as _passes  # noqa: F401  (registers every pass)
-from converter import shapes
+from converter import progress, shapes
 from converter.profiles import Violation
 from converter.errors import BadArgument
 from passes import _driver, _registry
@@ -239,6 +239,7 @@ def run(graph: gs.Graph, steps: list[Step], rounds: int = MAX_ROUNDS) -> list[Pa
     for _ in range(rounds):
         changed = False
         for step in steps:
+            progress.say(f"pass {step.pass_name}")
             report = _driver.apply(graph, _registry.get(step.pass_name), step.options,
                                    [r.name for r in reports if r.modified])
             if report.modified:

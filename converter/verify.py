@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from converter import inputs as inputs_mod, model_io
+from converter import inputs as inputs_mod, model_io, progress
 from converter.errors import BadArgument, BadInput, first_line
 from converter.model_io import PROTOBUF_LIMIT
 
@@ -226,6 +226,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
         checks, tried, error = [], [], ""
         for alternatives in inputs_mod.size_candidates(specs, overrides, runs, _admissible_hints(a, specs, folders[0])):
             for shapes_try in alternatives:
+                progress.say(f"verifying at {shapes_text(shapes_try)} (run {len(checks) + 1} of {runs})")
                 feeds = inputs_mod.random_feeds(specs, shapes_try, seed + len(checks))
                 tried.append(shapes_try)
                 try:

@@ -258,3 +258,30 @@ def test_lenet_slides_from_the_command_line(tmp_path, capsys):
     assert code == 0 and "strided-to-dense: rewrote 5 node(s)" in stdout and "verify: equivalent" in stdout
     code, stdout, _ = run(capsys, "verify", free, dense, "--sample-strides", "4,4", "--shape", "X=1x1x60x32")
     assert code == 0
+
+
+class _Terminal:
+    """A stderr that says it is a terminal and keeps what was written."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_goes_to_a_terminal_stderr_and_nowhere_else(tmp_path, capsys, monkeypatch, model_path):
+    code, _, err = run(capsys, "convert", model_path, "-o", tmp_path / "a.onnx")
+    assert code == 0 and err == ""                       # not a terminal: nothing extra
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main(["convert", str(model_path), "-o", str(tmp_path / "b.onnx")]) == 0
+    for stage in ("loading", "pass convtranspose-to-subpixel", "verifying at", "writing"):
+        assert stage in terminal.text, stage
+    assert terminal.text.endswith("\r\033[K")            # the line is cleared at the end
