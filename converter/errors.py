@@ -31,25 +31,21 @@ class OutputError(OnnxportError):
 
 
 class ResultError(Exception):
-    """The work ran, but its result is not acceptable (exit code 1)."""
+    """The work ran, but its result is not acceptable (exit code 1); carries the report of that work."""
 
     exit_code = 1
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
 
 
 class VerificationMismatch(ResultError):
     """Original and rewritten model disagree beyond the tolerance."""
 
-    def __init__(self, message: str, result=None):
-        super().__init__(message)
-        self.result = result
-
 
 class TargetNotReached(ResultError):
     """Some nodes still violate the requested target after every pass ran."""
-
-    def __init__(self, message: str, report=None):
-        super().__init__(message)
-        self.report = report
 
 
 class PassError(Exception):

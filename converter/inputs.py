@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from converter.errors import BadArgument
+from converter.errors import BadArgument, BadInput
 
 BASE_SIZES = (16, 24, 32, 8, 12, 20, 28, 40, 48, 5, 6, 7, 9, 10, 11, 13, 15, 17, 3, 4, 2, 1)
 BATCH_SIZES = (1, 2, 3)
@@ -126,6 +126,9 @@ def _assign(specs, overrides, values) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+MAX_FEED_ELEMENTS = 1 << 28           # per input: 1 GiB of float32; beyond that a size is a typo or hostile
+
+
 def random_feeds(specs: list[InputSpec], shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, np.ndarray]:
     """Seeded inputs: N(0, 1) floats, small non-negative integers, random booleans."""
     rng = np.random.default_rng(seed)
@@ -133,6 +136,9 @@ def random_feeds(specs: list[InputSpec], shapes: dict[str, tuple[int, ...]], see
     for s in specs:
         dtype = onnx.helper.tensor_dtype_to_np_dtype(s.elem_type)
         shape = shapes[s.name]
+        if any(d < 0 for d in shape) or int(np.prod(shape, dtype=object)) > MAX_FEED_ELEMENTS:
+            raise BadInput(f"input {s.name} at {'x'.join(map(str, shape))}: too large (or negative) to feed "
+                           f"(at most {MAX_FEED_ELEMENTS} elements); give other sizes with --shape")
         if np.issubdtype(dtype, np.floating):
             feeds[s.name] = rng.standard_normal(shape).astype(dtype)
         elif dtype == np.bool_:

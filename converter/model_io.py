@@ -28,6 +28,7 @@ from converter.errors import BadArgument, BadInput, OutputError, first_line
 EXAMPLE_PREFIX = "example:"
 PROTOBUF_LIMIT = 2**31 - 1
 EXTERNAL_THRESHOLD = 1024          # tensors at least this many bytes go to the side file
+MAX_DIM = 2**31 - 1                # no real input or output is longer on one axis
 ALIGNMENT = 4096                   # side-file offsets of large tensors: page-aligned, so runtimes can map them
 COPY_CHUNK = 64 << 20              # bytes per read when copying external data file to file
 
@@ -70,6 +71,7 @@ def load(spec: str) -> LoadedModel:
         raise BadInput(f"{spec}: cannot read: {e.strerror or e}") from None
     if model.ir_version == 0 or not model.HasField("graph"):
         raise BadInput(f"{spec}: not an ONNX model (no IR version or no graph; truncated or another format?)")
+    _check_text(model, spec)
     data_files = _external_data_files(model, path.parent.resolve(), spec)
     check(model, spec, path)
     return LoadedModel(model, spec, path.resolve(), data_files)
@@ -80,6 +82,27 @@ def _load_example(name: str) -> LoadedModel:
     if name not in examples.EXAMPLES:
         raise BadArgument(f"unknown example '{name}'; examples: {', '.join(sorted(examples.EXAMPLES))}")
     return LoadedModel(examples.build(name), EXAMPLE_PREFIX + name)
+
+
+def _check_text(message, label: str) -> None:
+    """Every string field of the model is valid UTF-8 (the parser hands invalid ones back as bytes, which
+    fail far from here when written again). Only string and message fields are touched: weights are
+    never copied."""
+    from google.protobuf.descriptor import FieldDescriptor as F
+    stack = [message]
+    while stack:
+        msg = stack.pop()
+        for field in msg.DESCRIPTOR.fields:
+            repeated = field.is_repeated if hasattr(field, "is_repeated") else field.label == F.LABEL_REPEATED
+            if field.type == F.TYPE_STRING:
+                values = getattr(msg, field.name) if repeated else [getattr(msg, field.name)]
+                if any(not isinstance(v, str) for v in values):
+                    raise BadInput(f"{label}: not a valid ONNX model (a name or text field is not UTF-8)")
+            elif field.type == F.TYPE_MESSAGE:
+                if repeated:
+                    stack.extend(getattr(msg, field.name))
+                elif msg.HasField(field.name):
+                    stack.append(getattr(msg, field.name))
 
 
 def _external_data_files(model: onnx.ModelProto, folder: Path, label: str) -> list[Path]:
@@ -153,6 +176,15 @@ def check(model: onnx.ModelProto, label: str, path: Path | None = None) -> None:
     """
     if model.ir_version > onnx.IR_VERSION:
         raise BadInput(f"{label}: IR version {model.ir_version} is newer than this onnx reads ({onnx.IR_VERSION})")
+    for vi in list(model.graph.input) + list(model.graph.output):
+        dims = vi.type.tensor_type.shape.dim if vi.type.HasField("tensor_type") else []
+        bad = [d.dim_value for d in dims if d.HasField("dim_value") and not 0 <= d.dim_value <= MAX_DIM]
+        if bad:
+            raise BadInput(f"{label}: '{vi.name}' has dimension {bad[0]} (a size is 0..{MAX_DIM})")
+    known = set(onnx.TensorProto.DataType.values())
+    for t in external_data_helper._get_all_tensors(model):
+        if t.data_type not in known or t.data_type == onnx.TensorProto.UNDEFINED:
+            raise BadInput(f"{label}: tensor '{t.name}' has unknown data type {t.data_type}")
     newest = onnx.defs.onnx_opset_version()
     for imp in model.opset_import:
         if imp.domain in ("", "ai.onnx") and imp.version > newest:
@@ -161,6 +193,20 @@ def check(model: onnx.ModelProto, label: str, path: Path | None = None) -> None:
         onnx.checker.check_model(str(path) if path is not None else model)
     except (onnx.checker.ValidationError, ValueError) as e:
         raise BadInput(f"{label}: fails onnx.checker: {first_line(e)}") from None
+    _check_semantics(model, label)
+
+
+def _check_semantics(model: onnx.ModelProto, label: str) -> None:
+    """Strict shape inference: what the checker lets through but no runtime runs (zero or negative
+    strides, a kernel longer than its padded input, ...). Models with ops of other domains are left to
+    the runtime: their shapes cannot be inferred here."""
+    domains = {n.domain for n in model.graph.node} | {n.domain for f in model.functions for n in f.node}
+    if domains - {"", "ai.onnx"}:
+        return
+    try:
+        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as e:
+        raise BadInput(f"{label}: its shapes do not add up: {first_line(e)}") from None
 
 
 def check_output_path(out: str, *, force: bool, protected: list[Path]) -> Path:

@@ -251,6 +251,8 @@ def _windowed(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> Non
     n = len(kernel)
     k, s = kernel[i], node.attrs.get("strides", [1] * n)[i]
     d = node.attrs.get("dilations", [1] * n)[i]
+    if s < 1 or d < 1:
+        raise _Stop(f"{_name(node)} (stride {s}, dilation {d})")
     auto_pad = node.attrs.get("auto_pad", "NOTSET")
     auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):            # out = ceil(L/s): exact when s divides L
