@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import latency_ms, model_macs, random_input, session  # noqa: E402
+from benchmarks.common import describe, latency_ms, model_macs, random_input, session  # noqa: E402
 from converter import api  # noqa: E402
 from models import convtranspose  # noqa: E402
 
@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     ap.add_argument("--strategies", default="subpixel", help="comma-separated strategies to time")
     ap.add_argument("--batches", default="1,2")
     args = ap.parse_args(argv)
+    print(describe(args.provider, args.threads))
     strategies = args.strategies.split(",")
     print(f"{'layer':28s} {'N':>2s} {'native ms':>10s} " + " ".join(f"{s + ' ms':>14s} {'ratio':>6s}" for s in strategies)
           + f" {'MACs native':>14s} " + " ".join(f"{'MACs ' + s:>16s}" for s in strategies))

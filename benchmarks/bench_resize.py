@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import latency_ms, random_input, session  # noqa: E402
+from benchmarks.common import describe, latency_ms, random_input, session  # noqa: E402
 from converter import api  # noqa: E402
 from models import resize  # noqa: E402
 
@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--budget", type=float, default=1.5)
     args = ap.parse_args(argv)
+    print(describe(args.provider, args.threads))
     print(f"{'input':22s} {'mode':8s} {'native 5-D ms':>14s} {'4-D chain ms':>13s} {'ratio':>6s}")
     for shape in SHAPES:
         for mode, attrs in MODES:

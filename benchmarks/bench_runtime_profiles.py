@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import latency_ms, model_macs, random_input, session  # noqa: E402
+from benchmarks.common import describe, latency_ms, model_macs, random_input, session  # noqa: E402
 from converter import api  # noqa: E402
 from models import conv, examples, pool  # noqa: E402
 
@@ -40,6 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--budget", type=float, default=1.5)
     args = ap.parse_args(argv)
+    print(describe(args.provider, args.threads))
     time = lambda m, feeds: latency_ms(session(m, args.provider, args.threads), feeds, args.budget)
 
     print(f"{'layer':26s} {'native ms':>10s} {'2-D form ms':>12s} {'ratio':>6s} {'MACs ratio':>10s}")

@@ -9,7 +9,7 @@ import onnx
 import onnxruntime as ort
 
 from converter import graph_io, macs
-from converter.verify import providers_for
+from converter.verify import device_name, providers_for
 
 
 def session(model: onnx.ModelProto, provider: str, threads: int):
@@ -41,3 +41,15 @@ def model_macs(model: onnx.ModelProto, shapes: dict) -> int | None:
 
 def random_input(shape) -> np.ndarray:
     return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+
+
+def describe(provider: str, threads: int) -> str:
+    """The line each benchmark prints first: runtime version, the provider a session really gets, the
+    device, threads."""
+    probe = onnx.helper.make_model(
+        onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "probe",
+                               [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+                               [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])]),
+        opset_imports=[onnx.helper.make_opsetid("", 13)], ir_version=8)
+    used = session(probe, provider, threads).get_providers()[0]
+    return f"onnxruntime {ort.__version__}, {used} on {device_name(used)}, {threads} intra-op thread(s)"

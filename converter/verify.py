@@ -115,6 +115,24 @@ def cuda_usable() -> bool:
         ort.set_default_logger_severity(3)
 
 
+@functools.lru_cache(maxsize=None)
+def device_name(provider: str) -> str:
+    """What the provider runs on, for reports: the GPU's name for CUDA (from nvidia-smi), else the CPU's."""
+    import subprocess
+    if provider == PROVIDERS["cuda"]:
+        try:
+            done = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                  text=True, timeout=10, check=True)
+            return done.stdout.strip().splitlines()[0]
+        except (OSError, subprocess.SubprocessError, IndexError):
+            return "an NVIDIA GPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return "the CPU"
+
+
 def providers_for(choice: str) -> list:
     if choice not in ("auto", "cpu", "cuda"):
         raise BadArgument(f"unknown provider '{choice}' (auto, cuda, cpu)")
@@ -221,6 +239,8 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     except BadInput as e:
         return VerifyResult(False, first_on, atol, rtol, [RunCheck({}, failure=str(e))])
     on_b = session_b.get_providers()[0]
+    if on_b == PROVIDERS["cuda"]:
+        on_b = f"{on_b} on {device_name(on_b)}"
 
     def collect(runner):
         checks, tried, error = [], [], ""

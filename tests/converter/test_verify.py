@@ -22,8 +22,9 @@ def perturbed(model: onnx.ModelProto, name: str, delta: float) -> onnx.ModelProt
 def test_a_model_matches_itself_and_its_rewrite_on_several_sizes():
     model = examples.build("unet3d")
     converted, _ = api.convert_model(model)
-    result = verify_mod.verify(model, converted, provider="cpu", runs=3)
-    assert result.ok and result.provider == "CPUExecutionProvider"
+    result = verify_mod.verify(model, converted, provider="auto", runs=3)     # CUDA where it loads: TF32 off
+    assert result.ok
+    assert result.provider == ("CUDAExecutionProvider" if verify_mod.cuda_usable() else "CPUExecutionProvider")
     sizes = [tuple(r.shapes["X"]) for r in result.runs]
     assert len(set(sizes)) == 3 and max(max(s[2:]) for s in sizes) >= 32
     assert "equivalent on 3 run(s)" in result.summary()
@@ -35,7 +36,7 @@ def test_a_small_weight_error_is_caught_and_located():
     model = examples.build("unet3d")
     converted, _ = api.convert_model(model)
     weight = next(i.name for i in converted.graph.initializer if "up1" in i.name and "weight" in i.name)
-    result = verify_mod.verify(model, perturbed(converted, weight, 1e-3), provider="cpu", runs=2)
+    result = verify_mod.verify(model, perturbed(converted, weight, 1e-3), provider="auto", runs=2)
     assert not result.ok
     assert "mismatch" in result.summary()
     assert result.divergence == "up1_1"
