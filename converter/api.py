@@ -186,7 +186,8 @@ def convert(source: str, output: str, options: ConvertOptions = ConvertOptions()
         if not report.verification.ok:
             raise VerificationMismatch(f"the converted model is not equivalent: {report.verification.summary()}; "
                                        f"nothing written", report)
-    model_io.save(converted, output, force=force, protected=loaded.protected_paths(), folder=loaded.folder)
+    model_io.save(converted, output, force=force, protected=loaded.protected_paths(), folder=loaded.folder,
+                  external=loaded.uses_external_data)
     report.output = output
     return report
 
@@ -276,6 +277,7 @@ def _verified_write(loaded, model, report, output, verify, options, force):
         if not report.verification.ok:
             raise VerificationMismatch(f"the result is not equivalent: {report.verification.summary()}; "
                                        f"nothing written", report)
-    model_io.save(model, output, force=force, protected=loaded.protected_paths(), folder=loaded.folder)
+    model_io.save(model, output, force=force, protected=loaded.protected_paths(), folder=loaded.folder,
+                  external=loaded.uses_external_data)
     report.output = output
     return report

@@ -57,3 +57,14 @@ def test_conversion_reads_only_the_weights_it_rewrites(tmp_path):
     assert rewritten == {"up1_1_node"}
     assert len(kept) >= len(model_io.external_tensors(loaded.model)) - 2      # all but the ConvTranspose's W and b
     assert model_io.in_memory_bytes(converted) < 64 * 2**10
+
+
+def test_a_model_with_external_data_keeps_it_even_when_every_weight_was_rewritten(tmp_path, capsys):
+    src = large_unet3d.write(tmp_path, blocks=(1, 1, 1, 1), widths=(4, 8, 8, 16))
+    out = tmp_path / "port.onnx"
+    code = cli.main(["convert", str(src), "-o", str(out), "--target", "webgpu", "--shape", "X=1x1x8x8x8"])
+    assert code == 0, capsys.readouterr().out
+    ported = model_io.load(str(out))
+    assert ported.uses_external_data and (tmp_path / "port.onnx.data").is_file()
+    assert not [n for n in ported.model.graph.node if n.op_type in ("Conv", "ConvTranspose")
+                and len(next(i for i in ported.model.graph.initializer if i.name == n.input[1]).dims) == 5]
