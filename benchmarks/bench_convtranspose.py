@@ -8,13 +8,12 @@ optimizations, as deployed), their ratio, and the MACs of both.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import describe, latency_ms, model_macs, random_input, session  # noqa: E402
+from benchmarks.common import describe, timing_parser, latency_ms, model_macs, random_input, session  # noqa: E402
 from converter import api  # noqa: E402
 from models import convtranspose  # noqa: E402
 
@@ -27,10 +26,7 @@ LAYERS = [  # name, cin, cout, kernel, stride, pads, output_padding, spatial
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--provider", default="cpu", help="cpu, cuda or auto (default cpu)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--budget", type=float, default=1.5, help="seconds of timing per model")
+    ap = timing_parser(__doc__)
     ap.add_argument("--strategies", default="subpixel", help="comma-separated strategies to time")
     ap.add_argument("--batches", default="1,2")
     args = ap.parse_args(argv)

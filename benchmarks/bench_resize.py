@@ -7,13 +7,12 @@ trilinear (half_pixel), each followed by a Relu.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import describe, latency_ms, random_input, session  # noqa: E402
+from benchmarks.common import describe, timing_parser, latency_ms, random_input, session  # noqa: E402
 from converter import api  # noqa: E402
 from models import resize  # noqa: E402
 
@@ -23,10 +22,7 @@ MODES = [("nearest", {"coordinate_transformation_mode": "asymmetric", "nearest_m
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--provider", default="cpu")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--budget", type=float, default=1.5)
+    ap = timing_parser(__doc__)
     args = ap.parse_args(argv)
     print(describe(args.provider, args.threads))
     print(f"{'input':22s} {'mode':8s} {'native 5-D ms':>14s} {'4-D chain ms':>13s} {'ratio':>6s}")

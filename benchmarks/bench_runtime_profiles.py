@@ -9,13 +9,12 @@ profile that accepts them (--fix-sizes for the static ones).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import describe, latency_ms, model_macs, random_input, session  # noqa: E402
+from benchmarks.common import describe, timing_parser, latency_ms, model_macs, random_input, session  # noqa: E402
 from converter import api  # noqa: E402
 from models import conv, examples, pool  # noqa: E402
 
@@ -35,10 +34,7 @@ PROFILES = ["coreml", "nnapi", "xnnpack", "webgpu", "tflite", "tensorrt", "openv
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--provider", default="cpu")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--budget", type=float, default=1.5)
+    ap = timing_parser(__doc__)
     args = ap.parse_args(argv)
     print(describe(args.provider, args.threads))
     time = lambda m, feeds: latency_ms(session(m, args.provider, args.threads), feeds, args.budget)

@@ -1,6 +1,7 @@
 """Timing helpers shared by the benchmark scripts: onnxruntime sessions and a robust latency estimate."""
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
@@ -53,3 +54,12 @@ def describe(provider: str, threads: int) -> str:
         opset_imports=[onnx.helper.make_opsetid("", 13)], ir_version=8)
     used = session(probe, provider, threads).get_providers()[0]
     return f"onnxruntime {ort.__version__}, {used} on {device_name(used)}, {threads} intra-op thread(s)"
+
+
+def timing_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every latency benchmark takes: provider, threads, seconds of timing per model."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--provider", default="cpu", help="cpu, cuda or auto (default cpu)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--budget", type=float, default=1.5, help="seconds of timing per model")
+    return ap

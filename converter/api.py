@@ -180,16 +180,7 @@ def convert(source: str, output: str, options: ConvertOptions = ConvertOptions()
         raise TargetNotReached(f"{len(report.remaining)} node(s) still violate the target ({nodes}"
                                f"{', ...' if len(report.remaining) > 3 else ''}); nothing written "
                                f"(--allow-partial writes it anyway)", report)
-    if verify:
-        report.verification = verify_models(loaded.model, converted, verify_options, report.alignment,
-                                            (loaded.folder, loaded.folder))
-        if not report.verification.ok:
-            raise VerificationMismatch(f"the converted model is not equivalent: {report.verification.summary()}; "
-                                       f"nothing written", report)
-    model_io.save(converted, output, force=force, protected=loaded.protected_paths(), folder=loaded.folder,
-                  external=loaded.uses_external_data)
-    report.output = output
-    return report
+    return _verified_write(loaded, converted, report, output, verify, verify_options, force, report.alignment)
 
 
 def verify_models(a: onnx.ModelProto, b: onnx.ModelProto, options: VerifyOptions = VerifyOptions(),
@@ -271,9 +262,11 @@ def fix_sizes(source: str, output: str, shapes_: dict, *, verify: bool = True,
     return _verified_write(loaded, fixed, report, output, verify, replace(verify_options, shapes=shapes_), force)
 
 
-def _verified_write(loaded, model, report, output, verify, options, force):
+def _verified_write(loaded, model, report, output, verify, options, force, alignment=verify_mod.Alignment()):
+    """Verify `model` against what was loaded, then write it atomically; nothing is written on a mismatch."""
     if verify:
-        report.verification = verify_models(loaded.model, model, options, folders=(loaded.folder, loaded.folder))
+        report.verification = verify_models(loaded.model, model, options, alignment,
+                                            (loaded.folder, loaded.folder))
         if not report.verification.ok:
             raise VerificationMismatch(f"the result is not equivalent: {report.verification.summary()}; "
                                        f"nothing written", report)

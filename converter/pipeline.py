@@ -19,7 +19,7 @@ from converter.profiles import Violation
 from converter.errors import BadArgument
 from passes import _driver, _registry
 from passes._driver import PassReport
-from passes._graph import weight_shape
+from passes._graph import text_attr, weight_shape
 
 MAX_ROUNDS = 4
 
@@ -43,8 +43,7 @@ def _convtranspose_of_rank(ranks: frozenset[int] | None) -> Callable[[gs.Node], 
 def _implicit_padding(node: gs.Node) -> str | None:
     if node.op != "ConvTranspose":
         return None
-    auto_pad = node.attrs.get("auto_pad", "NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    auto_pad = text_attr(node, "auto_pad", "NOTSET")
     if auto_pad != "NOTSET" or node.attrs.get("output_shape"):
         return "ConvTranspose with " + (f"auto_pad {auto_pad}" if auto_pad != "NOTSET" else "output_shape")
     return None
@@ -72,26 +71,21 @@ def _of_spatial_rank(ops: tuple[str, ...], rank: int) -> Callable[[gs.Node], str
     return violation
 
 
-def _text_attr(node: gs.Node, key: str, default: str) -> str:
-    value = node.attrs.get(key, default)
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _nearest_not_floor(node: gs.Node) -> str | None:
-    if node.op != "Resize" or _text_attr(node, "mode", "nearest") != "nearest":
+    if node.op != "Resize" or text_attr(node, "mode", "nearest") != "nearest":
         return None
-    pair = (_text_attr(node, "coordinate_transformation_mode", "half_pixel"),
-            _text_attr(node, "nearest_mode", "round_prefer_floor"))
+    pair = (text_attr(node, "coordinate_transformation_mode", "half_pixel"),
+            text_attr(node, "nearest_mode", "round_prefer_floor"))
     return None if pair == ("asymmetric", "floor") else f"nearest Resize in {pair[0]} + {pair[1]} form"
 
 
 def _symmetric_coordinates(node: gs.Node) -> str | None:
-    symmetric = node.op == "Resize" and _text_attr(node, "coordinate_transformation_mode", "") == "half_pixel_symmetric"
+    symmetric = node.op == "Resize" and text_attr(node, "coordinate_transformation_mode", "") == "half_pixel_symmetric"
     return "Resize with coordinate_transformation_mode half_pixel_symmetric" if symmetric else None
 
 
 def _aspect_ratio_policy(node: gs.Node) -> str | None:
-    policy = _text_attr(node, "keep_aspect_ratio_policy", "stretch") if node.op == "Resize" else "stretch"
+    policy = text_attr(node, "keep_aspect_ratio_policy", "stretch") if node.op == "Resize" else "stretch"
     return None if policy == "stretch" else f"Resize with keep_aspect_ratio_policy {policy}"
 
 

@@ -15,7 +15,7 @@ import onnx_graphsurgeon as gs
 
 from converter.errors import BadArgument
 from passes._driver import all_graphs
-from passes._graph import constant_shape, weight_shape
+from passes._graph import constant_shape, text_attr, weight_shape
 from passes._resize import resize_spec
 
 try:
@@ -138,11 +138,6 @@ def _spatial_rank(node: gs.Node) -> int | None:
     return rank - 2 if rank is not None else None
 
 
-def _text(node: gs.Node, key: str, default: str) -> str:
-    value = node.attrs.get(key, default)
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _spatial_ranks(node, allowed):
     r = _spatial_rank(node)
     return f"{r}-D (supported: {', '.join(f'{a}-D' for a in allowed)})" if r is not None and r not in allowed else None
@@ -169,7 +164,7 @@ def _constant_inputs(node, indices):
 
 
 def _auto_pad(node, allowed):
-    value = _text(node, "auto_pad", "NOTSET")
+    value = text_attr(node, "auto_pad", "NOTSET")
     return f"auto_pad {value}" if value not in allowed else None
 
 
@@ -197,13 +192,13 @@ def _unit_dilations(node, wanted):
 
 
 def _resize_modes(node, table):
-    mode = _text(node, "mode", "nearest")
+    mode = text_attr(node, "mode", "nearest")
     if mode not in table:
         return f"mode {mode} (supported: {', '.join(table)})"
-    coordinate = _text(node, "coordinate_transformation_mode", "half_pixel")
+    coordinate = text_attr(node, "coordinate_transformation_mode", "half_pixel")
     if "coordinate" in table[mode] and coordinate not in table[mode]["coordinate"]:
         return f"{mode} with coordinate_transformation_mode {coordinate}"
-    nearest = _text(node, "nearest_mode", "round_prefer_floor")
+    nearest = text_attr(node, "nearest_mode", "round_prefer_floor")
     if mode == "nearest" and "nearest_mode" in table[mode] and nearest not in table[mode]["nearest_mode"]:
         return f"nearest_mode {nearest}"
     return None
@@ -218,7 +213,7 @@ def _integer_upscale(node, wanted):
 
 
 def _pad_modes(node, allowed):
-    mode = _text(node, "mode", "constant")
+    mode = text_attr(node, "mode", "constant")
     return f"mode {mode}" if mode not in allowed else None
 
 
@@ -229,7 +224,7 @@ def _static_dims(node, axes):
 
 
 def _resize_innermost(node, table):
-    mode = _text(node, "mode", "nearest")
+    mode = text_attr(node, "mode", "nearest")
     rank = _rank(node.inputs[0])
     if mode not in table or rank is None:
         return None
@@ -281,7 +276,7 @@ def _max_kernel(node, limit):
 
 
 def _coordinate_modes_refused(node, refused):
-    value = _text(node, "coordinate_transformation_mode", "half_pixel")
+    value = text_attr(node, "coordinate_transformation_mode", "half_pixel")
     return f"coordinate_transformation_mode {value}" if value in refused else None
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from passes._convtranspose import resolve
-from passes._graph import constant_value, weight_shape
+from passes._graph import constant_value, text_attr, weight_shape
 
 PASS_THROUGH = {
     "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Clip", "Softplus",
@@ -253,8 +253,7 @@ def _windowed(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> Non
     d = node.attrs.get("dilations", [1] * n)[i]
     if s < 1 or d < 1:
         raise _Stop(f"{_name(node)} (stride {s}, dilation {d})")
-    auto_pad = node.attrs.get("auto_pad", "NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    auto_pad = text_attr(node, "auto_pad", "NOTSET")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):            # out = ceil(L/s): exact when s divides L
         lattice.require_multiple(a, b, s, _name(node))
         a, b = lattice.lengths[node.inputs[0].name][1:]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import GraphBuilder, constant_value
+from passes._graph import GraphBuilder, constant_value, text_attr
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,7 @@ def conv_pads(conv: gs.Node, kernel: list[int]) -> list[int]:
     """Begin and end pads of a stride-1, undilated Conv, auto_pad resolved (for stride 1 it never depends
     on the input size)."""
     n = len(kernel)
-    auto_pad = conv.attrs.get("auto_pad", "NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    auto_pad = text_attr(conv, "auto_pad", "NOTSET")
     if auto_pad == "VALID":
         return [0] * (2 * n)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):

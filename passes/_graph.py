@@ -57,6 +57,12 @@ def constant_value(tensor: gs.Tensor):
     return None
 
 
+def text_attr(node: gs.Node, key: str, default: str) -> str:
+    """A string attribute as str (onnx-graphsurgeon hands some back as bytes)."""
+    value = node.attrs.get(key, default)
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def constant_shape(tensor: gs.Tensor) -> tuple | None:
     """The shape of a constant's values without reading them (external weights stay on disk); None if
     the tensor is not constant."""

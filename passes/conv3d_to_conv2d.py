@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import Dim, GraphBuilder, constant_value, known_dims, weight_shape
+from passes._graph import Dim, GraphBuilder, constant_value, known_dims, text_attr, weight_shape
 from passes._registry import Options, Pass, Skip, register
 
 
@@ -44,8 +44,7 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
         return None
     if any(not isinstance(d, int) for d in shape):
         return Skip("the weight's shape is not static")
-    auto_pad = node.attrs.get("auto_pad", "NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    auto_pad = text_attr(node, "auto_pad", "NOTSET")
     if auto_pad not in ("NOTSET", "VALID"):
         return Skip(f"auto_pad {auto_pad}: its pads change with the input size")
     pads = [0] * 6 if auto_pad == "VALID" else list(node.attrs.get("pads", [0] * 6))

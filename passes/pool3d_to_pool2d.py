@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import onnx_graphsurgeon as gs
 
-from passes._graph import Dim, GraphBuilder
+from passes._graph import Dim, GraphBuilder, text_attr
 from passes._registry import Options, Pass, Skip, register
 
 PER_AXIS = ("ceil_mode", "count_include_pad", "p", "storage_order")
@@ -35,8 +35,7 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
     indices = node.outputs[1] if len(node.outputs) > 1 and node.outputs[1].name else None
     if indices is not None and (indices.outputs or indices in graph.outputs):
         return Skip("its Indices output is used")
-    auto_pad = node.attrs.get("auto_pad", "NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    auto_pad = text_attr(node, "auto_pad", "NOTSET")
     if auto_pad not in ("NOTSET", "VALID"):
         return Skip(f"auto_pad {auto_pad}: its pads change with the input size")
     return Match((node,), node.inputs[0], node.outputs[0])

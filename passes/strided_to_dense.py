@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import onnx_graphsurgeon as gs
 
 from converter.errors import UnsupportedGraph
-from passes._graph import GraphBuilder
+from passes._graph import GraphBuilder, text_attr
 from passes._registry import Options, Pass, register
 
 WINDOWED = ("Conv", "MaxPool", "AveragePool", "LpPool")
@@ -71,8 +71,8 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
     strides = node.attrs.get("strides", [1] * rank)
     if all(b == 1 for b in before) and all(s == 1 for s in strides):
         return None
-    auto_pad = node.attrs.get("auto_pad", "NOTSET")
-    if (auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad) not in ("NOTSET", "VALID"):
+    auto_pad = text_attr(node, "auto_pad", "NOTSET")
+    if auto_pad not in ("NOTSET", "VALID"):
         raise UnsupportedGraph(f"--dense: '{node.name}' uses auto_pad {auto_pad}, whose pads follow the stride")
     if node.op == "AveragePool" and int(graph.opset) < 19 and any(b > 1 for b in before):
         raise UnsupportedGraph(f"--dense: AveragePool '{node.name}' needs dilations, which AveragePool has "
