@@ -1,10 +1,11 @@
 """Freeing and fixing input sizes: strip-sizes, fix-sizes, and the plans for pad-to-valid and --dense.
 
-strip-sizes makes the chosen input dims symbolic, forgets shapes that were only true at the exported
-size, and rewrites ops that bake sizes in (Reshape targets, Resize sizes) with the exported shapes as
-reference; a dim that stays pinned (a Flatten/Gemm head, a Reshape that splits it, an op that fails
-at the next admissible size) is an error naming the node. fix-sizes sets sizes and folds the shape
-arithmetic that became constant.
+strip-sizes makes the batch and the spatial input dims symbolic, forgets shapes that were only true at
+the exported size, and rewrites what bakes sizes in (Reshape targets, Expand shapes, Slice ends, Resize
+sizes) from the factors each dim is made of (passes._symbolic_dims). A dim that is truly pinned (a
+positional embedding, a Flatten/Gemm head, a Reshape that splits it) stays fixed and the report says
+which node fixes it; only a dim the user named with --axes is an error then. fix-sizes sets sizes and
+folds the shape arithmetic that became constant.
 """
 from __future__ import annotations
 
@@ -15,17 +16,20 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from converter import graph_io, inputs, pipeline, shapes, sizes
-from converter.errors import BadArgument, UnsupportedGraph, first_line
+from converter.errors import BadArgument, UnsupportedGraph
 from passes._driver import PassReport
 from passes._registry import Options
+from passes._symbolic_dims import propagate
 from passes.pad_inputs_to_valid import ValidSize
 
 SPATIAL_NAMES = {1: ["L"], 2: ["H", "W"], 3: ["D", "H", "W"]}
+HEADS = ("Flatten", "Gemm", "MatMul")
 
 
 @dataclass
 class SizesReport:
     freed: dict = field(default_factory=dict)        # input -> {axis: symbolic name}
+    kept: dict = field(default_factory=dict)         # input -> {axis: why it stays fixed}
     fixed: dict = field(default_factory=dict)        # input -> shape
     admissible: list = field(default_factory=list)   # sizes.AxisSizes of the freed spatial axes
     passes: list[PassReport] = field(default_factory=list)
@@ -36,6 +40,9 @@ class SizesReport:
         lines = []
         for name, dims in self.freed.items():
             lines.append(f"freed {name}: " + ", ".join(f"axis {a} -> {d}" for a, d in dims.items()))
+        for name, dims in self.kept.items():
+            for axis, why in dims.items():
+                lines.append(f"kept {name} axis {axis} fixed: {why}")
         for name, shape in self.fixed.items():
             lines.append(f"fixed {name}: {'x'.join(map(str, shape))}")
         for a in self.admissible:
@@ -52,13 +59,16 @@ class SizesReport:
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
-        return {"freed": self.freed, "fixed": self.fixed, "admissible": [a.as_dict() for a in self.admissible],
+        return {"freed": self.freed, "kept": self.kept, "fixed": self.fixed,
+                "admissible": [a.as_dict() for a in self.admissible],
                 "passes": [p.as_dict() for p in self.passes], "output": self.output,
                 "verification": self.verification.as_dict() if self.verification else None}
 
 
-def choose(model: onnx.ModelProto, names: list[str] | None, axes: list[int] | None) -> dict[str, list[int]]:
-    """Input -> axes to free: by default the batch and every spatial axis of every image-like input."""
+def choose(model: onnx.ModelProto, names: list[str] | None, axes: list[int] | None,
+           spatial: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Input -> axes to free: by default the batch and the spatial axes (`spatial`, from converter.sizes:
+    channels-last inputs included) of every image-like input."""
     specs = {s.name: s for s in inputs.input_specs(model)}
     for name in names or []:
         if name not in specs:
@@ -70,7 +80,7 @@ def choose(model: onnx.ModelProto, names: list[str] | None, axes: list[int] | No
             continue
         if not names and (rank < 3 or not np.issubdtype(onnx.helper.tensor_dtype_to_np_dtype(spec.elem_type), np.floating)):
             continue
-        wanted = axes if axes is not None else [0] + list(range(2, rank))
+        wanted = axes if axes is not None else [0] + spatial.get(name, list(range(2, rank)))
         bad = [a for a in wanted if not -rank <= a < rank]
         if bad:
             raise BadArgument(f"--axes {bad[0]}: out of range for input {name} of rank {rank}")
@@ -80,35 +90,45 @@ def choose(model: onnx.ModelProto, names: list[str] | None, axes: list[int] | No
     return chosen
 
 
-def _names(chosen: dict[str, list[int]], model: onnx.ModelProto) -> dict[str, dict[int, str]]:
-    specs = {s.name: s for s in inputs.input_specs(model)}
+def _names(chosen: dict[str, list[int]], spatial: dict[str, list[int]]) -> dict[str, dict[int, str]]:
+    """N for the batch, D/H/W (or L, H/W) for the spatial axes in order, prefixed when several inputs."""
     prefix = len(chosen) > 1
     names = {}
     for name, axes in chosen.items():
-        rank = len(specs[name].dims)
-        spatial = SPATIAL_NAMES.get(rank - 2, [f"S{i}" for i in range(rank - 2)])
+        order = spatial.get(name, [])
+        letters = SPATIAL_NAMES.get(len(order), [f"S{i}" for i in range(len(order))])
         names[name] = {}
         for a in axes:
-            base = "N" if a == 0 else (spatial[a - 2] if a >= 2 else f"C{a}")
+            base = "N" if a == 0 else (letters[order.index(a)] if a in order else f"A{a}")
             names[name][a] = f"{name}_{base}" if prefix else base
     return names
 
 
 def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int] | None = None, folder=None):
-    """(model with the chosen sizes free, SizesReport); raises UnsupportedGraph for a pinned size."""
-    chosen = choose(model, names, axes)
+    """(model with the chosen sizes free, SizesReport). A pinned dim stays fixed (the report says why),
+    unless the user named it in `axes`: then UnsupportedGraph names the node that pins it."""
     graph = graph_io.to_graph(model, folder)
     shapes.annotate(graph)
-    admissible = [a for a in sizes.admissible_sizes(graph) if a.axis in chosen.get(a.input, [])]
-    for a in admissible:
-        if a.minimum is None or a.step == 0:
-            head = a.pinned_by.split(" ")[0] in sizes.HEADS
-            raise UnsupportedGraph(f"cannot free {a.input} axis {a.axis}: {a.text()}"
-                                   + ("; make the Flatten/Gemm head convolutional first (convert --target "
-                                      "fully-convolutional)" if head else ""))
-    static = tuple((n, tuple(t.shape)) for n, t in graph.tensors().items()
-                   if t.shape is not None and all(isinstance(d, int) for d in t.shape))
-    dim_names = _names(chosen, model)
+    analysed = sizes.admissible_sizes(graph)
+    spatial = {}
+    for a in analysed:
+        if a.role == "spatial":
+            spatial.setdefault(a.input, []).append(a.axis)
+    chosen = choose(model, names, axes, spatial)
+    static = {n: list(t.shape) for n, t in graph.tensors().items()
+              if t.shape is not None and all(isinstance(d, int) for d in t.shape)}
+    kept = {(a.input, a.axis): _why_pinned(a) for a in analysed
+            if a.axis in chosen.get(a.input, []) and (a.runs is None or a.pinned)}
+    while True:                     # a freed dim the symbolic dims pin stays fixed too
+        freed = {n: [a for a in ax if (n, a) not in kept] for n, ax in chosen.items()}
+        pins = {k: v for k, v in propagate(graph, static, freed).pins.items() if k not in kept}
+        if not pins:
+            break
+        kept.update(pins)
+    if axes is not None and kept:
+        (name, axis), why = next(iter(kept.items()))
+        raise UnsupportedGraph(f"cannot free {name} axis {axis}: {why}" + _head_hint(why))
+    dim_names = _names(freed, spatial)
     for t in graph.inputs:
         if t.name in dim_names:
             t.shape = [dim_names[t.name].get(i, d) for i, d in enumerate(t.shape)]
@@ -116,17 +136,29 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
         if isinstance(t, gs.Variable) and t not in graph.inputs:
             t.shape = None
     shapes.annotate(graph)
-    steps = [pipeline.Step(name, Options(static_shapes=static)) for name in ("free-reshape-sizes", "resize-sizes-to-scales")]
-    reports = pipeline.run(graph, steps)
+    options = Options(static_shapes=tuple((n, tuple(v)) for n, v in static.items()))
+    reports = pipeline.run(graph, [pipeline.Step(name, options) for name in ("free-baked-sizes", "resize-sizes-to-scales")])
     for r in reports:
         if r.skipped:
             node, why = r.skipped[0]
             raise UnsupportedGraph(f"cannot free the sizes: '{node}' pins them ({why})")
     _declare_outputs(graph)
-    freed = graph_io.to_model(graph, like=model)
-    report = SizesReport(freed={n: dict(d) for n, d in dim_names.items()}, admissible=admissible, passes=reports)
-    _probe_next_size(freed, admissible, model, folder)
-    return freed, report
+    report = SizesReport(freed={n: dict(d) for n, d in dim_names.items() if d},
+                         admissible=[a for a in analysed if a.axis in freed.get(a.input, [])], passes=reports)
+    for (name, axis), why in kept.items():
+        report.kept.setdefault(name, {})[axis] = why
+    return graph_io.to_model(graph, like=model), report
+
+
+def _why_pinned(a: sizes.AxisSizes) -> str:
+    if a.runs is None:
+        return f"its sizes could not be followed ({a.note})"
+    return f"{a.text()}" + _head_hint(a.runs_by)
+
+
+def _head_hint(why: str) -> str:
+    head = any(f"{op} '" in why for op in HEADS)
+    return "; make the Flatten/Gemm head convolutional first (convert --target fully-convolutional)" if head else ""
 
 
 def _declare_outputs(graph: gs.Graph) -> None:
@@ -136,25 +168,6 @@ def _declare_outputs(graph: gs.Graph) -> None:
         vi = infos.get(t.name)
         dims = shapes.dims_of(vi) if vi is not None else None
         t.shape = [d if isinstance(d, int) else None for d in dims] if dims is not None else None
-
-
-def _probe_next_size(freed: onnx.ModelProto, admissible, original: onnx.ModelProto, folder) -> None:
-    """Run the freed model at the next admissible size; an op that still bakes a size fails there."""
-    from converter import verify
-    specs = inputs.input_specs(freed)
-    grown = {}
-    for spec in specs:
-        base = {s.name: s.dims for s in inputs.input_specs(original)}[spec.name]
-        dims = list(base)
-        for a in admissible:
-            if a.input == spec.name and isinstance(dims[a.axis], int):
-                dims[a.axis] = a.next_admissible(dims[a.axis] + 1)
-        grown[spec.name] = tuple(d if isinstance(d, int) and d > 0 else 1 for d in dims)
-    try:
-        session = verify.make_session(freed, verify.providers_for("cpu"), folder=folder)
-        session.run(None, inputs.random_feeds(specs, grown, 0))
-    except Exception as e:  # noqa: BLE001 - the node onnxruntime names is the one that pins the size
-        raise UnsupportedGraph(f"the freed model does not run at {inputs_text(grown)}: {first_line(e, 240)}") from None
 
 
 def inputs_text(shapes_: dict) -> str:
@@ -184,12 +197,18 @@ def fix(model: onnx.ModelProto, wanted: dict[str, tuple[int, ...]], folder=None)
 
 
 def valid_sizes(graph: gs.Graph) -> tuple[ValidSize, ...]:
-    """The pad-to-valid plan: every spatial axis with admissible sizes, and the outputs that follow it."""
+    """The pad-to-valid plan: every spatial axis whose lossless sizes are one progression m + k*n, and
+    the outputs that follow it."""
     plans = []
     for a in sizes.admissible_sizes(graph):
-        if a.minimum is None:
-            raise UnsupportedGraph(f"--pad-to-valid: {a.input} axis {a.axis} has {a.text()}")
-        if a.step == 1 and a.minimum == 1:
+        if a.role != "spatial":
+            continue
+        progressions = a.lossless.progressions() if a.lossless is not None else []
+        if a.lossless is None or a.lossless.empty or len(progressions) != 1 or not a.complete:
+            raise UnsupportedGraph(f"--pad-to-valid: {a.input} axis {a.axis} has no single progression of sizes "
+                                   f"that lose nothing ({a.text()})")
+        start, step = progressions[0].start, progressions[0].step
+        if (start, step) == (1, 1):
             continue                                # every size is admissible: nothing to pad
-        plans.append(ValidSize(a.input, a.axis, a.minimum, a.step, a.follows))
+        plans.append(ValidSize(a.input, a.axis, start, step, a.follows()))
     return tuple(plans)

@@ -1,325 +1,304 @@
-"""Admissible input sizes: for each spatial axis of each input, the sizes m + k*n at which every layer
-loses nothing at its border and every join lines up.
+"""Admissible input sizes, per axis, from exact integer arithmetic.
 
-Per axis, a Conv/Pool maps a length L to (L + p_b + p_e - d*(k-1) - 1)/s + 1 and loses nothing exactly
-when the numerator is a multiple of s; a ConvTranspose maps L to s*(L-1) + op + d*(k-1) + 1 - p_b - p_e;
-an integer Resize multiplies, Pad adds, a Slice takes a fixed or end-relative part, a join (Add,
-Concat of other axes, ...) needs equal lengths.
-The input length is followed through the graph as u (a free integer) with every length an affine
-a*u + b; a divisibility condition a*u + b = 0 (mod s) restricts u to u0 + (s/g)*v, and every length is
-rewritten in v; an equality between two lengths fixes u. What remains is n = m + k*v with v >= 0, m the
-smallest size at which every length is >= 1. For four k5 s2 layers that is 61 + 16n.
+Each non-batch axis of each image-like input is followed through the graph on its own, the other axes
+held at a reference size (the exported one, or for a symbolic dim a size the net takes). Its length
+n is split into residue classes on which every length is affine (converter.residues); the op rules
+(converter.length_rules) apply the real length functions: floor for Conv/Pool, ceil_mode, ConvTranspose,
+integer or rational Resize, Pad, Slice, Reshapes that keep or merge the axis, and the shape arithmetic of
+dynamic exports. Joins keep the classes where their lengths meet.
+
+Two sets come out per axis: the sizes at which the net **runs** and its joins match (a U-Net with four
+stride-2 levels: 16 + 16n), and the sizes at which it also **loses nothing** (no Conv/Pool drops a border
+sample: the seed's 61 + 16n, what --dense and --pad-to-valid need), each with the node that decides it.
+A Reshape target or Resize size that bakes the exported size counts as what it regroups or scales, as
+strip-sizes makes it; a constant the axis meets (a positional embedding, a linear layer's features)
+pins the axis. An axis that meets a Conv's channels is reported as channels.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._convtranspose import resolve
-from passes._graph import constant_value, text_attr, weight_shape
+from converter import pipeline, shapes as shapes_mod
+from converter.length_rules import DATA_RULES, MULTI_DIM, VALUE_RULES, Place, Stop, full, name
+from converter.residues import ResidueClass, const
+from converter.size_sets import Progression, SizeSet
+from passes._graph import constant_value
+from passes._registry import Options
 
-PASS_THROUGH = {
-    "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Clip", "Softplus",
-    "Softsign", "HardSigmoid", "HardSwish", "Erf", "Gelu", "Mish", "Identity", "Dropout", "Cast", "BatchNormalization",
-    "InstanceNormalization", "LRN", "PRelu", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Not", "ThresholdedRelu",
-    "Celu", "Swish", "Sin", "Cos",
-}
-JOINS = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Where", "And", "Or", "Xor", "Equal",
-         "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Mod"}
-WINDOWED = {"Conv", "MaxPool", "AveragePool", "LpPool"}
-HEADS = {"Flatten", "Gemm", "MatMul"}
+MAX_CLASSES = 4096
+REFERENCE_SIZES = (32, 64, 48, 16, 24, 40, 96, 128)       # tried for a symbolic dim, first that the net takes
 
 
 @dataclass
 class AxisSizes:
+    """What one input axis admits. runs: sizes where the net runs and its joins match; lossless: those
+    where, moreover, no layer drops a border sample. None where the axis was not followed."""
+
     input: str
     axis: int
-    minimum: int | None = None       # None: no admissible size
-    step: int | None = None          # 0: a single size
+    role: str = "spatial"                  # or "channels"
+    runs: SizeSet | None = None
+    lossless: SizeSet | None = None
     exported: int | None = None
-    pinned_by: str = ""
-    note: str = ""
-    follows: tuple = ()              # (graph output, axis) whose length equals this input's
+    runs_by: str = ""                      # the node that restricts where it runs (a join, a pin)
+    lossless_by: str = ""                  # the first node that drops a border sample somewhere
+    note: str = ""                         # where the analysis stopped, if it did
+    reference: dict = field(default_factory=dict)   # the other inputs' sizes the analysis held fixed
+    _outputs: list = field(default_factory=list, repr=False)   # per class: (class, {output: (Place, factor)})
+
+    @property
+    def complete(self) -> bool:
+        return not self.note
+
+    @property
+    def pinned(self) -> bool:
+        """Only one size (or none) runs."""
+        return self.runs is not None and self.runs.finite and len(self.runs.singles) <= 1
 
     def text(self) -> str:
-        if self.minimum is None:
-            return f"no admissible size ({self.note})"
-        if self.step == 0:
-            return f"{self.minimum} only" + (f" (pinned by {self.pinned_by})" if self.pinned_by else "")
-        text = f"{self.minimum} + {'' if self.step == 1 else self.step}n"
-        if self.exported is not None:
-            if (self.exported - self.minimum) % self.step == 0 and self.exported >= self.minimum:
-                text += f" (exported at {self.exported} = {self.minimum} + {self.step}*{(self.exported - self.minimum) // self.step})"
-            else:
-                text += f" (exported at {self.exported}, which is not admissible)"
-        return text + (f"; {self.note}" if self.note else "")
+        exported = f"exported at {self.exported}" if self.exported is not None else ""
+        if self.role == "channels":
+            return f"channels ({self.exported}, fixed by {self.runs_by})"
+        if self.runs is None:
+            return f"not analysed ({self.note})"
+        parts = []
+        if self.runs.empty:
+            parts.append(f"no size runs ({self.runs_by})")
+        else:
+            parts.append(f"runs at {self.runs.text()}" + (f" ({self.runs_by})" if self.runs_by else ""))
+            parts.append(f"loses nothing at {self.lossless.text()}"
+                         + (f" ({self.lossless_by} drops border samples elsewhere)" if self.lossless_by else ""))
+        if exported:
+            parts.append(exported + ("" if self.exported in self.runs else ", where it does not run"))
+        if self.note:
+            parts.append(f"not followed past {self.note}: later layers unchecked")
+        return "; ".join(parts)
 
-    def next_admissible(self, n: int) -> int | None:
-        if self.minimum is None:
-            return None
-        if self.step == 0:
-            return self.minimum if n <= self.minimum else None
-        return self.minimum + self.step * max(0, -(-(n - self.minimum) // self.step))
+    def output_shapes(self, n: int, shapes: dict[str, list]) -> dict[str, list] | None:
+        """The graph outputs' shapes at input length n (others at the reference), from `shapes` (the
+        outputs at the reference) with the traced dim recomputed; None if n is not admissible."""
+        for cls, outputs in self._outputs:
+            v = cls.v_of(n)
+            if v is None:
+                continue
+            found = {k: list(v_) for k, v_ in shapes.items()}
+            for out, (place, factor) in outputs.items():
+                if out in found:
+                    found[out][place.dim] = int(place.outer * place.inner * (factor[0] * v + factor[1]))
+            return found
+        return None
+
+    def follows(self) -> tuple[tuple[str, int], ...]:
+        """Graph outputs (with their axis) whose length equals the input length at every lossless size."""
+        lossless = [(cls, outs) for cls, outs in self._outputs if not cls.lossy]
+        if not lossless:
+            return ()
+        names = set.intersection(*[{o for o, (p, f) in outs.items() if not p.merged and f == cls.n}
+                                   for cls, outs in lossless])
+        return tuple((o, lossless[0][1][o][0].dim) for o in sorted(names))
 
     def as_dict(self) -> dict:
-        return dict(asdict(self), text=self.text())
+        return {"input": self.input, "axis": self.axis, "role": self.role, "exported": self.exported,
+                "runs": self.runs.as_dict() if self.runs else None,
+                "lossless": self.lossless.as_dict() if self.lossless else None,
+                "runs_by": self.runs_by, "lossless_by": self.lossless_by, "note": self.note,
+                "reference": self.reference, "text": self.text()}
 
 
-class _NoSize(Exception):
-    """The traced axis cannot be admissible; the message says where."""
+class _Walk:
+    """The class-independent state of one traced axis: where the factor sits in each tensor."""
 
+    def __init__(self, static: dict, x: gs.Tensor, axis: int):
+        self.static = static
+        self.places = {x.name: Place(axis)}
+        self.valued: set[str] = set()
+        self.restrictions: list[str] = []        # in node order: what removed sizes from some class
+        self.role = "spatial"
+        self.fixed_by = ""
+        self._constants: dict = {}
 
-class _Stop(Exception):
-    """The analysis cannot follow the axis further (an op it does not model)."""
+    def shape(self, t: gs.Tensor):
+        if isinstance(t, gs.Constant):
+            return list(t.shape)
+        return self.static.get(t.name)
 
+    def constant(self, t: gs.Tensor):
+        if t is None or not t.name:
+            return None
+        if t.name not in self._constants:
+            self._constants[t.name] = constant_value(t)
+        return self._constants[t.name]
 
-@dataclass
-class _Lattice:
-    """u is free; every tracked length is a*u + b. Reparametrising rewrites them all."""
+    def vector(self, cls: ResidueClass, t: gs.Tensor):
+        if t.name in cls.values:
+            return cls.values[t.name]
+        value = self.constant(t)
+        return None if value is None else tuple(const(int(v)) for v in np.ravel(value))
 
-    lengths: dict            # tensor name -> (dim index, a, b)
-    n: tuple[int, int]       # the input length as (a, b)
-    pinned_by: str = ""
+    def reference_factor(self, t: gs.Tensor) -> int:
+        p = self.places[t.name]
+        return self.static[t.name][p.dim] // (p.outer * p.inner)
 
-    def require_multiple(self, a: int, b: int, s: int, where: str) -> None:
-        """a*u + b = 0 (mod s)."""
-        if s == 1:
-            return
-        g = math.gcd(a, s)
-        if b % g:
-            raise _NoSize(f"{where} cannot lose nothing at its border at any size")
-        if a == 0:
-            return
-        s2, a2 = s // g, (a // g) % (s // g)
-        u0 = (-(b // g) * pow(a2, -1, s2)) % s2 if s2 > 1 else 0
-        self.substitute(s2, u0)
+    def set(self, cls: ResidueClass, t: gs.Tensor, place: Place, factor) -> None:
+        if t.name:
+            self.places[t.name] = place
+            cls.lengths[t.name] = factor
 
-    def require_equal(self, x: tuple[int, int], y: tuple[int, int], where: str) -> None:
-        (a1, b1), (a2, b2) = x, y
-        if a1 == a2:
-            if b1 != b2:
-                raise _NoSize(f"{where} joins lengths that never match")
-            return
-        u, rem = divmod(b2 - b1, a1 - a2)
-        if rem:
-            raise _NoSize(f"{where} joins lengths that never match")
-        self.substitute(0, u)
-        self.pinned_by = self.pinned_by or where
+    def set_values(self, cls: ResidueClass, t: gs.Tensor, values) -> None:
+        self.valued.add(t.name)
+        cls.values[t.name] = tuple(values)
 
-    def substitute(self, q: int, u0: int) -> None:
-        """u = u0 + q*v."""
-        self.lengths = {k: (d, a * q, a * u0 + b) for k, (d, a, b) in self.lengths.items()}
-        self.n = (self.n[0] * q, self.n[0] * u0 + self.n[1])
+    def copy(self, cls, x, outputs):
+        for t in outputs:
+            self.set(cls, t, self.places[x.name], cls.lengths[x.name])
+        return [cls]
 
-    def get(self, t: gs.Tensor):
-        return self.lengths.get(t.name)
+    def restrict(self, reason: str) -> None:
+        if reason not in self.restrictions:
+            self.restrictions.append(reason)
+
+    def channels(self, cls, node, x):
+        self.role, self.fixed_by = "channels", self.fixed_by or name(node)
+        return self.features(cls, node, x, "channels")
+
+    def features(self, cls, node, x, what: str = "features"):
+        """The axis meets a fixed size (a weight's channels or features): only the reference size runs."""
+        reference = self.static[x.name][self.places[x.name].dim]
+        pinned = cls.equal(full(self, cls, x), const(reference))
+        if pinned is not cls:
+            self.restrict(f"{name(node)} fixes its {what} at {reference}")
+        if pinned is None:
+            return []
+        for t in node.outputs:
+            if t.name in self.static:
+                self.places.pop(t.name, None)
+        return [pinned]
 
 
 def admissible_sizes(graph: gs.Graph) -> list[AxisSizes]:
-    """One AxisSizes per spatial axis (2 and up) of every graph input of rank >= 3."""
-    results = []
-    for x in graph.inputs:
-        if x.shape is None or len(x.shape) < 3:
-            continue
-        for axis in range(2, len(x.shape)):
-            exported = x.shape[axis] if isinstance(x.shape[axis], int) and x.shape[axis] > 0 else None
-            results.append(_analyse(graph, x, axis, exported))
+    """One AxisSizes per non-batch axis of every graph input of rank >= 3."""
+    images = [x for x in graph.inputs if x.shape is not None and len(x.shape) >= 3]
+    reference = {x.name: [d if isinstance(d, int) and d > 0 else None for d in x.shape] for x in images}
+    results = _analyse_all(graph, images, reference)
+    for _ in range(2):              # a symbolic dim held at a size it does not take: hold it at one it takes
+        better = _better_reference(results, reference)
+        if better == reference:
+            break
+        reference = better
+        results = _analyse_all(graph, images, reference)
     return results
 
 
-def _analyse(graph: gs.Graph, x: gs.Tensor, axis: int, exported: int | None) -> AxisSizes:
-    result = AxisSizes(x.name, axis, exported=exported)
-    lattice = _Lattice({x.name: (axis, 1, 0)}, (1, 0))
-    try:
-        for node in graph.nodes:
-            traced = [(i, t, lattice.get(t)) for i, t in enumerate(node.inputs) if lattice.get(t) is not None]
-            if traced:
-                _step(node, traced, lattice, exported)
-    except _NoSize as e:
-        result.note = str(e)
-        return result
-    except _Stop as e:
-        result.note = f"not followed past {e}"
-    result.follows = tuple((t.name, lattice.lengths[t.name][0]) for t in graph.outputs
-                           if t.name in lattice.lengths and lattice.lengths[t.name][1:] == lattice.n)
-    if lattice.n[0] == 0:
-        if lattice.n[1] < 1 or any(a == 0 and b < 1 for _, a, b in lattice.lengths.values()):
-            result.note = f"{lattice.pinned_by} fixes the size where some length is below 1"
-            return result
-        result.minimum, result.step, result.pinned_by = lattice.n[1], 0, lattice.pinned_by
-        return result
-    low = max([-(-(1 - b) // a) for _, a, b in lattice.lengths.values() if a > 0] +
-              [-(-(1 - lattice.n[1]) // lattice.n[0])])
-    if any(a == 0 and b < 1 for _, a, b in lattice.lengths.values()):
-        result.note = "some length is below 1 at every size"
-        return result
-    result.minimum, result.step = lattice.n[0] * low + lattice.n[1], lattice.n[0]
-    return result
+def _analyse_all(graph: gs.Graph, images: list[gs.Tensor], reference: dict) -> list[AxisSizes]:
+    held = {name: [d if d is not None else (1 if i == 0 else REFERENCE_SIZES[0]) for i, d in enumerate(dims)]
+            for name, dims in reference.items()}
+    static = _static_shapes(graph, held)
+    results = []
+    for x in images:
+        for axis in range(1, len(x.shape)):
+            exported = reference[x.name][axis]
+            sizes = _trace(graph, static, x, axis) if static is not None else \
+                AxisSizes(x.name, axis, note="shape inference fails at the reference sizes")
+            sizes.exported, sizes.reference = exported, held
+            results.append(sizes)
+    return results
 
 
-def _name(node: gs.Node) -> str:
-    return f"{node.op} '{node.name}'"
+def _better_reference(results: list[AxisSizes], reference: dict) -> dict:
+    better = {k: list(v) for k, v in reference.items()}
+    for a in results:
+        if a.exported is None and a.runs is not None and not a.runs.empty and REFERENCE_SIZES[0] not in a.runs:
+            better[a.input][a.axis] = a.runs.next_at_least(16) or a.runs.smallest(1)[0]
+    return better
 
 
-def _step(node: gs.Node, traced, lattice: _Lattice, exported) -> None:
-    """Apply one node to the tracked lengths of its inputs."""
-    (index, first, (dim, a, b)) = traced[0]
-    op = node.op
-    if op in PASS_THROUGH or (op == "Softmax" and node.attrs.get("axis", -1) % 100 != dim):
-        _out(node, lattice, dim, a, b)
-    elif op in JOINS or (op == "Concat" and node.attrs["axis"] != dim):
-        for _, _, (d2, a2, b2) in traced[1:]:
-            if d2 != dim:
-                raise _Stop(f"{_name(node)} (inputs tracked on different dims)")
-            lattice.require_equal((a, b), (a2, b2), _name(node))
-        _out(node, lattice, dim, *lattice.get(first)[1:])
-    elif op == "Concat":
-        total_a = sum(lattice.get(t)[1] if lattice.get(t) else 0 for t in node.inputs)
-        total_b = sum(lattice.get(t)[2] if lattice.get(t) else _static(t, dim) for t in node.inputs)
-        _out(node, lattice, dim, total_a, total_b)
-    elif op in WINDOWED and index == 0 and dim >= 2:
-        _windowed(node, lattice, dim, a, b)
-    elif op == "ConvTranspose" and index == 0 and dim >= 2:
-        shape = weight_shape(node.inputs[1])
-        fixed = node.attrs.get("output_shape")
-        if fixed:                                   # the output length no longer follows the input
-            _out(node, lattice, dim, 0, int(list(fixed)[-(len(shape) - 2) + dim - 2]))
-            return
-        ax = resolve(node.name, node.attrs, shape, [None] * (len(shape) - 2)).axes[dim - 2]
-        _out(node, lattice, dim, ax.stride * a, ax.stride * b + ax.length_offset)
-    elif op in ("Resize", "Upsample") and index == 0:
-        _resize(node, lattice, dim, a, b)
-    elif op == "Pad" and index == 0:
-        _pad(node, lattice, dim, a, b)
-    elif op == "Slice" and index == 0:
-        _slice(node, lattice, dim, a, b)
-    elif op in ("GlobalAveragePool", "GlobalMaxPool"):
-        _out(node, lattice, dim, 0, 1)
-    elif op == "Transpose":
-        perm = list(node.attrs["perm"])
-        _out(node, lattice, perm.index(dim), a, b)
-    elif op == "Shape":
-        return
-    elif op == "Reshape" and index == 0:
-        _reshape(node, lattice, dim, a, b)
-    elif op in HEADS:
-        if exported is None:
-            raise _Stop(f"{_name(node)}, which fixes the size (its features are counted)")
-        lattice.require_equal((a, b), (0, _exported_length(a, b, lattice, exported)), _name(node))
-        lattice.pinned_by = _name(node)
-        for t in node.outputs:
-            lattice.lengths.pop(t.name, None)
-    else:
-        raise _Stop(_name(node))
+def _static_shapes(graph: gs.Graph, held: dict) -> dict | None:
+    """Every tensor's shape with the inputs at `held`. Where onnx's inference cannot follow the shape
+    arithmetic of a dynamic export (a Div in a Reshape target), it is folded at those sizes first."""
+    static = _inferred(graph, held)
+    if any(t.name not in static for n in graph.nodes for t in n.outputs if t.name):
+        folded = graph.copy()
+        for t in folded.inputs:
+            if t.name in held:
+                t.shape = list(held[t.name])
+        shapes_mod.annotate(folded)
+        pipeline.run(folded, [pipeline.Step("fold-shape-computations", Options())])
+        static = {**_inferred(folded, held), **static}
+    return static or None
 
 
-def _exported_length(a: int, b: int, lattice: _Lattice, exported: int) -> int:
-    """The tracked length at the exported input size (u solving n == exported)."""
-    na, nb = lattice.n
-    if na == 0:
-        return b
-    u, rem = divmod(exported - nb, na)
-    if rem:
-        raise _NoSize("the exported size is not admissible")
-    return a * u + b
+def _inferred(graph: gs.Graph, held: dict) -> dict:
+    static = {}
+    for name_, vi in shapes_mod.infer(graph, held).items():
+        dims = shapes_mod.dims_of(vi)
+        if dims is not None and all(isinstance(d, int) for d in dims):
+            static[name_] = dims
+    for x in graph.inputs:
+        if x.name in held:
+            static[x.name] = held[x.name]
+    return static
 
 
-def _out(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> None:
-    for t in node.outputs:
-        if t.name:
-            lattice.lengths[t.name] = (dim, a, b)
+def _trace(graph: gs.Graph, static: dict, x: gs.Tensor, axis: int) -> AxisSizes:
+    walk = _Walk(static, x, axis)
+    classes, note = [ResidueClass.whole(x.name)], ""
+    for node in graph.nodes:
+        placed = any(t.name in walk.places for t in node.inputs)
+        valued = node.op == "Shape" or any(t.name in walk.valued for t in node.inputs)
+        if placed and node.op != "Shape":
+            rule = DATA_RULES.get(node.op)
+            several = any(walk.places[t.name].also for t in node.inputs if t.name in walk.places)
+            unknown = any(walk.shape(t) is None for t in node.inputs if t.name in walk.places)
+            if rule is None or unknown or (several and rule.__name__ not in MULTI_DIM):
+                note = name(node) + (" (a tensor of unknown shape)" if unknown else
+                                     " (the axis sits in several dims)" if rule is not None else "")
+                break
+            try:
+                classes = [c2 for c in classes for c2 in rule(walk, node, c)]
+            except Stop as e:
+                note = str(e)
+                break
+        elif valued and node.op in VALUE_RULES:
+            try:
+                classes = [c2 for c in classes for c2 in VALUE_RULES[node.op](walk, node, c)]
+            except Stop:           # a shape vector it cannot follow: consumers that need it stop there
+                for t in node.outputs:
+                    walk.valued.discard(t.name)
+        if len(classes) > MAX_CLASSES:
+            note = f"{name(node)} (more than {MAX_CLASSES} residue classes)"
+            break
+        if not classes:
+            break
+    return _result(graph, walk, classes, x, axis, note)
 
 
-def _static(t: gs.Tensor, dim: int) -> int:
-    if t.shape is None or not isinstance(t.shape[dim], int):
-        raise _Stop(f"a Concat input '{t.name}' of unknown length")
-    return t.shape[dim]
+def _result(graph, walk: _Walk, classes: list[ResidueClass], x, axis, note: str) -> AxisSizes:
+    runs, lossless, outputs = [], [], []
+    for cls in classes:
+        bounds = cls.v_range()
+        if bounds is None:
+            continue
+        progression = _progression(cls, bounds)
+        runs.append(progression)
+        if not cls.lossy:
+            lossless.append(progression)
+        outputs.append((cls, {t.name: (walk.places[t.name], cls.lengths[t.name])
+                              for t in graph.outputs if t.name in walk.places}))
+    restricted = walk.restrictions
+    lossy = [c.lossy for c in classes if c.lossy]
+    return AxisSizes(x.name, axis, walk.role, SizeSet.of(runs), SizeSet.of(lossless),
+                     runs_by=walk.fixed_by or (restricted[0] if restricted else ""),
+                     lossless_by=lossy[0] if lossy else "", note=note, _outputs=outputs)
 
 
-def _windowed(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> None:
-    i = dim - 2
-    kernel = node.attrs.get("kernel_shape")
-    if kernel is None:                                      # a Conv: the kernel is the weight's shape
-        shape = weight_shape(node.inputs[1])
-        if shape is None:
-            raise _Stop(f"{_name(node)} (a computed weight of unknown shape)")
-        kernel = shape[2:]
-    kernel = list(kernel)
-    n = len(kernel)
-    k, s = kernel[i], node.attrs.get("strides", [1] * n)[i]
-    d = node.attrs.get("dilations", [1] * n)[i]
-    if s < 1 or d < 1:
-        raise _Stop(f"{_name(node)} (stride {s}, dilation {d})")
-    auto_pad = text_attr(node, "auto_pad", "NOTSET")
-    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):            # out = ceil(L/s): exact when s divides L
-        lattice.require_multiple(a, b, s, _name(node))
-        a, b = lattice.lengths[node.inputs[0].name][1:]
-        _out(node, lattice, dim, a // s, b // s)
-        return
-    pads = [0] * (2 * n) if auto_pad == "VALID" else list(node.attrs.get("pads", [0] * (2 * n)))
-    extra = pads[i] + pads[n + i] - d * (k - 1) - 1
-    lattice.require_multiple(a, b + extra, s, _name(node))
-    a, b = lattice.lengths[node.inputs[0].name][1:]
-    _out(node, lattice, dim, a // s, (b + extra) // s + 1)
+def _progression(cls: ResidueClass, bounds: tuple) -> Progression:
+    (a, b), (low, high) = cls.n, bounds
+    if a == 0:
+        return Progression(int(b), 0)
+    start = int(a * low + b)
+    count = None if high is None else high - low + 1
+    return Progression(start, int(a), count)
 
-
-def _resize(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> None:
-    from passes._resize import resize_spec
-    spec = resize_spec(node, len(node.inputs[0].shape or []) or dim + 1)
-    if isinstance(spec, str) or spec.scales is None:
-        raise _Stop(f"{_name(node)} (sizes, or computed scales)")
-    scale = spec.scales[dim]
-    if scale >= 1 and scale == int(scale):
-        _out(node, lattice, dim, int(scale) * a, int(scale) * b)
-    elif scale < 1 and (1 / scale) == int(1 / scale):
-        lattice.require_multiple(a, b, int(1 / scale), _name(node))
-        a, b = lattice.lengths[node.inputs[0].name][1:]
-        _out(node, lattice, dim, a // int(1 / scale), b // int(1 / scale))
-    else:
-        raise _Stop(f"{_name(node)} (scale {scale} is not an integer or its inverse)")
-
-
-def _reshape(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> None:
-    """Followed where the traced axis stays a dim of its own (the Reshape only regroups the others)."""
-    from passes.free_reshape_sizes import runs_of
-    data, target = node.inputs[0], constant_value(node.inputs[1])
-    shape = data.shape
-    if target is None or shape is None or not all(isinstance(d, int) for d in shape):
-        raise _Stop(f"{_name(node)} (computed target or unknown input shape)")
-    runs = runs_of(list(shape), [int(v) for v in np.ravel(target)])
-    where = [i for i, run in enumerate(runs or []) if dim in run]
-    if not where or runs[where[0]] != [dim]:
-        raise _Stop(f"{_name(node)} (it merges or splits the axis)")
-    _out(node, lattice, where[0], a, b)
-
-
-def _slice(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> None:
-    """Constant bounds: a start or end counted from the end follows the length; one from the start is fixed."""
-    bounds = [constant_value(t) if t.name else None for t in node.inputs[1:5]] + [None] * 4
-    starts, ends, axes, steps = bounds[:4]
-    if starts is None or ends is None or (len(node.inputs) > 3 and node.inputs[3].name and axes is None):
-        raise _Stop(f"{_name(node)} (computed bounds)")
-    rank = len(node.inputs[0].shape) if node.inputs[0].shape is not None else dim + 1
-    axes = [int(v) % rank for v in np.ravel(axes)] if axes is not None else list(range(len(np.ravel(starts))))
-    if dim not in axes:
-        _out(node, lattice, dim, a, b)
-        return
-    i = axes.index(dim)
-    if steps is not None and int(np.ravel(steps)[i]) != 1:
-        raise _Stop(f"{_name(node)} (a step other than 1)")
-    begin, end = int(np.ravel(starts)[i]), int(np.ravel(ends)[i])
-    begin_at = (a, b + begin) if begin < 0 else (0, begin)
-    end_at = (a, b) if end >= 2**31 else ((a, b + end) if end < 0 else (0, end))
-    _out(node, lattice, dim, end_at[0] - begin_at[0], end_at[1] - begin_at[1])
-
-
-def _pad(node: gs.Node, lattice: _Lattice, dim: int, a: int, b: int) -> None:
-    pads = constant_value(node.inputs[1]) if len(node.inputs) > 1 else np.asarray(node.attrs.get("pads", []))
-    if pads is None or (len(node.inputs) > 3 and node.inputs[3].name):
-        raise _Stop(f"{_name(node)} (computed pads or axes)")
-    pads = [int(p) for p in np.ravel(pads)]
-    rank = len(pads) // 2
-    _out(node, lattice, dim, a, b + pads[dim] + pads[rank + dim])

@@ -83,12 +83,14 @@ def weight_shape(tensor: gs.Tensor) -> tuple | None:
 @dataclass(frozen=True)
 class Dim:
     """A Reshape target entry: const * product of the listed axes of a tensor (the builder's reference
-    tensor unless `of` names another) * the further (tensor, axis) factors in `extra`."""
+    tensor unless `of` names another) * the further (tensor, axis) factors in `extra`. `read` factors
+    are always read from Shape, even where the graph's (possibly stale) shapes say they are static."""
 
     const: int
     axes: tuple[int, ...] = ()
     of: gs.Tensor | None = None
     extra: tuple = ()
+    read: bool = False
 
     def factors(self, ref: gs.Tensor) -> list[tuple[gs.Tensor, int]]:
         return [(self.of if self.of is not None else ref, a) for a in self.axes] + list(self.extra)
@@ -150,7 +152,7 @@ class GraphBuilder:
                 continue
             value, symbolic = d.const, []
             for tensor, axis in d.factors(ref):
-                size = _size(tensor, axis)
+                size = None if d.read else _size(tensor, axis)
                 if size is None:
                     symbolic.append((tensor, axis))
                 else:

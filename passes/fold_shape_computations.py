@@ -19,6 +19,8 @@ from passes._shape_eval import evaluate
 SHAPE_OPS = {"Shape", "Gather", "Concat", "Slice", "Mul", "Add", "Sub", "Div", "Cast", "Unsqueeze", "Squeeze",
              "Max", "Min", "Floor", "Ceil", "Identity", "Range", "Mod", "Equal", "Where", "Size",
              "ReduceProd", "Neg", "Abs"}
+# ops whose inputs after the first are parameters (bounds, pads, targets), not shape arithmetic to go on with
+PARAMETER_OPS = {"Slice", "Pad", "Reshape", "Expand", "Tile", "Resize", "Squeeze", "Unsqueeze", "Gather"}
 LARGEST = 4096          # elements: shape computations are small; big constants would bloat the model
 
 
@@ -30,9 +32,10 @@ class Match:
 
 
 def match(graph: gs.Graph, node: gs.Node, options: Options):
-    """A shape computation's last node (its result feeds something else), when it evaluates."""
+    """A shape computation's last node (its result feeds something else, or is a parameter of a Slice,
+    Pad, Reshape, ...), when it evaluates."""
     out = node.outputs[0] if len(node.outputs) == 1 else None
-    if out is None or out in graph.outputs or all(c.op in SHAPE_OPS for c in out.outputs):
+    if out is None or out in graph.outputs or all(_continues(c, out) for c in out.outputs):
         return None
     shapes = {t.name: tuple(t.shape) for t in graph.tensors().values()
               if t.shape is not None and all(isinstance(d, int) and d >= 0 for d in t.shape)}
@@ -40,6 +43,11 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
     if value is None or value.size > LARGEST:
         return None
     return Match((node,), out, value)
+
+
+def _continues(consumer: gs.Node, t: gs.Tensor) -> bool:
+    """The consumer goes on computing a shape from t (rather than taking it as a parameter)."""
+    return consumer.op in SHAPE_OPS and not (consumer.op in PARAMETER_OPS and consumer.inputs[0] is not t)
 
 
 def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> None:
