@@ -32,11 +32,28 @@ def _verify_args(p: argparse.ArgumentParser, shape: bool = True) -> None:
     p.add_argument("--rtol", type=float, default=1e-4, help="tolerance relative to max|a| (default 1e-4)")
     p.add_argument("--provider", default="auto", help="auto (CUDA when it works, else CPU), cuda or cpu")
     p.add_argument("--runs", type=int, default=3, help="input draws / sizes to compare (default 3)")
+    p.add_argument("--max-memory", default="1G", metavar="SIZE",
+                   help="activation memory one verification run may take, e.g. 512M, 4G (default 1G): larger "
+                        "admissible sizes are passed over")
 
 
 def _verify_options(args) -> api.VerifyOptions:
     return api.VerifyOptions(parse_shape_args(getattr(args, "shape", None)), args.atol, args.rtol, args.provider,
-                             args.runs)
+                             args.runs, max_memory=_bytes(args.max_memory, "--max-memory"))
+
+
+def _bytes(text: str, flag: str) -> int:
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = text.strip().upper().rstrip("B") or "x", ""
+    if number[-1] in units:
+        number, unit = number[:-1], number[-1]
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise BadArgument(f"{flag} {text}: expected a size like 512M or 2G") from None
+    if not value >= 1 << 20:
+        raise BadArgument(f"{flag} {text}: at least 1M")
+    return int(value)
 
 
 def _target_args(p: argparse.ArgumentParser) -> None:

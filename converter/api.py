@@ -12,7 +12,7 @@ from pathlib import Path
 import onnx
 
 from converter import (auto_strategy, graph_io, input_sizes, inputs, inspection, macs, model_io, pipeline, profiles,
-                       recipes, shapes, sizes as sizes_mod, verify as verify_mod)
+                       recipes, run_plan, shapes, sizes as sizes_mod, verify as verify_mod)
 from converter.errors import BadArgument, TargetNotReached, VerificationMismatch
 from converter.report import ConvertReport
 from converter.verify import VerifyResult
@@ -28,6 +28,7 @@ class VerifyOptions:
     provider: str = "auto"
     runs: int = 3
     seed: int = 0
+    max_memory: int = run_plan.DEFAULT_BUDGET      # bytes of activations one verification run may take
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     shapes.annotate(graph)
     report = ConvertReport(source, list(options.targets or plan.targets), plan.strategy, len(graph.nodes),
                            ops_before=Counter(n.op for n in graph.nodes), fuse=options.fuse)
-    report.macs_at = macs_at or first_sizes(model, {})
+    report.macs_at = macs_at or first_sizes(model, {}, folder)
     report.macs_before = macs.count(graph, report.macs_at)
     stored = recipes.load(model)
     report.passes = pipeline.run(graph, (pipeline.plan_fuse(tuple(stored)) if options.fuse else [])
@@ -90,12 +91,14 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     report.extras = extras + (["dense"] if options.dense else []) + \
         ([f"pad-to-valid ({options.pad_to_valid})"] if options.pad_to_valid else [])
     if options.dense:
-        report.alignment = verify_mod.Alignment(report.alignment.unit_dims, strided_to_dense.output_strides(graph))
+        report.alignment = verify_mod.Alignment(report.alignment.unit_dims, strided_to_dense.output_strides(graph),
+                                                lossless=True)
         report.passes += pipeline.run(graph, [pipeline.Step("strided-to-dense", Options())])
     if options.pad_to_valid:
         plans = input_sizes.valid_sizes(graph)
         step = pipeline.Step("pad-inputs-to-valid", Options(valid_sizes=plans, pad_mode=options.pad_to_valid))
         report.passes += pipeline.run(graph, [step], rounds=1)
+        report.alignment = replace(report.alignment, lossless=True)
     report.remaining = pipeline.violations(graph, plan.checked)
     if plan.profile is not None:
         report.profile = plan.profile.name
@@ -156,11 +159,10 @@ def inspect(source: str, options: ConvertOptions = ConvertOptions()) -> inspecti
     return inspection.inspect(loaded.model, replace(options, timing=False), source, loaded.folder)
 
 
-def first_sizes(model: onnx.ModelProto, overrides: dict) -> dict:
+def first_sizes(model: onnx.ModelProto, overrides: dict, folder: Path | None = None) -> dict:
     """The input sizes a first verification run tries: where MACs are counted."""
-    specs = inputs.input_specs(model)
-    inputs.check_overrides(specs, overrides)
-    return next(inputs.size_candidates(specs, overrides))[0]
+    inputs.check_overrides(inputs.input_specs(model), overrides)
+    return run_plan.plan(model, overrides=overrides, runs=1, folders=(folder, None)).first
 
 
 def convert(source: str, output: str, options: ConvertOptions = ConvertOptions(), *, verify: bool = True,
@@ -173,7 +175,7 @@ def convert(source: str, output: str, options: ConvertOptions = ConvertOptions()
         inputs.check_overrides(inputs.input_specs(loaded.model), options.fix_sizes, "--fix-sizes")
         verify_options = replace(verify_options, shapes={**verify_options.shapes, **options.fix_sizes})
     converted, report = convert_model(loaded.model, options, source=source, folder=loaded.folder,
-                                      macs_at=first_sizes(loaded.model, verify_options.shapes))
+                                      macs_at=first_sizes(loaded.model, verify_options.shapes, loaded.folder))
     if report.remaining and not allow_partial:
         report.verify_skipped = "the target is not reached"
         nodes = ", ".join(f"'{v.node}'" for v in report.remaining[:3])
@@ -189,7 +191,7 @@ def verify_models(a: onnx.ModelProto, b: onnx.ModelProto, options: VerifyOptions
     """verify() on models in memory; folders: where each one's external data lives."""
     return verify_mod.verify(a, b, shapes=options.shapes, atol=options.atol, rtol=options.rtol,
                              provider=options.provider, runs=options.runs, seed=options.seed, alignment=alignment,
-                             against_provider=against_provider, folders=folders)
+                             against_provider=against_provider, folders=folders, max_memory=options.max_memory)
 
 
 Alignment = verify_mod.Alignment

@@ -58,6 +58,11 @@ class PassError(Exception):
         self.pass_name = pass_name
 
 
+def one_line(e: BaseException) -> str:
+    """An exception's whole message on one line (onnxruntime's name the node, shapes and kernel)."""
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def first_line(e: BaseException, limit: int = 300) -> str:
     """An exception's message cut to one line, for one-line errors."""
     text = str(e).strip()

@@ -181,6 +181,7 @@ def fix(model: onnx.ModelProto, wanted: dict[str, tuple[int, ...]], folder=None)
         raise BadArgument("fix-sizes needs --shape NAME=DIMS")
     inputs.check_overrides(specs, wanted)
     graph = graph_io.to_graph(model, folder)
+    _check_admissible(graph, wanted)
     for t in graph.inputs:
         if t.name in wanted:
             t.shape = list(wanted[t.name])
@@ -194,6 +195,21 @@ def fix(model: onnx.ModelProto, wanted: dict[str, tuple[int, ...]], folder=None)
     del fixed.graph.value_info[:]
     fixed.graph.value_info.extend(shapes.value_infos(graph))
     return fixed, SizesReport(fixed={k: list(v) for k, v in wanted.items()}, passes=reports)
+
+
+def _check_admissible(graph: gs.Graph, wanted: dict[str, tuple[int, ...]]) -> None:
+    """A size the net does not run at is bad input: name the nearest ones it takes."""
+    symbolic = {t.name for t in graph.inputs if t.shape is not None and not all(isinstance(d, int) for d in t.shape)}
+    if not symbolic & set(wanted):
+        return
+    for a in sizes.admissible_sizes(graph):
+        if a.input not in wanted or a.role != "spatial" or a.runs is None or a.exported is not None:
+            continue
+        n = wanted[a.input][a.axis]
+        if n not in a.runs:
+            near = " or ".join(map(str, a.runs.nearest(n))) or "none"
+            raise BadArgument(f"--shape {a.input}: axis {a.axis} = {n} is not a size the net runs at "
+                              f"({a.runs.text()}{'; ' + a.runs_by if a.runs_by else ''}); nearest: {near}")
 
 
 def valid_sizes(graph: gs.Graph) -> tuple[ValidSize, ...]:

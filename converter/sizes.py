@@ -55,8 +55,8 @@ class AxisSizes:
 
     @property
     def pinned(self) -> bool:
-        """Only one size (or none) runs."""
-        return self.runs is not None and self.runs.finite and len(self.runs.singles) <= 1
+        """Finitely many sizes run (a positional embedding, a linear head): the net does not slide."""
+        return self.runs is not None and self.runs.finite
 
     def text(self) -> str:
         exported = f"exported at {self.exported}" if self.exported is not None else ""
@@ -181,41 +181,40 @@ class _Walk:
 def admissible_sizes(graph: gs.Graph) -> list[AxisSizes]:
     """One AxisSizes per non-batch axis of every graph input of rank >= 3."""
     images = [x for x in graph.inputs if x.shape is not None and len(x.shape) >= 3]
-    reference = {x.name: [d if isinstance(d, int) and d > 0 else None for d in x.shape] for x in images}
-    results = _analyse_all(graph, images, reference)
+    declared = {x.name: [d if isinstance(d, int) and d > 0 else None for d in x.shape] for x in images}
+    held = {name: [d if d is not None else (1 if i == 0 else REFERENCE_SIZES[0]) for i, d in enumerate(dims)]
+            for name, dims in declared.items()}
+    results = _analyse_all(graph, images, declared, held)
     for _ in range(2):              # a symbolic dim held at a size it does not take: hold it at one it takes
-        better = _better_reference(results, reference)
-        if better == reference:
+        better = _better_reference(results, held)
+        if better == held:
             break
-        reference = better
-        results = _analyse_all(graph, images, reference)
+        held = better
+        results = _analyse_all(graph, images, declared, held)
     return results
 
 
-def _analyse_all(graph: gs.Graph, images: list[gs.Tensor], reference: dict) -> list[AxisSizes]:
-    held = {name: [d if d is not None else (1 if i == 0 else REFERENCE_SIZES[0]) for i, d in enumerate(dims)]
-            for name, dims in reference.items()}
-    static = _static_shapes(graph, held)
+def _analyse_all(graph: gs.Graph, images: list[gs.Tensor], declared: dict, held: dict) -> list[AxisSizes]:
+    static = static_shapes(graph, held)
     results = []
     for x in images:
         for axis in range(1, len(x.shape)):
-            exported = reference[x.name][axis]
             sizes = _trace(graph, static, x, axis) if static is not None else \
                 AxisSizes(x.name, axis, note="shape inference fails at the reference sizes")
-            sizes.exported, sizes.reference = exported, held
+            sizes.exported, sizes.reference = declared[x.name][axis], held
             results.append(sizes)
     return results
 
 
-def _better_reference(results: list[AxisSizes], reference: dict) -> dict:
-    better = {k: list(v) for k, v in reference.items()}
+def _better_reference(results: list[AxisSizes], held: dict) -> dict:
+    better = {k: list(v) for k, v in held.items()}
     for a in results:
-        if a.exported is None and a.runs is not None and not a.runs.empty and REFERENCE_SIZES[0] not in a.runs:
+        if a.exported is None and a.runs is not None and not a.runs.empty and held[a.input][a.axis] not in a.runs:
             better[a.input][a.axis] = a.runs.next_at_least(16) or a.runs.smallest(1)[0]
     return better
 
 
-def _static_shapes(graph: gs.Graph, held: dict) -> dict | None:
+def static_shapes(graph: gs.Graph, held: dict) -> dict | None:
     """Every tensor's shape with the inputs at `held`. Where onnx's inference cannot follow the shape
     arithmetic of a dynamic export (a Div in a Reshape target), it is folded at those sizes first."""
     static = _inferred(graph, held)

@@ -2,10 +2,14 @@
 
 Both models run with graph optimizations off (so onnxruntime's own fusions do not rewrite what is under
 test), on the CUDA execution provider when it really loads here, else on CPU, and the result names the
-provider the sessions actually used. Where dims are symbolic, several sizes are tried (see
-converter.inputs). An output passes when shapes and dtypes match and max|a-b| <= atol + rtol*max|a|
-(a from the first model, NaN/inf only where the first model has them). On a mismatch the first
-intermediate tensor, shared by name and in the first model's order, that already differs is reported.
+provider the sessions actually used. The sizes come from converter.run_plan (admissible sizes, smallest
+first, within a memory budget; each run says why). Outputs are paired by name (by position only when
+the names differ, and then the result says so). An output passes when shapes and dtypes match and
+max|a-b| <= atol + rtol*max|a| (a from the first model, NaN/inf only where the first model has them).
+Where the second model frees a dim the first fixes, its batch 2 is checked against two batch-1 runs of
+the first stacked, and each freed axis runs at its next admissible sizes with the output shapes the size
+analysis predicts. On a mismatch the first intermediate tensor, shared by name and in the first model's
+order, that already differs is reported.
 """
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from converter import inputs as inputs_mod, model_io, progress
-from converter.errors import BadArgument, BadInput, first_line
+from converter import inputs as inputs_mod, model_io, progress, run_plan
+from converter.errors import BadArgument, BadInput, first_line, one_line
 from converter.model_io import PROTOBUF_LIMIT
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -45,6 +49,7 @@ class RunCheck:
     shapes: dict[str, list[int]]
     outputs: list[OutputCheck] = field(default_factory=list)
     failure: str = ""
+    why: str = ""                       # why these sizes (converter.run_plan)
 
     @property
     def ok(self) -> bool:
@@ -59,6 +64,7 @@ class VerifyResult:
     rtol: float
     runs: list[RunCheck]
     divergence: str | None = None
+    notes: list[str] = field(default_factory=list)     # pairing by position, checks skipped and why
 
     @property
     def worst(self) -> tuple[RunCheck, OutputCheck] | None:
@@ -79,8 +85,9 @@ class VerifyResult:
             return text + f" [{self.provider}]"
         worst = self.worst
         sizes = "; ".join(shapes_text(r.shapes) for r in self.runs)
+        notes = "".join(f"; {n}" for n in self.notes)
         return (f"equivalent on {len(self.runs)} run(s) ({sizes}); worst max|a-b| = {worst[1].max_abs_error:.3g} "
-                f"on '{worst[1].name}' (bound {worst[1].bound:.3g}) [{self.provider}]")
+                f"on '{worst[1].name}' (bound {worst[1].bound:.3g}){notes} [{self.provider}]")
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -173,10 +180,12 @@ def make_session(model: onnx.ModelProto, providers: list, optimized: bool = Fals
 class Alignment:
     """How the second model's outputs line up with the first's when a conversion changes their layout
     on purpose: a fully convolutional head adds trailing 1x1 dims; a dense (stride 1) net computes every
-    position, of which every stride-th is the original's."""
+    position, of which every stride-th is the original's. lossless: the two agree only where no layer
+    drops a border sample (a dense or pad-to-valid net), so sizes are drawn from that set."""
 
     unit_dims: bool = False
     strides: tuple[int, ...] = ()
+    lossless: bool = False
 
     def apply(self, ref: np.ndarray, got: np.ndarray) -> np.ndarray:
         if self.strides and got.ndim >= len(self.strides):
@@ -212,16 +221,17 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: floa
 def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None, atol: float = 1e-4,
            rtol: float = 1e-4, provider: str = "auto", runs: int = 3, seed: int = 0,
            alignment: Alignment = Alignment(), against_provider: str | None = None,
-           folders: tuple = (None, None)) -> VerifyResult:
+           folders: tuple = (None, None), max_memory: int = run_plan.DEFAULT_BUDGET) -> VerifyResult:
     """Run both models on the same random inputs at `runs` sizes and compare every output.
 
     against_provider runs the second model on another provider (a cross-provider check: the same model
     on CUDA and on CPU catches runtime bugs); the two must really differ, or this is bad input. folders:
-    where each model's external data lives (None: it has none)."""
+    where each model's external data lives (None: it has none). max_memory: bytes of activations a run
+    may take (converter.run_plan)."""
     if runs < 1:
         raise BadArgument(f"--runs {runs}: must be at least 1")
-    if atol < 0 or rtol < 0:
-        raise BadArgument("tolerances must not be negative")
+    if not (atol >= 0 and rtol >= 0):
+        raise BadArgument("tolerances must be numbers >= 0")
     specs = inputs_mod.input_specs(a)
     overrides = shapes or {}
     inputs_mod.check_overrides(specs, overrides)
@@ -241,21 +251,22 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     on_b = session_b.get_providers()[0]
     if on_b == PROVIDERS["cuda"]:
         on_b = f"{on_b} on {device_name(on_b)}"
+    pairing = _Pairing(a, b)
+    planned = run_plan.plan(a, b, overrides, runs, max_memory, folders, alignment.lossless)
 
     def collect(runner):
         checks, tried, error = [], [], ""
-        for alternatives in inputs_mod.size_candidates(specs, overrides, runs, _admissible_hints(a, specs, folders[0])):
-            for shapes_try in alternatives:
-                progress.say(f"verifying at {shapes_text(shapes_try)} (run {len(checks) + 1} of {runs})")
-                feeds = inputs_mod.random_feeds(specs, shapes_try, seed + len(checks))
-                tried.append(shapes_try)
+        for alternatives in planned.runs:
+            for sizes_try in alternatives:
+                progress.say(f"verifying at {shapes_text(sizes_try.shapes)} (run {len(checks) + 1} of {runs})")
+                feeds = inputs_mod.random_feeds(specs, sizes_try.shapes, seed + len(checks))
+                tried.append(sizes_try.shapes)
                 try:
                     ref = runner.run(None, feeds)
                 except Exception as e:  # noqa: BLE001 - the original does not run at this size: try another
-                    error = first_line(e)
+                    error = one_line(e)
                     continue
-                checks.append(_check_run(session_b, ref, [o.name for o in a.graph.output], feeds,
-                                         shapes_try, atol, rtol, alignment))
+                checks.append(_check_run(session_b, ref, pairing, feeds, sizes_try, atol, rtol, alignment))
                 break
             if len(checks) == runs or (checks and not checks[-1].ok):
                 break
@@ -270,13 +281,69 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     if not checks:
         raise BadInput(f"the first model does not run at any of {len(tried)} sizes tried ({shapes_text(tried[0])}"
                        f"{', ...' if len(tried) > 1 else ''}; onnxruntime: {last_error}); give sizes with --shape")
+    if all(c.ok for c in checks) and against_provider is None:
+        checks += _freed_checks(planned, runner_a, session_b, pairing, specs, seed, atol, rtol, alignment)
     used = f"{first_on} vs {on_b}" if against_provider else on_b + ("" if first_on == on_b else f"; {first_on}")
     ok = all(c.ok for c in checks)
-    result = VerifyResult(ok, used, atol, rtol, checks)
-    if not ok and not checks[-1].failure:
-        feeds = inputs_mod.random_feeds(specs, checks[-1].shapes, seed + len(checks) - 1)
+    result = VerifyResult(ok, used, atol, rtol, checks, notes=pairing.notes +
+                          ([planned.batch_skipped] if planned.batch_skipped else []))
+    failed = next((c for c in checks if not c.ok), None)
+    if failed is not None and not failed.failure and failed.outputs and all(o.note != SHAPE_ONLY for o in failed.outputs):
+        feeds = inputs_mod.random_feeds(specs, failed.shapes, seed + checks.index(failed))
         result.divergence = first_divergence(a, b, feeds, plist, atol, rtol, plist_b, folders)
     return result
+
+
+SHAPE_ONLY = "shape only: the first model does not run at this size"
+
+
+class _Pairing:
+    """Which output of the second model is compared with which of the first: by name, else by position."""
+
+    def __init__(self, a: onnx.ModelProto, b: onnx.ModelProto):
+        self.names_a = [o.name for o in a.graph.output]
+        names_b = [o.name for o in b.graph.output]
+        self.notes = []
+        if sorted(self.names_a) == sorted(names_b):
+            self.order = [names_b.index(n) for n in self.names_a]
+        else:
+            self.order = list(range(len(names_b)))
+            if len(names_b) == len(self.names_a):
+                self.notes.append(f"outputs paired by position (names differ: {', '.join(names_b)})")
+
+    def pair(self, got: list) -> list | None:
+        if len(got) != len(self.names_a):
+            return None
+        return [got[i] for i in self.order]
+
+
+def _freed_checks(planned, runner_a, session_b, pairing, specs, seed, atol, rtol, alignment) -> list[RunCheck]:
+    """The batch-2 and next-size checks of dims the second model frees (converter.run_plan)."""
+    checks = []
+    if planned.batch_check is not None:
+        name, doubled = planned.batch_check
+        single = {**doubled.shapes, name: (1,) + tuple(doubled.shapes[name][1:])}
+        halves = [inputs_mod.random_feeds(specs, single, seed + 100 + i) for i in range(2)]
+        refs = [runner_a.run(None, h) for h in halves]
+        stacked_ref = [np.concatenate(pair, axis=0) for pair in zip(*refs)]
+        feeds = {k: np.concatenate([h[k] for h in halves], axis=0) if k == name else halves[0][k] for k in halves[0]}
+        checks.append(_check_run(session_b, stacked_ref, pairing, feeds, doubled, atol, rtol, alignment))
+    for sizes_, predicted in planned.shape_checks:
+        run = RunCheck({k: list(v) for k, v in sizes_.shapes.items()}, why=sizes_.why)
+        feeds = inputs_mod.random_feeds(specs, sizes_.shapes, seed + 200 + len(checks))
+        try:
+            got = pairing.pair(session_b.run(None, feeds))
+        except Exception as e:  # noqa: BLE001 - the freed model must run at every size it admits
+            run.failure = f"the second model fails to run: {one_line(e)}"
+            checks.append(run)
+            continue
+        for name, value in zip(pairing.names_a, got or []):
+            want = predicted.get(name)
+            ok = want is None or list(value.shape) == list(want)
+            run.outputs.append(OutputCheck(name, ok, 0.0 if ok else float("inf"), 0.0, 0.0,
+                                           SHAPE_ONLY if ok else f"shape {list(value.shape)}, predicted {want}"))
+        checks.append(run)
+    return checks
 
 
 def _other_providers(plist: list, against: str) -> list:
@@ -328,35 +395,20 @@ def _load(model: onnx.ModelProto, providers, label: str, folder: Path | None):
     try:
         return make_session(model, providers, folder=folder)
     except Exception as e:  # noqa: BLE001 - onnxruntime raises several types; the message says it all
-        raise BadInput(f"onnxruntime cannot load {label}: {first_line(e)}") from None
+        raise BadInput(f"onnxruntime cannot load {label}: {one_line(e)}") from None
 
 
-def _admissible_hints(model: onnx.ModelProto, specs, folder: Path | None) -> dict:
-    """Admissible sizes of the model's symbolic spatial dims (converter.sizes), keyed as size_candidates
-    names them, so a U-shaped net is tried at sizes it accepts."""
-    if all(isinstance(d, int) and d > 0 for s in specs for d in s.dims):
-        return {}
-    from converter import graph_io, sizes
-    by_name = {s.name: s for s in specs}
-    hints = {}
-    for a in sizes.admissible_sizes(graph_io.to_graph(model, folder)):
-        spec = by_name.get(a.input)
-        if spec is not None and a.minimum is not None and not isinstance(spec.dims[a.axis], int):
-            hints[inputs_mod.dim_key(spec, a.axis)] = (a.minimum, a.step)
-    return hints
-
-
-def _check_run(session_b, ref, names, feeds, shapes, atol, rtol, alignment=Alignment()) -> RunCheck:
-    run = RunCheck({k: list(v) for k, v in shapes.items()})
+def _check_run(session_b, ref, pairing: _Pairing, feeds, sizes_, atol, rtol, alignment=Alignment()) -> RunCheck:
+    run = RunCheck({k: list(v) for k, v in sizes_.shapes.items()}, why=sizes_.why)
     try:
-        got = session_b.run(None, feeds)
+        got = pairing.pair(session_b.run(None, feeds))
     except Exception as e:  # noqa: BLE001
-        run.failure = f"the second model fails to run: {first_line(e)}"
+        run.failure = f"the second model fails to run: {one_line(e)}"
         return run
-    if len(got) != len(ref):
-        run.failure = f"the second model has {len(got)} outputs, the first {len(ref)}"
+    if got is None:
+        run.failure = f"the second model has another number of outputs than the first ({len(ref)})"
         return run
-    run.outputs = [compare(name, r, g, atol, rtol, alignment) for name, r, g in zip(names, ref, got)]
+    run.outputs = [compare(name, r, g, atol, rtol, alignment) for name, r, g in zip(pairing.names_a, ref, got)]
     return run
 
 

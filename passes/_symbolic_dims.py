@@ -62,6 +62,7 @@ def constant_part(factors: tuple[Factor, ...]) -> int:
 
 def propagate(graph: gs.Graph, static: dict[str, list[int]], freed: dict[str, list[int]]) -> SymbolicDims:
     """The factors of every tensor dim (static: exported shapes; freed: input -> axes made symbolic)."""
+    static = {**{n: list(t.shape) for n, t in graph.tensors().items() if isinstance(t, gs.Constant)}, **static}
     result = SymbolicDims()
     for x in graph.inputs:
         if x.name in static:

@@ -51,8 +51,8 @@ def assert_structurally_valid(out: onnx.ModelProto, like: onnx.ModelProto) -> No
     assert {(o.domain, o.version) for o in out.opset_import} == {(o.domain, o.version) for o in like.opset_import}
 
 
-def assert_equivalent(a: onnx.ModelProto, b: onnx.ModelProto, shapes=None, runs: int = 2) -> None:
-    result = verify(a, b, shapes=shapes, provider="cpu", runs=runs)
+def assert_equivalent(a: onnx.ModelProto, b: onnx.ModelProto, shapes=None, runs: int = 2, alignment=None) -> None:
+    result = verify(a, b, shapes=shapes, provider="cpu", runs=runs, **({"alignment": alignment} if alignment else {}))
     assert result.runs and all(r.outputs for r in result.runs), "nothing was compared"
     assert result.ok, result.summary()
 
@@ -80,9 +80,9 @@ def assert_same_as_original(a: onnx.ModelProto, b: onnx.ModelProto, shapes: dict
     on onnx's reference instead, so the rewrite is judged on one implementation, not on two that differ."""
     from onnx.reference import ReferenceEvaluator
 
-    from converter import inputs
+    from converter import inputs, run_plan
     specs = inputs.input_specs(a)
-    sizes = next(inputs.size_candidates(specs, shapes or {}))[0]
+    sizes = run_plan.plan(a, overrides=shapes or {}, runs=1).first
     feeds = inputs.random_feeds(specs, sizes, 0)
     try:
         run_model(a, feeds)

@@ -220,9 +220,11 @@ def test_impossible_requests_exit_2_naming_the_problem(tmp_path, capsys, model_p
 
 def test_sizes_command(capsys):
     code, stdout, _ = run(capsys, "sizes", "example:ddae")
-    assert code == 0 and "X axis 2: 61 + 16n (exported at 157 = 61 + 16*6)" in stdout
+    assert code == 0 and "X axis 2: runs at 61 + 16n, 62 + 16n" in stdout
+    assert "loses nothing at 61 + 16n" in stdout and "X axis 1: channels" in stdout
     code, stdout, _ = run(capsys, "sizes", "example:lenet", "--json")
-    assert code == 0 and json.loads(stdout)[0]["pinned_by"] == "Flatten 'flatten_1_node'"
+    row = json.loads(stdout)[1]
+    assert code == 0 and row["runs"]["singles"] == [28, 29, 30, 31] and row["runs_by"].startswith("Gemm 'fc1_1_node'")
 
 
 def test_strip_then_fix_sizes_from_the_command_line(tmp_path, capsys):
@@ -236,7 +238,7 @@ def test_strip_then_fix_sizes_from_the_command_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command, args, message", [
-    ("strip-sizes", ["example:lenet"], "pinned by Flatten 'flatten_1_node'"),
+    ("strip-sizes", ["example:lenet", "--axes", "2,3"], "(Gemm 'fc1_1_node' fixes its features at 800)"),
     ("strip-sizes", ["example:ddae", "--input", "nope"], "not a graph input"),
     ("strip-sizes", ["example:ddae", "--axes", "7"], "out of range"),
     ("strip-sizes", ["example:ddae", "--axes", "two"], "comma-separated integers"),

@@ -4,7 +4,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from converter import api, inputs, verify as verify_mod
+from converter import api, run_plan, verify as verify_mod
 from converter.errors import BadArgument, BadInput
 from models import convtranspose, examples
 
@@ -26,8 +26,9 @@ def test_a_model_matches_itself_and_its_rewrite_on_several_sizes():
     assert result.ok
     assert result.provider == ("CUDAExecutionProvider" if verify_mod.cuda_usable() else "CPUExecutionProvider")
     sizes = [tuple(r.shapes["X"]) for r in result.runs]
-    assert len(set(sizes)) == 3 and max(max(s[2:]) for s in sizes) >= 32
-    assert "equivalent on 3 run(s)" in result.summary()
+    assert len(set(sizes)) == 3 and all(len(set(s[2:])) == 3 for s in sizes)      # an axis mix-up would show
+    assert {s[0] for s in sizes} == {1, 2, 3} and all(d % 4 == 0 for s in sizes for d in s[2:])
+    assert "equivalent on 3 run(s)" in result.summary() and "4 + 4n" in result.runs[0].why
 
 
 def test_a_small_weight_error_is_caught_and_located():
@@ -66,11 +67,9 @@ def test_shape_overrides_are_used_and_checked():
         verify_mod.verify(model, model, shapes={"X": (1, 3, 3, 3, 3)}, provider="cpu")   # channels are fixed
 
 
-def test_sizes_the_model_cannot_run_at_are_skipped():
-    """unet3d needs multiples of 4: candidates that fail on the reference are passed over."""
-    specs = inputs.input_specs(examples.build("unet3d"))
-    first = next(inputs.size_candidates(specs, {}))
-    assert first[0]["X"] == (1, 1, 16, 24, 32)
+def test_sizes_come_from_the_admissible_sets_smallest_first():
+    """unet3d runs at multiples of 4: the first run takes the three smallest from 8, one per axis."""
+    assert run_plan.plan(examples.build("unet3d")).first == {"X": (1, 1, 8, 12, 16)}
 
 
 def test_provider_choice():
@@ -124,5 +123,5 @@ def test_integer_and_boolean_inputs_get_feeds():
 def test_a_reference_that_cannot_run_is_an_error_not_a_hang():
     model = convtranspose.build([3, 3, 3], kernel=[2, 2, 2], strides=[2, 2, 2])
     model.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 3      # the weight wants 2 channels
-    with pytest.raises(BadInput, match="does not run at any of 3 sizes tried"):
+    with pytest.raises(BadInput, match="does not run at any of 3 sizes tried.*filter number not equal"):
         verify_mod.verify(model, model, provider="cpu", runs=3)
