@@ -161,7 +161,7 @@ def windowed(walk, node, cls):
     """Conv, MaxPool, AveragePool, LpPool over the traced axis."""
     x = node.inputs[0]
     place = walk.places[x.name]
-    if place.dim == 0:
+    if place.dim == 0 or (place.dim == 1 and node.op != "Conv"):     # batch, or a pool's channels: any
         return walk.copy(cls, x, node.outputs[:1])
     if place.dim == 1:
         return walk.channels(cls, node, x)

@@ -78,6 +78,10 @@ def _step(node: gs.Node, result: SymbolicDims, static: dict) -> None:
     op = node.op
     outs = [t for t in node.outputs if t.name and t.name in static]
     x = node.inputs[0]
+    if not outs:                    # nothing known to carry the dims to: only what pins them
+        if op in ("Conv", "ConvTranspose"):
+            _pin(result, [a for a in result.dims[x.name][1] if isinstance(a, Atom)], node, "takes it as channels")
+        return
     if op in SHAPE_PRESERVING or op in ("Softmax", "LogSoftmax", "LayerNormalization", "GroupNormalization"):
         _set(result, outs[:1], result.dims.get(x.name))
         if op == "LayerNormalization":
@@ -87,8 +91,10 @@ def _step(node: gs.Node, result: SymbolicDims, static: dict) -> None:
         _broadcast(node, result, static, outs)
     elif op in WINDOWED:
         dims = result.dims[x.name]
-        _pin(result, [a for a in dims[1] if isinstance(a, Atom)], node, "takes it as channels")
-        _set(result, outs[:1], [dims[0], (static[outs[0].name][1],)] + _new_atoms(outs[0], dims[2:], static, 2))
+        if op in ("Conv", "ConvTranspose"):            # weights count the channels; a pool takes any
+            _pin(result, [a for a in dims[1] if isinstance(a, Atom)], node, "takes it as channels")
+        channels = dims[1] if op not in ("Conv", "ConvTranspose") else (static[outs[0].name][1],)
+        _set(result, outs[:1], [dims[0], channels] + _new_atoms(outs[0], dims[2:], static, 2))
     elif op in LENGTH_CHANGING:
         _length_changing(node, result, static, outs)
     elif op == "Transpose":

@@ -8,10 +8,12 @@ per-axis scales (see resize5d-to-resize4d). Axes are followed through the chain 
 position of a tensor is a run of the input's axes (lengths known), a Reshape must split and merge
 along those runs, a Transpose permutes them, a Resize may scale a position only if it is one axis.
 This folds a hand-made chain (the seed's Flatten/Resize/Reshape/Transpose workaround, and variants
-with other axis pairs) and onnxport's own chain when sizes are static.
-Preconditions (each a Skip or no match): static sizes along the chain; single-consumer links; scales
-constant; no tf_crop_and_resize; batch and channels not resized; no stage that keeps its lengths while
-scaled (onnxruntime copies those, see resize5d-to-resize4d).
+with other axis pairs) and onnxport's own chain. Views may be spelled Reshape (constant or computed
+from Shape), Flatten, Squeeze or Unsqueeze; a symbolic batch is followed as a placeholder length (a
+prime no constant target holds), against which computed targets are evaluated.
+Preconditions (each a Skip or no match): static sizes along the chain but for the batch; single-consumer
+links; scales constant; no tf_crop_and_resize; batch and channels not resized; no stage that keeps its
+lengths while scaled (onnxruntime copies those, see resize5d-to-resize4d).
 """
 from __future__ import annotations
 
@@ -25,8 +27,11 @@ from passes._conv_patterns import single_consumer
 from passes._graph import GraphBuilder, constant_value, known_dims
 from passes._registry import Options, Pass, Skip, register
 from passes._resize import INTERPOLATION, resize_spec
+from passes._shape_eval import evaluate
 
-JOINS = ("Reshape", "Transpose", "Resize")
+VIEWS = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
+JOINS = VIEWS + ("Transpose", "Resize")
+BATCH = 2**31 - 1               # a symbolic batch's stand-in: prime, so no constant target holds it
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
     if x.shape is None or len(x.shape) < 5:
         return None
     lengths = known_dims(x, len(x.shape))
+    lengths[0] = BATCH if lengths[0] is None else lengths[0]
     if any(n is None for n in lengths) or (x.inputs and x.inputs[0].op in JOINS):
         return None                        # symbolic sizes, or not the start of a chain
     try:
@@ -63,14 +69,15 @@ def _walk(graph: gs.Graph, first: gs.Node, lengths: list[int]) -> Match:
     sizes = list(lengths)                          # current length of each input axis
     scales = [1.0] * rank
     attrs, nodes, node, best = None, [], first, None
+    known = {first.inputs[0].name: tuple(lengths)}       # shapes along the chain, for computed targets
     while True:
         nodes.append(node)
         try:
             if node.op == "Transpose":
                 perm = node.attrs.get("perm", list(reversed(range(len(groups)))))
                 groups = [groups[p] for p in perm]
-            elif node.op == "Reshape":
-                groups = _regroup(groups, sizes, constant_value(node.inputs[1]))
+            elif node.op in VIEWS:
+                groups = _regroup(groups, sizes, _view_target(graph, node, groups, sizes, known))
             else:
                 attrs = _resize(node, groups, sizes, scales, attrs)
         except _NotAChain:
@@ -78,6 +85,7 @@ def _walk(graph: gs.Graph, first: gs.Node, lengths: list[int]) -> Match:
                 break
             raise
         out = node.outputs[0]
+        known[out.name] = tuple(math.prod(sizes[a] for a in g) for g in groups)
         if groups == [[a] for a in range(rank)] and attrs is not None and len(nodes) > 1:
             best = Match(tuple(nodes), first.inputs[0], out, tuple(scales), attrs)
         if not single_consumer(out, graph) or out.outputs[0].op not in JOINS:
@@ -88,11 +96,34 @@ def _walk(graph: gs.Graph, first: gs.Node, lengths: list[int]) -> Match:
     return best
 
 
+def _view_target(graph: gs.Graph, node: gs.Node, groups, sizes, known: dict) -> list[int] | None:
+    """The dims a view produces from the current ones (0 and -1 left for _regroup to resolve)."""
+    dims = [math.prod(sizes[a] for a in g) for g in groups]
+    if node.op == "Flatten":
+        axis = node.attrs.get("axis", 1) % (len(dims) + 1)
+        return [math.prod(dims[:axis]), math.prod(dims[axis:])]
+    if node.op == "Reshape":
+        value = evaluate(node.inputs[1], {**known, node.inputs[0].name: tuple(dims)}, int(graph.opset))
+        return None if value is None else [int(v) for v in np.ravel(value)]
+    axes = node.attrs.get("axes")
+    if axes is None and len(node.inputs) > 1:
+        axes = constant_value(node.inputs[1])
+    if node.op == "Squeeze":
+        drop = {int(a) % len(dims) for a in np.ravel(axes)} if axes is not None else {i for i, d in enumerate(dims) if d == 1}
+        return [d for i, d in enumerate(dims) if i not in drop]
+    if axes is None:
+        return None
+    rank = len(dims) + len(np.ravel(axes))
+    added = {int(a) % rank for a in np.ravel(axes)}
+    rest = iter(dims)
+    return [1 if i in added else next(rest) for i in range(rank)]
+
+
 def _regroup(groups, sizes, target) -> list[list[int]]:
     """Positions after a Reshape: runs of the input's axes whose lengths multiply to each target dim (a
     dim of 1 takes one axis of length 1 when that comes next, so a batch of 1 keeps its identity)."""
     if target is None:
-        raise _NotAChain("a Reshape with a computed shape")
+        raise _NotAChain("a view whose shape it cannot evaluate")
     order = [a for g in groups for a in g]
     total = math.prod(sizes[a] for a in order)
     dims = [int(d) for d in np.ravel(target)]

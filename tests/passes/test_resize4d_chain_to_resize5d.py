@@ -109,3 +109,46 @@ def test_sizes_and_computed_sizes_fold_back_by_recipe():
 def test_a_chain_that_stays_4d_is_not_its_business():
     _, report = run_pass(resize.build([1, 2, 4, 4], scales=[1, 1, 2, 2]), NAME)
     assert report.applied == 0 and not report.skipped
+
+
+def flatten_spelled_chain(n="N", c=2, d=3, h=4, w=5) -> onnx.ModelProto:
+    """The seed chain as other exporters spell it: a Flatten-based first view, -1 for a symbolic batch,
+    a target computed from Shape, and an Unsqueeze/Squeeze pair around the second stage."""
+    b = helper
+    ints = lambda name, v: numpy_helper.from_array(np.asarray(v, np.int64), name)
+    floats = lambda name, v: numpy_helper.from_array(np.asarray(v, np.float32), name)
+    nodes = [
+        b.make_node("Flatten", ["X"], ["f0"], axis=2),                                  # (N*C, D*H*W)
+        b.make_node("Reshape", ["f0", "s0"], ["r0"]),                                   # (N, C*D, H, W)
+        b.make_node("Resize", ["r0", "", "k0"], ["z0"], mode="linear"),                 # H, W x2
+        b.make_node("Reshape", ["z0", "s1"], ["u0"]),                                   # (N, C, D, 2H, 2W)
+        b.make_node("Transpose", ["u0"], ["t0"], perm=[0, 1, 3, 2, 4]),                 # (N, C, 2H, D, 2W)
+        b.make_node("Shape", ["X"], ["shape_x"]),
+        b.make_node("Slice", ["shape_x", "zero", "one"], ["batch"]),
+        b.make_node("Concat", ["batch", "rest"], ["s2"], axis=0),                       # computed target
+        b.make_node("Reshape", ["t0", "s2"], ["r1"]),                                   # (N, C*2H, D, 2W)
+        b.make_node("Unsqueeze", ["r1", "axis1"], ["q1"]),                              # (N, 1, C*2H, D, 2W)
+        b.make_node("Squeeze", ["q1", "axis1"], ["q2"]),
+        b.make_node("Resize", ["q2", "", "k1"], ["z1"], mode="linear"),                 # D x2
+        b.make_node("Reshape", ["z1", "s3"], ["u1"]),                                   # (N, C, 2H, 2D, 2W)
+        b.make_node("Transpose", ["u1"], ["Y"], perm=[0, 1, 3, 2, 4]),
+    ]
+    inits = [ints("s0", [-1, c * d, h, w]), floats("k0", [1, 1, 2, 2]), ints("s1", [-1, c, d, 2 * h, 2 * w]),
+             ints("zero", [0]), ints("one", [1]), ints("rest", [c * 2 * h, d, 2 * w]), ints("axis1", [1]),
+             floats("k1", [1, 1, 2, 1]), ints("s3", [-1, c, 2 * h, 2 * d, 2 * w])]
+    graph = b.make_graph(nodes, "flatten_spelled", [b.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [n, c, d, h, w])],
+                         [b.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, [n, c, 2 * d, 2 * h, 2 * w])], inits)
+    model = b.make_model(graph, opset_imports=[b.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize("batch", ["N", 1])
+def test_flatten_spellings_computed_targets_and_a_symbolic_batch_fold_too(batch):
+    model = flatten_spelled_chain(n=batch)
+    out, passes = fused(model)
+    assert passes[NAME].applied == 1
+    assert [n.op_type for n in out.graph.node] == ["Resize"]
+    assert list(numpy_helper.to_array({i.name: i for i in out.graph.initializer}[out.graph.node[0].input[2]])) \
+        == [1, 1, 2, 2, 2]
+    assert_equivalent(model, out, runs=3)           # batch 1, 2, 3 where it is symbolic
