@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_shapes)
 
-    p = sub.add_parser("sizes", help="admissible input sizes (m + k*n) per spatial axis")
+    p = sub.add_parser("sizes", help="per input axis: the sizes the net runs at (joins matching) and those "
+                                     "at which it loses nothing, with the node that decides each")
     p.add_argument("input", help="model file, or example:NAME")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_sizes)

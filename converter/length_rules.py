@@ -157,16 +157,35 @@ def concat(walk, node, cls):
     return [cls]
 
 
-def windowed(walk, node, cls):
-    """Conv, MaxPool, AveragePool, LpPool over the traced axis."""
+def _not_spatial(walk, node, cls):
+    """Conv/Pool/ConvTranspose with the axis in the batch (it rides along), in a pool's channels (any
+    number), in a Conv's channels (the weight fixes it): the classes; None when it is a spatial axis."""
     x = node.inputs[0]
     place = walk.places[x.name]
-    if place.dim == 0 or (place.dim == 1 and node.op != "Conv"):     # batch, or a pool's channels: any
+    if place.dim == 0 or (place.dim == 1 and node.op not in ("Conv", "ConvTranspose")):
         return walk.copy(cls, x, node.outputs[:1])
     if place.dim == 1:
         return walk.channels(cls, node, x)
     if place.merged:
         raise Stop(f"{name(node)} (the axis is merged with others by a Reshape before it)")
+    return None
+
+
+def _emit(walk, node, c, place, out, rem, survivors) -> None:
+    """One sub-class's result: its output length, at least 1, and whether a border sample was dropped."""
+    c.require(out, name(node))
+    c.lossy = c.lossy or (name(node) if rem else "")
+    walk.set(c, node.outputs[0], place, out)
+    survivors.append(c)
+
+
+def windowed(walk, node, cls):
+    """Conv, MaxPool, AveragePool, LpPool over the traced axis."""
+    other = _not_spatial(walk, node, cls)
+    if other is not None:
+        return other
+    x = node.inputs[0]
+    place = walk.places[x.name]
     spatial = place.dim - 2
     kernel = node.attrs.get("kernel_shape") or (weight_shape(node.inputs[1]) or [None] * (spatial + 3))[2:]
     n = len(kernel)
@@ -179,9 +198,7 @@ def windowed(walk, node, cls):
     survivors = []
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):           # out = ceil(L / s)
         for c, q, rem in cls.floor_div(plus(length, const(s - 1)), s):
-            c.lossy = c.lossy or (name(node) if (rem + 1) % s else "")
-            walk.set(c, node.outputs[0], place, q)
-            survivors.append(c)
+            _emit(walk, node, c, place, q, (rem + 1) % s, survivors)
         return survivors
     pads = [0] * (2 * n) if auto_pad == "VALID" else list(node.attrs.get("pads", [0] * (2 * n)))
     begin, end = pads[spatial], pads[n + spatial]
@@ -199,22 +216,16 @@ def windowed(walk, node, cls):
                 out = plus(out, const(-1))
             elif gap[0] != 0:
                 raise Stop(f"{name(node)} (ceil_mode with a last window that only sometimes fits)")
-        c.require(out, name(node))
-        c.lossy = c.lossy or (name(node) if rem else "")
-        walk.set(c, node.outputs[0], place, out)
-        survivors.append(c)
+        _emit(walk, node, c, place, out, rem, survivors)
     return survivors
 
 
 def conv_transpose(walk, node, cls):
+    other = _not_spatial(walk, node, cls)
+    if other is not None:
+        return other
     x = node.inputs[0]
     place = walk.places[x.name]
-    if place.dim == 0:
-        return walk.copy(cls, x, node.outputs[:1])
-    if place.dim == 1:
-        return walk.channels(cls, node, x)
-    if place.merged:
-        raise Stop(f"{name(node)} (the axis is merged with others by a Reshape before it)")
     w_shape = weight_shape(node.inputs[1])
     if w_shape is None:
         raise Stop(f"{name(node)} (weight of unknown shape)")
@@ -260,10 +271,7 @@ def resize(walk, node, cls):
         raise Stop(f"{name(node)} (the axis is merged with others by a Reshape before it)")
     survivors = []
     for c, out, rem in cls.floor_div(scaled(cls.lengths[x.name], scale.numerator), scale.denominator):
-        c.require(out, name(node))
-        c.lossy = c.lossy or (name(node) if rem else "")
-        walk.set(c, node.outputs[0], place, out)
-        survivors.append(c)
+        _emit(walk, node, c, place, out, rem, survivors)
     return survivors
 
 

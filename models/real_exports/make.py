@@ -14,7 +14,6 @@ Keras/TensorFlow nets come from make_keras.py (its own venv: TensorFlow's pins c
 """
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -24,6 +23,8 @@ import onnx
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from fixtures import inputs, merge_manifest  # noqa: E402 (a sibling module: this runs as a script)
 
 OPSET = 17              # TorchScript exporter
 DYNAMO_OPSET = 18       # the dynamo exporter's lowest
@@ -97,10 +98,6 @@ def nets() -> dict:
     return {name: (builders[name], *spec[name]) for name in spec}
 
 
-def inputs(shape, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-
-
 def run(net: nn.Module, x: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         return net(torch.from_numpy(x)).numpy()
@@ -172,10 +169,7 @@ def main(folder: str) -> None:
         manifest[name] = {"framework": f"torch {torch.__version__}", "exported": list(exported),
                           "references": [list(s) for s in shapes], "files": files,
                           "accepted": accepted_sizes(net, list(exported)), "probe_up_to": PROBE_UP_TO}
-    existing = out / "manifest.json"
-    merged = json.loads(existing.read_text()) if existing.exists() else {}
-    merged.update(manifest)
-    existing.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+    merge_manifest(out, manifest)
 
 
 if __name__ == "__main__":

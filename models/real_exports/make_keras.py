@@ -9,13 +9,14 @@ per spatial axis. Keras nets are channels-last (N, D, H, W, C): tf2onnx wraps ea
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 import tf2onnx
+
+from fixtures import inputs, merge_manifest  # noqa: E402 (a sibling module: this runs as a script)
 
 OPSET = 17
 PROBE_UP_TO = 48
@@ -46,10 +47,6 @@ NETS = {
     "keras_convt3d_same": (lambda: deconv3d("same"), (1, 8, 8, 8, 2), [(1, 5, 7, 6, 2), (2, 8, 8, 8, 2)]),
     "keras_convt3d_valid": (lambda: deconv3d("valid"), (1, 8, 8, 8, 2), [(1, 5, 7, 6, 2), (2, 8, 8, 8, 2)]),
 }
-
-
-def inputs(shape, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
 def runs_at(model: tf.keras.Model, shape) -> bool:
@@ -105,10 +102,7 @@ def main(folder: str) -> None:
         manifest[name] = {"framework": f"tensorflow {tf.__version__}, tf2onnx {tf2onnx.__version__}",
                           "exported": list(exported), "references": [list(s) for s in shapes], "files": files,
                           "accepted": accepted_sizes(model, list(exported)), "probe_up_to": PROBE_UP_TO}
-    existing = out / "manifest.json"
-    merged = json.loads(existing.read_text()) if existing.exists() else {}
-    merged.update(manifest)
-    existing.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+    merge_manifest(out, manifest)
 
 
 if __name__ == "__main__":
