@@ -14,7 +14,7 @@ s*(L-1) + op + d*(k-1) + 1 - pads; Resize floor(L * scale); Slice clamps to the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
@@ -43,10 +43,15 @@ class Place:
     outer: int = 1
     inner: int = 1
     also: tuple[int, ...] = ()
+    merged_by: str = ""                  # the Reshape that coupled it with other axes
 
     @property
     def merged(self) -> bool:
         return self.outer * self.inner != 1
+
+    def coupled(self, node) -> Stop:
+        """Where a layer needs the axis alone but a Reshape merged it with others."""
+        return Stop(f"{name(node)} (the axis is coupled with other axes there, by {self.merged_by or 'a Reshape'})")
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -102,7 +107,7 @@ def broadcasting(walk, node, cls, allow_broadcast: bool = True):
         else:
             place, factor = Place(dims[0]), const(static[i - len(traced)])
         for t in node.outputs:
-            walk.set(alive, t, Place(dims[0], place.outer, place.inner, dims[1:]), factor)
+            walk.set(alive, t, replace(place, dim=dims[0], also=tuple(dims[1:])), factor)
         survivors.append(alive)
     if survivors != [cls]:
         walk.restrict(f"{name(node)} meets a fixed length {static[0]}" if static and max(static) > 1 else
@@ -167,7 +172,7 @@ def _not_spatial(walk, node, cls):
     if place.dim == 1:
         return walk.channels(cls, node, x)
     if place.merged:
-        raise Stop(f"{name(node)} (the axis is merged with others by a Reshape before it)")
+        raise place.coupled(node)
     return None
 
 
@@ -268,7 +273,7 @@ def resize(walk, node, cls):
     if scale == 1:
         return walk.copy(cls, x, node.outputs)
     if place.merged:
-        raise Stop(f"{name(node)} (the axis is merged with others by a Reshape before it)")
+        raise place.coupled(node)
     survivors = []
     for c, out, rem in cls.floor_div(scaled(cls.lengths[x.name], scale.numerator), scale.denominator):
         _emit(walk, node, c, place, out, rem, survivors)
@@ -295,9 +300,9 @@ def pad(walk, node, cls):
         raise Stop(f"{name(node)} (pads computed by ops it does not follow)")
     out = plus(plus(full(walk, cls, x), begin), end)
     if place.merged and (begin, end) != (const(0), const(0)):
-        raise Stop(f"{name(node)} (pads an axis merged with others)")
+        raise place.coupled(node)
     cls.require(out, name(node))
-    walk.set(cls, node.outputs[0], Place(place.dim, place.outer, place.inner) if place.merged else place,
+    walk.set(cls, node.outputs[0], place,
              scaled(out, Fraction(1, place.outer * place.inner)))
     return [cls]
 
@@ -322,7 +327,7 @@ def slice_(walk, node, cls):
     if place.dim not in axes:
         return walk.copy(cls, x, node.outputs)
     if place.merged:
-        raise Stop(f"{name(node)} (slices an axis merged with others)")
+        raise place.coupled(node)
     i = axes.index(place.dim)
     step, length = steps[i], cls.lengths[x.name]
     if step < 1 or starts[i] is None or ends[i] is None:
@@ -355,7 +360,7 @@ def transpose(walk, node, cls):
     place = walk.places[x.name]
     perm = list(node.attrs.get("perm", range(len(walk.shape(x)))[::-1]))
     moved = [perm.index(d) for d in place.dims]
-    walk.set(cls, node.outputs[0], Place(moved[0], place.outer, place.inner, tuple(moved[1:])), cls.lengths[x.name])
+    walk.set(cls, node.outputs[0], replace(place, dim=moved[0], also=tuple(moved[1:])), cls.lengths[x.name])
     return [cls]
 
 
@@ -383,7 +388,8 @@ def regroup(walk, node, cls, x, shape_in, target):
     if j is None:
         raise Stop(f"{name(node)} (it splits the axis across dims)")
     span = inner_strides(target)[j] * target[j]
-    new = Place(j, span // (inner * value), inner // inner_strides(target)[j])
+    outer, inner = span // (inner * value), inner // inner_strides(target)[j]
+    new = Place(j, outer, inner, merged_by=name(node) if outer * inner != 1 else "")
     factor = cls.lengths[x.name]
     computed = cls.values.get(node.inputs[1].name) if node.op == "Reshape" else None
     if computed is not None and computed[j] is not None and computed[j][0] != 0:
@@ -462,7 +468,7 @@ def reduce_(walk, node, cls):
     keep = node.attrs.get("keepdims", 1) or node.op.startswith("Global")
     kept = [d if keep else d - sum(1 for a in reduced if a < d) for d in place.dims if d not in reduced]
     if kept:
-        walk.set(cls, node.outputs[0], Place(kept[0], place.outer, place.inner, tuple(kept[1:])), cls.lengths[x.name])
+        walk.set(cls, node.outputs[0], replace(place, dim=kept[0], also=tuple(kept[1:])), cls.lengths[x.name])
     return [cls]
 
 
@@ -492,7 +498,7 @@ def matmul(walk, node, cls):
         raise Stop(f"{name(node)} (a merged axis meets another)")
     if out:
         out = sorted(set(out))
-        walk.set(cls, node.outputs[0], Place(out[0], place.outer, place.inner, tuple(out[1:])), cls.lengths[traced.name])
+        walk.set(cls, node.outputs[0], replace(place, dim=out[0], also=tuple(out[1:])), cls.lengths[traced.name])
     return [cls]
 
 
@@ -504,7 +510,7 @@ def gather(walk, node, cls):
     if indices is None or axis in place.dims or node.inputs[1].name in walk.places:
         raise Stop(f"{name(node)} (gathers along the axis)")
     moved = [d if d < axis else d + np.ndim(indices) - 1 for d in place.dims]
-    walk.set(cls, node.outputs[0], Place(moved[0], place.outer, place.inner, tuple(moved[1:])), cls.lengths[x.name])
+    walk.set(cls, node.outputs[0], replace(place, dim=moved[0], also=tuple(moved[1:])), cls.lengths[x.name])
     return [cls]
 
 

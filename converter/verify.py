@@ -85,7 +85,11 @@ class VerifyResult:
             return text + f" [{self.provider}]"
         worst = self.worst
         sizes = "; ".join(shapes_text(r.shapes) for r in self.runs)
-        notes = "".join(f"; {n}" for n in self.notes)
+        checks = [r for r in self.runs if r.why.startswith("batch 2")], [r for r in self.runs if SHAPE_ONLY in
+                                                                        [o.note for o in r.outputs]]
+        notes = "".join(f"; {n}" for n in (["batch 2 equals two batch-1 runs"] if checks[0] else []) +
+                        ([f"{len(checks[1])} run(s) at freed sizes with the predicted output shapes"] if checks[1] else [])
+                        + self.notes)
         return (f"equivalent on {len(self.runs)} run(s) ({sizes}); worst max|a-b| = {worst[1].max_abs_error:.3g} "
                 f"on '{worst[1].name}' (bound {worst[1].bound:.3g}){notes} [{self.provider}]")
 

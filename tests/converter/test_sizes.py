@@ -98,6 +98,15 @@ def test_an_op_it_does_not_model_ends_the_analysis_with_a_note():
     assert not a.complete and "LpNormalization" in a.note and "later layers unchecked" in a.text()
 
 
+def test_an_axis_a_reshape_couples_with_another_is_reported_as_coupled():
+    """(N, C, D, H, W) -> (N, C, D*H, W) and a 2-D Conv over D*H: D's length no longer stands alone."""
+    def body(b, x):
+        flat = b.op("Reshape", [x, b.const(np.array([1, 2, 24, 5]))], "flatten_dh")
+        return b.conv(flat, 2, 2, [3, 3], "c", strides=[2, 2])
+    a = analysed(net(body, shape=(1, 2, 4, 6, 5)))[("X", 2)]
+    assert not a.complete and "coupled with other axes there, by Reshape 'flatten_dh_1_node'" in a.text()
+
+
 def test_size_sets_are_canonical_and_answer_membership():
     s = SizeSet.of([Progression(7, 8), Progression(8, 8)])
     assert s.text() == "7 + 8n, 8 + 8n" and s.smallest(4) == [7, 8, 15, 16] and 23 in s and 22 not in s
