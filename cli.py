@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
-from converter import api, progress
+from converter import progress
 from converter.errors import BadArgument, OnnxportError, ResultError
-from converter.inputs import parse_shape_args
-from converter.model_io import write_text
+
+# The library (onnx, onnxruntime, numpy) is imported once a command runs, after the signal handlers are
+# in place: argparse and --help need none of it, and Ctrl-C while importing must be one line too.
+api = parse_shape_args = None
+
+
+def _load_library() -> None:
+    global api, parse_shape_args
+    from converter import api
+    from converter.inputs import parse_shape_args
 
 
 PAD_MODES = {"zero": "constant", "edge": "edge", "reflect": "reflect"}
@@ -113,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--against-provider", metavar="P",
                    help="run B (or A) on this provider and A on --provider: a cross-provider check, e.g. CUDA vs cpu")
     p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
+    p.add_argument("--force", action="store_true", help="replace an existing JSON file")
     p.add_argument("--unit-dims", action="store_true",
                    help="B's outputs may add trailing dims of size 1 (a head made fully convolutional)")
     p.add_argument("--sample-strides", metavar="S,S", help="compare every S-th output position of B (a --dense net)")
@@ -151,19 +161,20 @@ def _convert(args) -> int:
     try:
         options = api.ConvertOptions(_targets(args), args.strategy, args.max_rank, args.fuse, args.dense,
                                      PAD_MODES[args.pad_mode] if args.pad_to_valid else None, not args.no_timing,
-                                     args.provider, parse_shape_args(args.fix_sizes) or None)
+                                     args.provider, parse_shape_args(args.fix_sizes, "--fix-sizes") or None)
         report = api.convert(args.input, args.output, options, verify=not args.no_verify,
-                             verify_options=_verify_options(args), force=args.force, allow_partial=args.allow_partial)
-    except ResultError as e:      # no model written, but CI still gets the report
-        _show_report(e.report, args.report)
+                             verify_options=_verify_options(args), force=args.force, allow_partial=args.allow_partial,
+                             report=args.report)
+    except ResultError as e:      # no model written; the report was (to --report, and here)
+        _out(e.report.text())
         raise
-    _show_report(report, args.report)
+    _out(report.text())
     return 0
 
 
 def _inspect(args) -> int:
     options = api.ConvertOptions(_targets(args), args.strategy, args.max_rank,
-                                 fix_sizes=parse_shape_args(args.fix_sizes) or None)
+                                 fix_sizes=parse_shape_args(args.fix_sizes, "--fix-sizes") or None)
     found = api.inspect(args.input, options)
     _out(json.dumps(found.as_dict(), indent=1) if args.json else found.text())
     return 0 if found.convertible else 1
@@ -175,34 +186,26 @@ def _out(text: str) -> None:
     print(text)
 
 
-def _show_report(report, json_path) -> None:
-    _out(report.text())
-    if json_path:
-        write_text(json.dumps(report.as_dict(), indent=1), json_path)
-
-
 def _verify(args) -> int:
     strides = tuple(_ints(args.sample_strides, "--sample-strides")) if args.sample_strides else ()
     result = api.verify(args.a, args.b, _verify_options(args), api.Alignment(args.unit_dims, strides),
-                        args.against_provider)
+                        args.against_provider, report=args.json, force=args.force)
     _out(result.summary())
-    if args.json:
-        write_text(json.dumps(result.as_dict(), indent=1), args.json)
     return 0 if result.ok else 1
 
 
 def _strip_sizes(args) -> int:
     axes = _ints(args.axes, "--axes") if args.axes else None
     report = api.strip_sizes(args.input, args.output, inputs_=args.inputs, axes=axes, verify=not args.no_verify,
-                             verify_options=_verify_options(args), force=args.force)
-    _show_report(report, args.json)
+                             verify_options=_verify_options(args), force=args.force, report=args.json)
+    _out(report.text())
     return 0
 
 
 def _fix_sizes(args) -> int:
     report = api.fix_sizes(args.input, args.output, parse_shape_args(args.shape), verify=not args.no_verify,
-                           verify_options=_verify_options(args), force=args.force)
-    _show_report(report, args.json)
+                           verify_options=_verify_options(args), force=args.force, report=args.json)
+    _out(report.text())
     return 0
 
 
@@ -249,11 +252,31 @@ def _passes(args) -> int:
     return 0
 
 
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so every temporary file and folder is removed on the way."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum, _frame):
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     args = build_parser().parse_args(argv)
     try:
+        _load_library()
         with progress.showing(progress.terminal_line()):
             return args.run(args)
+    except (KeyboardInterrupt, Interrupted) as e:
+        progress.clear()
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        print(f"onnxport: interrupted ({signal.Signals(signum).name}); nothing written", file=sys.stderr)
+        return 128 + signum
     except OnnxportError as e:
         progress.clear()
         print(f"onnxport: error: {e}", file=sys.stderr)

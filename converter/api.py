@@ -5,15 +5,17 @@ work ran but its result is not acceptable (exit 1) and carry the report.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import onnx
 
-from converter import (auto_strategy, graph_io, input_sizes, inputs, inspection, macs, model_io, pipeline, profiles,
-                       recipes, run_plan, shapes, sizes as sizes_mod, verify as verify_mod)
-from converter.errors import BadArgument, TargetNotReached, VerificationMismatch
+from converter import (auto_strategy, graph_io, input_sizes, inputs, inspection, macs, model_io, output_paths, pipeline,
+                       profiles, recipes, run_plan, shapes, sizes as sizes_mod, verify as verify_mod)
+from converter.errors import BadArgument, ResultError, TargetNotReached, VerificationMismatch
+from converter.output_paths import Outputs
 from converter.report import ConvertReport
 from converter.verify import VerifyResult
 from passes import strided_to_dense
@@ -167,22 +169,41 @@ def first_sizes(model: onnx.ModelProto, overrides: dict, folder: Path | None = N
 
 def convert(source: str, output: str, options: ConvertOptions = ConvertOptions(), *, verify: bool = True,
             verify_options: VerifyOptions = VerifyOptions(), force: bool = False,
-            allow_partial: bool = False) -> ConvertReport:
-    """Load, rewrite, verify, then write atomically. Nothing is written when a step fails."""
+            allow_partial: bool = False, report: str | None = None) -> ConvertReport:
+    """Load, rewrite, verify, then write atomically. Every output (the model, its data, the report) is
+    checked before any work; nothing but the report is written when a step fails."""
     loaded = model_io.load(source)
-    model_io.check_output_path(output, force=force, protected=loaded.protected_paths())
+    outputs = Outputs(force=force, reads=loaded.protected_paths())
+    out = outputs.claim(output, "the output model", data=loaded.uses_external_data)
+    report_out = outputs.claim(report, "the report") if report else None
     if options.fix_sizes:           # the converted model runs at those sizes only
         inputs.check_overrides(inputs.input_specs(loaded.model), options.fix_sizes, "--fix-sizes")
         verify_options = replace(verify_options, shapes={**verify_options.shapes, **options.fix_sizes})
-    converted, report = convert_model(loaded.model, options, source=source, folder=loaded.folder,
-                                      macs_at=first_sizes(loaded.model, verify_options.shapes, loaded.folder))
-    if report.remaining and not allow_partial:
-        report.verify_skipped = "the target is not reached"
-        nodes = ", ".join(f"'{v.node}'" for v in report.remaining[:3])
-        raise TargetNotReached(f"{len(report.remaining)} node(s) still violate the target ({nodes}"
-                               f"{', ...' if len(report.remaining) > 3 else ''}); nothing written "
-                               f"(--allow-partial writes it anyway)", report)
-    return _verified_write(loaded, converted, report, output, verify, verify_options, force, report.alignment)
+
+    def work():
+        converted, result = convert_model(loaded.model, options, source=source, folder=loaded.folder,
+                                          macs_at=first_sizes(loaded.model, verify_options.shapes, loaded.folder))
+        if result.remaining and not allow_partial:
+            result.verify_skipped = "the target is not reached"
+            nodes = ", ".join(f"'{v.node}'" for v in result.remaining[:3])
+            raise TargetNotReached(f"{len(result.remaining)} node(s) still violate the target ({nodes}"
+                                   f"{', ...' if len(result.remaining) > 3 else ''}); nothing written "
+                                   f"(--allow-partial writes it anyway)", result)
+        return _verified_write(loaded, converted, result, out, verify, verify_options, force, result.alignment)
+    return _reporting(work, report_out, force)
+
+
+def _reporting(work, report_out, force: bool):
+    """Run `work`; its report (also the one a ResultError carries) goes to report_out as JSON."""
+    try:
+        result = work()
+    except ResultError as e:
+        if report_out is not None:
+            output_paths.write_text(json.dumps(e.report.as_dict(), indent=1), report_out, force=force)
+        raise
+    if report_out is not None:
+        output_paths.write_text(json.dumps(result.as_dict(), indent=1), report_out, force=force)
+    return result
 
 
 def verify_models(a: onnx.ModelProto, b: onnx.ModelProto, options: VerifyOptions = VerifyOptions(),
@@ -198,15 +219,21 @@ Alignment = verify_mod.Alignment
 
 
 def verify(a: str, b: str | None = None, options: VerifyOptions = VerifyOptions(), alignment: Alignment = Alignment(),
-           against_provider: str | None = None) -> VerifyResult:
+           against_provider: str | None = None, report: str | None = None, force: bool = False) -> VerifyResult:
     """Compare two model files (or examples); the caller decides what a mismatch means. With
-    against_provider, b (default: a itself) runs on that provider and a on options.provider."""
+    against_provider, b (default: a itself) runs on that provider and a on options.provider. report:
+    where the comparison goes as JSON (checked before any work; never one of the models' files)."""
     if b is None and against_provider is None:
         raise BadArgument("verify needs a second model, or --against-provider to compare one model across providers")
     first = model_io.load(a)
     second = model_io.load(b) if b is not None else first
-    return verify_models(first.model, second.model, options, alignment, (first.folder, second.folder),
-                         against_provider)
+    outputs = Outputs(force=force, reads=first.protected_paths() + second.protected_paths())
+    report_out = outputs.claim(report, "the report") if report else None
+    result = verify_models(first.model, second.model, options, alignment, (first.folder, second.folder),
+                           against_provider)
+    if report_out is not None:
+        output_paths.write_text(json.dumps(result.as_dict(), indent=1), report_out, force=force)
+    return result
 
 
 def node_shapes(source: str, shapes_override: dict | None = None) -> list[shapes.NodeShapes]:
@@ -247,24 +274,35 @@ def list_examples() -> dict[str, str]:
 
 def strip_sizes(source: str, output: str, *, inputs_: list[str] | None = None, axes: list[int] | None = None,
                 verify: bool = True, verify_options: VerifyOptions = VerifyOptions(),
-                force: bool = False) -> input_sizes.SizesReport:
-    """Free input sizes, verify at the exported sizes, write atomically."""
+                force: bool = False, report: str | None = None) -> input_sizes.SizesReport:
+    """Free input sizes, verify, write atomically (the JSON report to `report`)."""
     loaded = model_io.load(source)
-    model_io.check_output_path(output, force=force, protected=loaded.protected_paths())
-    freed, report = input_sizes.strip(loaded.model, inputs_, axes, loaded.folder)
-    return _verified_write(loaded, freed, report, output, verify, verify_options, force)
+    outputs = Outputs(force=force, reads=loaded.protected_paths())
+    out = outputs.claim(output, "the output model", data=loaded.uses_external_data)
+    report_out = outputs.claim(report, "the report") if report else None
+
+    def work():
+        freed, result = input_sizes.strip(loaded.model, inputs_, axes, loaded.folder)
+        return _verified_write(loaded, freed, result, out, verify, verify_options, force)
+    return _reporting(work, report_out, force)
 
 
 def fix_sizes(source: str, output: str, shapes_: dict, *, verify: bool = True,
-              verify_options: VerifyOptions = VerifyOptions(), force: bool = False) -> input_sizes.SizesReport:
+              verify_options: VerifyOptions = VerifyOptions(), force: bool = False,
+              report: str | None = None) -> input_sizes.SizesReport:
     """Fix input sizes and fold the shape arithmetic, verify at those sizes, write atomically."""
     loaded = model_io.load(source)
-    model_io.check_output_path(output, force=force, protected=loaded.protected_paths())
-    fixed, report = input_sizes.fix(loaded.model, shapes_, loaded.folder)
-    return _verified_write(loaded, fixed, report, output, verify, replace(verify_options, shapes=shapes_), force)
+    outputs = Outputs(force=force, reads=loaded.protected_paths())
+    out = outputs.claim(output, "the output model", data=loaded.uses_external_data)
+    report_out = outputs.claim(report, "the report") if report else None
+
+    def work():
+        fixed, result = input_sizes.fix(loaded.model, shapes_, loaded.folder)
+        return _verified_write(loaded, fixed, result, out, verify, replace(verify_options, shapes=shapes_), force)
+    return _reporting(work, report_out, force)
 
 
-def _verified_write(loaded, model, report, output, verify, options, force, alignment=verify_mod.Alignment()):
+def _verified_write(loaded, model, report, out, verify, options, force, alignment=verify_mod.Alignment()):
     """Verify `model` against what was loaded, then write it atomically; nothing is written on a mismatch."""
     if verify:
         report.verification = verify_models(loaded.model, model, options, alignment,
@@ -272,7 +310,7 @@ def _verified_write(loaded, model, report, output, verify, options, force, align
         if not report.verification.ok:
             raise VerificationMismatch(f"the result is not equivalent: {report.verification.summary()}; "
                                        f"nothing written", report)
-    model_io.save(model, output, force=force, protected=loaded.protected_paths(), folder=loaded.folder,
+    model_io.save(model, out, force=force, protected=loaded.protected_paths(), folder=loaded.folder,
                   external=loaded.uses_external_data)
-    report.output = output
+    report.output = out.requested + (f" ({out.note})" if out.note else "")
     return report

@@ -12,6 +12,7 @@ import onnx
 
 from converter.errors import BadArgument, BadInput
 
+MAX_DIM = 2**31 - 1               # no real input is longer on one axis
 
 @dataclass(frozen=True)
 class InputSpec:
@@ -20,16 +21,16 @@ class InputSpec:
     dims: tuple            # int, or str (symbolic name), or None (unnamed unknown)
 
 
-def parse_shape_args(args: list[str] | None) -> dict[str, tuple[int, ...]]:
+def parse_shape_args(args: list[str] | None, flag: str = "--shape") -> dict[str, tuple[int, ...]]:
     """['x=1x3x64x64', ...] -> {'x': (1, 3, 64, 64)}; a malformed entry is a BadArgument."""
     shapes = {}
     for arg in args or []:
-        m = re.fullmatch(r"([^=]+)=(\d+(?:[x,]\d+)*)", arg.strip())
+        m = re.fullmatch(r"([^=]+)=(\d{1,12}(?:[x,]\d{1,12})*)", arg.strip())
         if not m:
-            raise BadArgument(f"--shape '{arg}': expected NAME=DIMS with positive integer dims, e.g. x=1x3x64x64")
+            raise BadArgument(f"{flag} '{arg}': expected NAME=DIMS with positive integer dims, e.g. x=1x3x64x64")
         dims = tuple(int(v) for v in re.split(r"[x,]", m.group(2)))
-        if min(dims) < 1:
-            raise BadArgument(f"--shape '{arg}': dims must be positive integers")
+        if min(dims) < 1 or max(dims) > MAX_DIM:
+            raise BadArgument(f"{flag} '{arg}': dims must be integers from 1 to {MAX_DIM}")
         shapes[m.group(1)] = dims
     return shapes
 
@@ -74,10 +75,11 @@ def random_feeds(specs: list[InputSpec], shapes: dict[str, tuple[int, ...]], see
             raise BadInput(f"input {s.name} at {'x'.join(map(str, shape))}: too large (or negative) to feed "
                            f"(at most {MAX_FEED_ELEMENTS} elements); give other sizes with --shape")
         if np.issubdtype(dtype, np.floating):
-            feeds[s.name] = rng.standard_normal(shape).astype(dtype)
+            value = rng.standard_normal(shape).astype(dtype)
         elif dtype == np.bool_:
-            feeds[s.name] = rng.random(shape) < 0.5
+            value = rng.random(shape) < 0.5
         else:
-            feeds[s.name] = rng.integers(0, 4, shape).astype(dtype)
+            value = rng.integers(0, 4, shape).astype(dtype)
+        feeds[s.name] = np.asarray(value)        # a rank-0 draw is a numpy scalar, which onnxruntime refuses
     return feeds
 

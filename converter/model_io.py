@@ -6,14 +6,13 @@ folder or is missing) and raises BadInput with one line. External data is not re
 keeps its references (relative to LoadedModel.folder), a weight is read when a pass needs its values
 (graph_io), onnxruntime reads the rest itself, and save copies the untouched bytes file to file. So a
 GB-scale model costs the weights a conversion rewrites, not all of them, and no weight is copied per pass.
-Saving refuses to overwrite the input or any file it reads, refuses an existing output unless forced,
-writes to a temporary folder beside the output and renames into place, and moves weights to a side file
+Saving writes to a claimed output (converter.output_paths: never the input or a file it reads, an
+existing file only when forced), through a temporary folder beside it, and moves weights to a side file
 when the input had one or the protobuf would pass 2 GB.
 """
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from onnx import external_data_helper
 
 from converter import progress
 from converter.errors import BadArgument, BadInput, OutputError, first_line
+from converter.output_paths import Output, Outputs, publish, staging
 
 EXAMPLE_PREFIX = "example:"
 PROTOBUF_LIMIT = 2**31 - 1
@@ -115,6 +115,8 @@ def _external_data_files(model: onnx.ModelProto, folder: Path, label: str) -> li
         except ValueError as e:
             raise BadInput(f"{label}: tensor '{tensor.name}' has bad external-data entries: {first_line(e)}") from None
         location = info.location or ""
+        if "\0" in location:
+            raise BadInput(f"{label}: tensor '{tensor.name}' has an external-data location with a NUL byte")
         target = (folder / location).resolve()
         if not location or os.path.isabs(location) or not target.is_relative_to(folder):
             raise BadInput(f"{label}: tensor '{tensor.name}' points to external data '{location}' outside the "
@@ -209,44 +211,41 @@ def _check_semantics(model: onnx.ModelProto, label: str) -> None:
         raise BadInput(f"{label}: its shapes do not add up: {first_line(e)}") from None
 
 
-def check_output_path(out: str, *, force: bool, protected: list[Path]) -> Path:
-    """Refuse, before any work, an output that cannot or must not be written."""
-    path = Path(out)
-    if not path.name or path.is_dir():
-        raise OutputError(f"{out}: output must be a file path")
-    if not path.parent.resolve().is_dir():
-        raise OutputError(f"{out}: folder '{path.parent}' does not exist")
-    resolved = path.resolve()
-    data_file = resolved.parent / (resolved.name + ".data")
-    for p in protected:
-        if resolved == p or data_file == p:
-            raise OutputError(f"{out}: would overwrite the input model or its data ({p.name}); choose another path")
-    if path.exists() and not force:
-        raise OutputError(f"{out}: already exists (use --force to overwrite)")
-    return resolved
-
-
-def save(model: onnx.ModelProto, out: str, *, force: bool = False, protected: list[Path] = (),
+def save(model: onnx.ModelProto, out: Output | str, *, force: bool = False, protected: list[Path] = (),
          folder: Path | None = None, external: bool = False) -> Path:
-    """Write atomically. With external (or past 2 GB, or external tensors in `model`) the weights go to
-    OUT.data beside OUT: tensors that still refer to the input's data (relative to `folder`) are copied
-    file to file, in-memory ones written. The tensors of `model` are repointed to OUT.data (it is the
-    caller's last use of it)."""
-    path = check_output_path(out, force=force, protected=list(protected))
+    """Write atomically to a claimed output (converter.output_paths; a plain path is claimed here). With
+    external (or past 2 GB, or external tensors in `model`) the weights go to OUT.data beside OUT:
+    tensors that still refer to the input's data (relative to `folder`) are copied file to file,
+    in-memory ones written. The tensors of `model` are repointed to OUT.data (it is the caller's last
+    use of it)."""
     external = external or bool(external_tensors(model)) or in_memory_bytes(model) > PROTOBUF_LIMIT
-    progress.say(f"writing {out}")
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
-        tmp_model, data_name = Path(tmp) / path.name, path.name + ".data"
+    if not isinstance(out, Output):
+        out = Outputs(force=force, reads=list(protected)).claim(out, "the output model", data=external)
+    elif external:                         # grown past 2 GB: OUT.data was not claimed with OUT
+        Outputs(force=force, reads=list(protected)).claim(out.path, out.what, data=True)
+    progress.say(f"writing {out.requested}")
+    with staging(out) as tmp:
+        tmp_model, data_name = tmp / out.path.name, out.path.name + ".data"
+        try:
+            if external:
+                _write_external_data(model, tmp / data_name, data_name, folder)
+            with open(tmp_model, "wb") as f:
+                f.write(model.SerializeToString())
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise OutputError(f"{out.requested}: cannot write {out.what}: {e.strerror or e}") from None
+        data_path = out.path.parent / data_name
         if external:
-            _write_external_data(model, Path(tmp) / data_name, data_name, folder)
-        with open(tmp_model, "wb") as f:
-            f.write(model.SerializeToString())
-            f.flush()
-            os.fsync(f.fileno())
-        if external:
-            os.replace(Path(tmp) / data_name, path.parent / data_name)
-        os.replace(tmp_model, path)
-    return path
+            publish(tmp / data_name, data_path, force=force, label=out.requested + ".data")
+            ours = os.stat(data_path).st_ino
+        try:
+            publish(tmp_model, out.path, force=force, label=out.requested)
+        except OutputError:
+            if external and os.stat(data_path).st_ino == ours:       # the weights of a model not written
+                os.unlink(data_path)
+            raise
+    return out.path
 
 
 def _write_external_data(model: onnx.ModelProto, data_path: Path, location: str, folder: Path | None) -> None:
@@ -299,20 +298,3 @@ def _copy_range(source, out, offset: int, length: int | None) -> int:
         out.write(chunk)
         copied += len(chunk)
     return copied
-
-
-def write_text(text: str, out: str) -> Path:
-    """Atomically write a small text file (reports); the folder must exist."""
-    path = Path(out)
-    if not path.parent.resolve().is_dir():
-        raise OutputError(f"{out}: folder '{path.parent}' does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path

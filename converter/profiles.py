@@ -13,7 +13,8 @@ from pathlib import Path
 
 import onnx_graphsurgeon as gs
 
-from converter.errors import BadArgument
+from converter import profile_schema
+from converter.errors import BadArgument, first_line
 from passes._driver import all_graphs
 from passes._graph import constant_shape, text_attr, weight_shape
 from passes._resize import resize_spec
@@ -93,25 +94,26 @@ def is_profile(target: str) -> bool:
     return target in names() or target.endswith(".toml")
 
 
+MAX_PROFILE_BYTES = 1 << 20
+
+
 def load(target: str) -> Profile:
     path = Path(target) if target.endswith(".toml") else PROFILE_DIR / f"{target}.toml"
-    if not path.is_file():
+    if "\0" in target or not path.is_file():
         raise BadArgument(f"no runtime profile '{target}' (profiles: {', '.join(names())}, or a .toml file)")
     try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise BadArgument(f"{target}: not a valid profile ({e})") from None
-    convert = data.get("convert", {})
-    constraints = []
-    for c in data.get("constraint", []):
-        c = dict(c)
-        c["op"] = [c["op"]] if isinstance(c.get("op"), str) else list(c.get("op", []))
-        unknown = set(c) - set(RULES) - {"op", "source"}
-        if unknown or not c["op"] or "source" not in c:
-            raise BadArgument(f"{target}: a constraint needs op and source and only known rules "
-                              f"(unknown: {', '.join(sorted(unknown)) or 'none'}; rules: {', '.join(sorted(RULES))})")
-        constraints.append(c)
-    ops = data.get("ops", {})
+        raw = path.read_bytes()
+        if len(raw) > MAX_PROFILE_BYTES:
+            raise BadArgument(f"{target}: a profile is at most {MAX_PROFILE_BYTES >> 10} KiB ({len(raw)} bytes)")
+        data = profile_schema.validate(tomllib.loads(raw.decode()))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, profile_schema.SchemaError) as e:
+        raise BadArgument(f"{target}: not a valid profile ({first_line(e, 200)})") from None
+    except (RecursionError, ValueError) as e:          # 5,000-deep arrays, 100,000-digit integers
+        raise BadArgument(f"{target}: not a valid profile (too deep or too large: {first_line(e, 120)})") from None
+    except OSError as e:
+        raise BadArgument(f"{target}: cannot read: {e.strerror or e}") from None
+    convert, ops = data.get("convert", {}), data.get("ops", {})
+    constraints = [dict(c, op=list(c["op"])) for c in data.get("constraint", [])]
     return Profile(data.get("name", path.stem), data.get("title", path.stem), data.get("source", ""),
                    data.get("read", ""), list(convert.get("targets", [])), convert.get("strategy", "subpixel"),
                    convert.get("max_rank"), constraints,

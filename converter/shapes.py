@@ -3,7 +3,8 @@
 ONNX shape inference wants a ModelProto. Exporting the whole graph after every pass would copy every
 weight each time, so inference runs on a skeleton: the nodes, the graph inputs and outputs, the small
 constants (shape, index and scale tensors, which inference may read) as initializers, and the large
-ones declared as typed graph inputs (inference only needs their shapes).
+ones, initializers and Constant nodes alike, declared as typed graph inputs (inference only needs their
+shapes; data propagation through a large constant once took 20x its size in memory).
 """
 from __future__ import annotations
 
@@ -35,15 +36,30 @@ def skeleton(graph: gs.Graph, input_shapes: dict | None = None) -> onnx.ModelPro
         if _is_small(t):
             initializers.append(_tensor_proto(t))
         else:
-            inputs.append(onnx.helper.make_tensor_value_info(t.name, dtype_to_onnx(t.dtype), t.shape))
+            inputs.append(_declared(t.name, t.dtype, t.shape))
     outputs = [onnx.helper.make_empty_tensor_value_info(t.name) for t in graph.outputs]
-    nodes = [OnnxExporter.export_node(n) for n in graph.nodes]
+    nodes = []
+    for n in graph.nodes:
+        value = n.attrs.get("value") if n.op == "Constant" else None
+        if isinstance(value, gs.Constant) and not _is_small(value):     # declared like a large initializer
+            inputs.append(_declared(n.outputs[0].name, value.dtype, value.shape))
+            continue
+        nodes.append(OnnxExporter.export_node(n))
     g = onnx.helper.make_graph(nodes, graph.name, inputs, outputs, initializers)
     domains = graph.import_domains or [onnx.helper.make_opsetid("", int(graph.opset))]
     model = onnx.helper.make_model(g, opset_imports=domains,
                                    functions=[OnnxExporter.export_function(f) for f in graph.functions])
     model.ir_version = graph.ir_version or onnx.IR_VERSION
     return model
+
+
+def _declared(name: str, dtype, shape) -> onnx.ValueInfoProto:
+    """A large constant as a typed input. A long 1-D integer one gets a symbolic length: onnx's data
+    propagation would otherwise expand it element by element (686 MiB for 10M elements), though a lookup
+    table never is a shape."""
+    if len(shape) == 1 and np.issubdtype(np.dtype(dtype), np.integer):
+        shape = [f"{name}_length"]
+    return onnx.helper.make_tensor_value_info(name, dtype_to_onnx(dtype), shape)
 
 
 def infer(graph: gs.Graph, input_shapes: dict | None = None) -> dict[str, onnx.ValueInfoProto]:

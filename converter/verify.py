@@ -234,8 +234,8 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     may take (converter.run_plan)."""
     if runs < 1:
         raise BadArgument(f"--runs {runs}: must be at least 1")
-    if not (atol >= 0 and rtol >= 0):
-        raise BadArgument("tolerances must be numbers >= 0")
+    if not (0 <= atol < float("inf") and 0 <= rtol < float("inf")):
+        raise BadArgument(f"tolerances must be finite numbers >= 0 (atol {atol}, rtol {rtol})")
     specs = inputs_mod.input_specs(a)
     overrides = shapes or {}
     inputs_mod.check_overrides(specs, overrides)
@@ -258,7 +258,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     pairing = _Pairing(a, b)
     planned = run_plan.plan(a, b, overrides, runs, max_memory, folders, alignment.lossless)
 
-    def collect(runner):
+    def collect(runner, wanted: int):
         checks, tried, error = [], [], ""
         for alternatives in planned.runs:
             for sizes_try in alternatives:
@@ -272,16 +272,20 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
                     continue
                 checks.append(_check_run(session_b, ref, pairing, feeds, sizes_try, atol, rtol, alignment))
                 break
-            if len(checks) == runs or (checks and not checks[-1].ok):
+            if len(checks) == wanted or (checks and not checks[-1].ok):
                 break
         return checks, tried, error
 
-    checks, tried, last_error = collect(runner_a)
-    if not checks and first_on == on_b:      # onnxruntime loads it but runs it nowhere: its kernels lack it
+    bounded = isinstance(runner_a, _ReferenceEvaluatorRunner)
+    if bounded:
+        _check_reference_cost(a, planned.first, folders[0])
+    checks, tried, last_error = collect(runner_a, 1 if bounded else runs)
+    if not checks and first_on == on_b and _lacks_kernel(last_error):   # loads, but a kernel is missing at run
+        _check_reference_cost(a, planned.first, folders[0])
         fallback = _ReferenceEvaluatorRunner.try_load(a, folders[0])
         if fallback is not None:
-            checks, _, _ = collect(fallback)
-            first_on = f"onnx.reference for the first model (onnxruntime: {last_error[:100]})"
+            runner_a, checks = fallback, collect(fallback, 1)[0]
+            first_on = f"onnx.reference for the first model, one run (onnxruntime: {last_error[:100]})"
     if not checks:
         raise BadInput(f"the first model does not run at any of {len(tried)} sizes tried ({shapes_text(tried[0])}"
                        f"{', ...' if len(tried) > 1 else ''}; onnxruntime: {last_error}); give sizes with --shape")
@@ -381,18 +385,37 @@ class _ReferenceEvaluatorRunner:
         return self._evaluator.run(None, feeds)
 
 
+REFERENCE_MAX_MACS = 200_000_000      # onnx.reference runs a Conv in numpy: about a minute at this much
+
+
+def _lacks_kernel(message: str) -> bool:
+    """onnxruntime has no kernel for an op of the model (rather than refusing the model itself)."""
+    return "NOT_IMPLEMENTED" in message or "Could not find an implementation" in message
+
+
 def _reference_runner(model: onnx.ModelProto, providers, folder: Path | None):
     """The first model's runner: onnxruntime, or, for an op onnxruntime lacks (cubic 5-D Resize, say),
-    onnx's reference implementation, so a rewrite of exactly such an op can still be checked."""
+    onnx's reference implementation, so a rewrite of exactly such an op can still be checked. A model
+    onnxruntime refuses for any other reason is bad input: the reference would only take longer to say so."""
     try:
         session = make_session(model, providers, folder=folder)
         return session, session.get_providers()[0]
     except Exception as e:  # noqa: BLE001 - onnxruntime raises several types
-        why = first_line(e, 100)
-    runner = _ReferenceEvaluatorRunner.try_load(model, folder)
-    if runner is None:          # neither can run it: the model itself is the problem
+        why = one_line(e)
+    runner = _ReferenceEvaluatorRunner.try_load(model, folder) if _lacks_kernel(why) else None
+    if runner is None:          # the model itself is the problem
         raise BadInput(f"onnxruntime cannot load the first model: {why}")
-    return runner, f"onnx.reference for the first model (onnxruntime: {why})"
+    return runner, f"onnx.reference for the first model, one run (onnxruntime: {why[:100]})"
+
+
+def _check_reference_cost(model: onnx.ModelProto, shapes: dict, folder: Path | None) -> None:
+    """The reference evaluator is slow: it runs once, at the smallest planned size, within a MAC budget."""
+    from converter import graph_io, macs
+    count = macs.count(graph_io.to_graph(model, folder), shapes)
+    if count is not None and count > REFERENCE_MAX_MACS:
+        raise BadInput(f"onnxruntime lacks a kernel of the first model, and onnx.reference would need "
+                       f"{count / 1e6:.0f}M MACs at {shapes_text(shapes)} (at most {REFERENCE_MAX_MACS / 1e6:.0f}M): "
+                       f"give smaller sizes with --shape")
 
 
 def _load(model: onnx.ModelProto, providers, label: str, folder: Path | None):

@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 from onnx.reference import ReferenceEvaluator
+from onnx_graphsurgeon.exporters.onnx_exporter import OnnxExporter
 
 from passes._graph import constant_value
 
@@ -27,8 +28,7 @@ def evaluate(tensor: gs.Tensor, shapes: dict[str, tuple[int, ...]], opset: int) 
     if not _collect(tensor, shapes, nodes, leaves, set()):
         return None
     inits = [onnx.numpy_helper.from_array(np.asarray(v), name) for name, v in leaves.items()]
-    exported = [onnx.helper.make_node(n.op, [t.name for t in n.inputs], [t.name for t in n.outputs],
-                                      **n.attrs) for n in nodes]
+    exported = [OnnxExporter.export_node(n) for n in nodes]      # tensor attributes (ConstantOfShape) too
     graph = onnx.helper.make_graph(exported, "bounds", [], [onnx.helper.make_tensor_value_info(tensor.name, 0, None)],
                                    inits)
     model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])

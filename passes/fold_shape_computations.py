@@ -18,7 +18,7 @@ from passes._shape_eval import evaluate
 
 SHAPE_OPS = {"Shape", "Gather", "Concat", "Slice", "Mul", "Add", "Sub", "Div", "Cast", "Unsqueeze", "Squeeze",
              "Max", "Min", "Floor", "Ceil", "Identity", "Range", "Mod", "Equal", "Where", "Size",
-             "ReduceProd", "Neg", "Abs"}
+             "ReduceProd", "Neg", "Abs", "ConstantOfShape"}
 # ops whose inputs after the first are parameters (bounds, pads, targets), not shape arithmetic to go on with
 PARAMETER_OPS = {"Slice", "Pad", "Reshape", "Expand", "Tile", "Resize", "Squeeze", "Unsqueeze", "Gather"}
 LARGEST = 4096          # elements: shape computations are small; big constants would bloat the model

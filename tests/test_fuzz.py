@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
+import signal
 
 import numpy as np
 import onnx
@@ -170,12 +172,48 @@ def hostile_files(draw):
 
 
 def _snapshot(folder) -> dict:
-    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() and not p.is_symlink() else str(p.is_dir())
+            for p in folder.rglob("*")}
+
+
+OUTPUT_KINDS = ["fresh", "fresh", "existing", "symlink_to_input", "hardlink_to_input", "dangling_symlink", "folder",
+                "report_is_input", "report_is_output"]
+CASE_SECONDS = 60                       # a hang is a failure, not a stuck CI
+CASE_MEMORY = 2 << 30                   # bytes of peak RSS any case may reach
+
+
+class _TooSlow(BaseException):
+    """Raised by SIGALRM in a case that runs past CASE_SECONDS (not caught by the CLI)."""
+
+
+def _too_slow(signum, frame):
+    raise _TooSlow()
+
+
+def _output_argv(kind: str, folder, path) -> list[str]:
+    """The -o (and --report) of a convert run, as careless or hostile as `kind` says."""
+    out = folder.parent / "out.onnx"
+    if kind == "existing":
+        out.write_bytes(b"someone's file")
+    elif kind == "symlink_to_input":
+        out.symlink_to(path)
+    elif kind == "hardlink_to_input":
+        os.link(path, out)
+    elif kind == "dangling_symlink":
+        out.symlink_to(folder.parent / "nowhere" / "x.onnx")
+    elif kind == "folder":
+        out.mkdir()
+    argv = ["-o", str(out)]
+    if kind == "report_is_input":
+        argv += ["--report", str(path)]
+    elif kind == "report_is_output":
+        argv += ["--report", str(out)]
+    return argv
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=hostile_files(), command=st.sampled_from(COMMANDS))
-def test_hostile_files_are_refused_in_one_line_and_nothing_is_written(tmp_path_factory, capsys, case, command):
+@given(case=hostile_files(), command=st.sampled_from(COMMANDS), output=st.sampled_from(OUTPUT_KINDS))
+def test_hostile_files_are_refused_in_one_line_and_nothing_is_written(tmp_path_factory, capsys, case, command, output):
     base, mutation, payload, external, broken = case
     folder = tmp_path_factory.mktemp("fuzz") / "in"
     folder.mkdir()
@@ -184,22 +222,30 @@ def test_hostile_files_are_refused_in_one_line_and_nothing_is_written(tmp_path_f
         _save_external(payload, folder, external)
     else:
         path.write_bytes(payload)
+    out_argv = _output_argv(output, folder, path) if command == "convert" else []
     before = _snapshot(folder.parent)
-    out = folder.parent / "out.onnx"
-    argv = {"convert": ["convert", str(path), "-o", str(out)], "verify": ["verify", str(path), str(path)],
+    argv = {"convert": ["convert", str(path)] + out_argv, "verify": ["verify", str(path), str(path)],
             "inspect": ["inspect", str(path)], "shapes": ["shapes", str(path)], "sizes": ["sizes", str(path)]}[command]
-    code = cli.main(argv)                                    # an escaping exception fails the test
+    previous = signal.signal(signal.SIGALRM, _too_slow)
+    signal.alarm(CASE_SECONDS)
+    try:
+        code = cli.main(argv)                                # an escaping exception fails the test
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     _, err = capsys.readouterr()
     TRIED["n"] += 1
     event(f"{'broken' if broken else 'maybe valid'} -> exit {code}")
+    label = f"{base}/{mutation}/{external}/{command}/{output}"
     assert code in (0, 1, 2), code
     assert "Traceback" not in err
-    label = f"{base}/{mutation}/{external}/{command}"
-    if broken:
-        assert code == 2, f"{label}: exit {code}, stderr {err!r}"
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 < CASE_MEMORY, f"{label}: memory"
+    if broken or output not in ("fresh", "existing") and command == "convert":
+        assert code == 2 or (not broken and output == "existing"), f"{label}: exit {code}, stderr {err!r}"
     if code == 2:
         assert err.startswith("onnxport: error:") and err.count("\n") == 1, f"{label}: {err!r}"
     after = _snapshot(folder.parent)
+    assert not [p for p in after if p.name.startswith(".onnxport-")], f"{label}: a temporary was left"
     if code != 0 or command != "convert":
         assert after == before, f"{label}: files changed"
     else:

@@ -172,3 +172,26 @@ def test_dense_needs_average_pool_dilations():
     b.output(b.op("AveragePool", [x], kernel_shape=[2, 2], strides=[2, 2]))
     with pytest.raises(UnsupportedGraph, match="only from opset 19"):
         api.convert_model(b.build(), dense=True)
+
+
+def test_fix_sizes_folds_shape_arithmetic_with_constant_of_shape():
+    """MONAI's BasicUNet computes its skip pads with ConstantOfShape, whose `value` is a tensor attribute:
+    folding it once raised a TypeError traceback."""
+    from onnx import helper, numpy_helper
+    nodes = [helper.make_node("Shape", ["X"], ["s"]),
+             helper.make_node("Size", ["s"], ["rank"]),
+             helper.make_node("Mul", ["rank", "two"], ["n"]),
+             helper.make_node("Reshape", ["n", "one"], ["n1"]),
+             helper.make_node("ConstantOfShape", ["n1"], ["pads"], value=numpy_helper.from_array(np.array([1], np.int64))),
+             helper.make_node("Pad", ["X", "pads"], ["Y"])]
+    graph = helper.make_graph(nodes, "pads", [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, ["N", 2, "L"])],
+                              [helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(np.array(2, np.int64), "two"),
+                               numpy_helper.from_array(np.array([1], np.int64), "one")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    fixed, report = input_sizes.fix(model, {"X": (1, 2, 5)})
+    assert {p.name: p.applied for p in report.passes}["fold-shape-computations"] >= 1
+    assert "ConstantOfShape" not in {n.op_type for n in fixed.graph.node}
+    x = feeds((1, 2, 5))
+    np.testing.assert_array_equal(run_model(fixed, x)[0], run_model(model, x)[0])

@@ -194,8 +194,21 @@ def test_a_users_profile_file(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("name = ", "not a valid profile"),
-    ('[[constraint]]\nop = "Conv"\nsource = "x"\nwhatever = 1\n', "unknown: whatever"),
-    ('[[constraint]]\nop = "Conv"\nspatial_ranks = [2]\n', "needs op and source"),
+    ('[[constraint]]\nop = "Conv"\nsource = "x"\nwhatever = 1\n', "unknown field 'whatever'"),
+    ('[[constraint]]\nop = "Conv"\nspatial_ranks = [2]\n', r"constraint\[0\] needs source"),
+    # wrongly typed values were once read some other way
+    ('[convert]\nmax_rank = nan\n', r"convert.max_rank must be an integer from 1 to 16"),
+    ('[convert]\nfold_shapes = "no"\n', "convert.fold_shapes must be true or false"),
+    ('[ops]\nallowed = "Conv"\n', "ops.allowed must be a list"),
+    ('[[constraint]]\nop = "Conv"\nsource = "x"\nmax_pad = -3\n', r"constraint\[0\].max_pad must be an integer"),
+    ('[[constraint]]\nop = "Conv"\nsource = "x"\nspatial_ranks = [true]\n', r"spatial_ranks\[0\] must be an integer"),
+    ('[[constraint]]\nop = 7\nsource = "x"\n', r"constraint\[0\].op must be a list"),
+    ('constraint = 3\n', "constraint must be a list"),
+    ('notes = [1]\n', r"notes\[0\] must be a string"),
+    ('[[constraint]]\nop = "Resize"\nsource = "x"\nresize_modes = { nearest = 3 }\n', "must be a table"),
+    # what the parser itself chokes on
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", "not a valid profile"),
+    ("[convert]\nmax_rank = " + "9" * 100000 + "\n", "not a valid profile"),
 ])
 def test_a_broken_profile_file_is_a_one_line_error(tmp_path, text, message):
     path = tmp_path / "bad.toml"

@@ -223,3 +223,18 @@ def test_nets_that_mix_samples_are_found_and_the_batch_2_check_is_skipped_with_t
     g = graph_io.to_graph(model)
     found = batch_independence.coupling(g, sizes.static_shapes(g, {"X": [1, 2, 3, 3]}), g.inputs[0])
     assert (found is None) if why is None else (why in found)
+
+
+def test_a_rank_0_bool_input_gets_a_feed_onnxruntime_takes():
+    """An If whose condition is a graph input: the model once failed against itself."""
+    then = helper.make_graph([helper.make_node("Relu", ["X"], ["a"])], "then", [],
+                             [helper.make_tensor_value_info("a", onnx.TensorProto.FLOAT, [2])])
+    other = helper.make_graph([helper.make_node("Neg", ["X"], ["b"])], "else", [],
+                              [helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [2])])
+    graph = helper.make_graph([helper.make_node("If", ["c"], ["Y"], then_branch=then, else_branch=other)], "g",
+                              [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [2]),
+                               helper.make_tensor_value_info("c", onnx.TensorProto.BOOL, [])],
+                              [helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    assert verify_mod.verify(model, model, provider="cpu").ok

@@ -1,0 +1,161 @@
+"""Every file a command writes (the model, its .data, reports), claimed and checked before any work.
+
+Files are compared by identity (device and inode, links resolved), never by path string, so a bind
+mount, a symlink or `./` cannot make an output the input or a file the input reads. An existing file is
+replaced only with --force; an output that is a symlink is written as the link's target only with
+--force (and the result says so), a dangling link or a loop is refused. Writes go to a temporary file
+in the target's folder and are published by a hard link when --force is absent, so a file that
+appeared meanwhile (another onnxport writing the same OUT) makes this one fail instead of replacing it
+silently; with --force by an atomic rename.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from converter.errors import OutputError
+
+NAME_MAX = 255
+TEMP_PREFIX = ".onnxport-"
+
+
+@dataclass(frozen=True)
+class Output:
+    requested: str              # as the user gave it
+    path: Path                  # the file that is written
+    what: str                   # "the output model", "the report", ...
+    note: str = ""              # e.g. written through a symlink
+
+
+def _check_length(path: Path, text: str, data: bool) -> None:
+    if len(path.name.encode()) + (len(".data") if data else 0) > NAME_MAX:
+        raise OutputError(f"{text}: the file name is longer than the file system takes ({NAME_MAX} bytes"
+                          f"{', with .data' if data else ''})")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+class Outputs:
+    """The outputs of one command. `reads`: files the command reads (the input and its data files)."""
+
+    def __init__(self, *, force: bool, reads: list[Path] = ()):
+        self.force = force
+        self.protected = {i for i in (_identity(p) for p in reads) if i is not None}
+        self.claimed: list[Output] = []
+
+    def claim(self, requested: str | os.PathLike, what: str, *, data: bool = False) -> Output:
+        """Check one output (and OUT.data beside it when `data`) now; raise OutputError with one line."""
+        text = os.fspath(requested)
+        if not text or "\0" in text:
+            raise OutputError(f"{what} path {text!r} is not a usable file name")
+        if text.endswith(os.sep) or (os.altsep and text.endswith(os.altsep)):
+            raise OutputError(f"{text}: {what} must be a file path, not a folder")
+        _check_length(Path(text), text, data)         # before any stat: a long name makes stat itself fail
+        path, note = self._through_links(Path(text), what)
+        _check_length(path, text, data)
+        folder = path.parent
+        if not folder.is_dir():
+            raise OutputError(f"{text}: folder '{folder}' does not exist")
+        try:                            # really create a file: root passes os.access on a read-only mount
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise OutputError(f"{text}: folder '{folder}' is not writable ({e.strerror or e})") from None
+        output = Output(text, path, what, note)
+        self._check_file(output, path)
+        if data:
+            self._check_file(Output(text + ".data", path.with_name(path.name + ".data"), f"{what}'s data"),
+                             path.with_name(path.name + ".data"))
+        self.claimed.append(output)
+        return output
+
+    def _through_links(self, path: Path, what: str) -> tuple[Path, str]:
+        if not path.is_symlink():
+            try:
+                return path.parent.resolve() / path.name, ""
+            except (OSError, RuntimeError) as e:
+                raise OutputError(f"{path}: its folder cannot be resolved ({e})") from None
+        try:
+            target = path.resolve(strict=True)
+        except FileNotFoundError:
+            raise OutputError(f"{path}: {what} is a symlink to '{os.readlink(path)}', which does not exist; "
+                              f"refused (write to the target itself)") from None
+        except (OSError, RuntimeError):
+            raise OutputError(f"{path}: {what} is a symlink loop") from None
+        if not self.force:
+            raise OutputError(f"{path}: {what} is a symlink to '{target}' (use --force to write its target)")
+        return target, f"written through the symlink {path} -> {target}"
+
+    def _check_file(self, output: Output, path: Path) -> None:
+        if path.is_dir():
+            raise OutputError(f"{output.requested}: {output.what} is a folder")
+        identity = _identity(path)
+        if identity is not None and identity in self.protected:
+            raise OutputError(f"{output.requested}: would overwrite the input model or a file it reads; "
+                              f"choose another path")
+        for other in self.claimed:
+            same = (identity is not None and identity == _identity(other.path)) or path == other.path
+            if same:
+                raise OutputError(f"{output.requested}: {output.what} and {other.what} would be the same file")
+        if identity is not None and not self.force:
+            raise OutputError(f"{output.requested}: already exists (use --force to overwrite)")
+
+
+@contextmanager
+def staging(output: Output):
+    """A temporary folder beside the output, removed whatever happens (a signal included)."""
+    try:
+        with tempfile.TemporaryDirectory(dir=output.path.parent, prefix=TEMP_PREFIX) as tmp:
+            yield Path(tmp)
+    except OSError as e:
+        raise OutputError(f"{output.requested}: cannot write {output.what}: {e.strerror or e}") from None
+
+
+def publish(staged: Path, target: Path, *, force: bool, label: str) -> None:
+    """Move a staged file to its place: a hard link (fails if the name appeared meanwhile) without force,
+    an atomic rename with it."""
+    try:
+        if force:
+            os.replace(staged, target)
+            return
+        try:
+            os.link(staged, target)
+        except OSError as e:
+            if e.errno == errno.EEXIST:
+                raise OutputError(f"{label}: appeared while this was working (another onnxport writing it?); "
+                                  f"nothing replaced (use --force to overwrite)") from None
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+                raise
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL)   # no hard links here: claim the name
+            os.close(fd)
+            os.replace(staged, target)
+            return
+        os.unlink(staged)
+    except FileExistsError:
+        raise OutputError(f"{label}: appeared while this was working (another onnxport writing it?); "
+                          f"nothing replaced (use --force to overwrite)") from None
+    except OSError as e:
+        raise OutputError(f"{label}: cannot write: {e.strerror or e}") from None
+
+
+def write_text(text: str, output: Output, *, force: bool) -> Path:
+    """Write a small text file (a report) to a claimed output."""
+    with staging(output) as tmp:
+        staged = tmp / "text"
+        try:
+            staged.write_text(text)
+        except OSError as e:
+            raise OutputError(f"{output.requested}: cannot write {output.what}: {e.strerror or e}") from None
+        publish(staged, output.path, force=force, label=output.requested)
+    return output.path

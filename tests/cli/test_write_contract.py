@@ -1,0 +1,216 @@
+"""Nothing written that should not be: reports, links, races, signals, and one-line errors (issue 11).
+
+Every case checks the whole contract: exit 2 with one line on stderr, every file that was there before
+byte for byte as it was, and nothing new (no temporary left) except what the user named as output."""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnx
+import pytest
+from onnx import external_data_helper
+
+import cli
+from models import convtranspose
+from tests.cli.test_cli import ROOT, assert_one_line_error, run
+
+
+def snapshot(folder) -> dict:
+    found = {}
+    for root, dirs, files in os.walk(folder):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            path = os.path.join(root, name)
+            found[os.path.relpath(path, folder)] = (hashlib.sha256(open(path, "rb").read()).hexdigest()
+                                                    if os.path.isfile(path) else os.readlink(path))
+    return found
+
+
+@pytest.fixture
+def folder(tmp_path):
+    model = convtranspose.build(["D", "H", "W"], kernel=[2, 2, 2], strides=[2, 2, 2], batch="N")
+    onnx.save(model, str(tmp_path / "a.onnx"))
+    with_data = convtranspose.build([4, 4, 4], kernel=[2, 2, 2], strides=[2, 2, 2], cin=8, cout=8)
+    external_data_helper.convert_model_to_external_data(with_data, location="w.onnx.data", size_threshold=0)
+    onnx.save(with_data, str(tmp_path / "w.onnx"))
+    return tmp_path
+
+
+def refused(capsys, folder, *argv, code=2):
+    before = snapshot(folder)
+    got, _, err = run(capsys, *argv)
+    assert_one_line_error(got, err, code)
+    assert snapshot(folder) == before, "a file changed or appeared"
+    return err
+
+
+@pytest.mark.parametrize("argv", [
+    ["convert", "{a}", "-o", "{d}/x.onnx", "--report", "{a}"],
+    ["convert", "{a}", "-o", "{d}/x.onnx", "--report", "{a}", "--force"],
+    ["verify", "{a}", "{a}", "--json", "{a}", "--force"],
+    ["strip-sizes", "{a}", "-o", "{d}/x.onnx", "--json", "{a}", "--force"],
+    ["fix-sizes", "{a}", "-o", "{d}/x.onnx", "--shape", "X=1x2x4x4x4", "--json", "{a}", "--force"],
+    ["convert", "{w}", "-o", "{d}/x.onnx", "--report", "{d}/w.onnx.data", "--force"],
+    ["convert", "{a}", "-o", "{d}/x.onnx", "--report", "{d}/x.onnx", "--force"],
+])
+def test_reports_can_never_replace_an_input_its_data_or_the_output(capsys, folder, argv):
+    argv = [a.format(a=folder / "a.onnx", w=folder / "w.onnx", d=folder) for a in argv]
+    err = refused(capsys, folder, *argv)
+    assert "would overwrite the input" in err or "would be the same file" in err
+
+
+def test_an_existing_report_is_replaced_only_with_force(capsys, folder):
+    (folder / "r.json").write_text("{}")
+    refused(capsys, folder, "verify", folder / "a.onnx", folder / "a.onnx", "--json", folder / "r.json")
+    code, _, _ = run(capsys, "verify", folder / "a.onnx", folder / "a.onnx", "--json", folder / "r.json", "--force")
+    assert code == 0 and '"ok": true' in (folder / "r.json").read_text()
+
+
+def test_identity_is_by_inode_not_by_path(capsys, folder):
+    os.link(folder / "a.onnx", folder / "hard.onnx")              # what a bind mount looks like too
+    refused(capsys, folder, "convert", folder / "a.onnx", "-o", folder / "hard.onnx", "--force")
+    os.symlink(folder / "a.onnx", folder / "link.onnx")
+    refused(capsys, folder, "convert", folder / "a.onnx", "-o", folder / "link.onnx", "--force")
+
+
+def test_symlinked_outputs(capsys, folder, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    os.symlink(elsewhere / "missing.onnx", folder / "dangling.onnx")
+    refused(capsys, folder, "convert", folder / "a.onnx", "-o", folder / "dangling.onnx", "--force")
+    assert os.listdir(elsewhere) == []                            # nothing created at the link's target
+    (elsewhere / "old.onnx").write_bytes(b"old")
+    os.symlink(elsewhere / "old.onnx", folder / "out.onnx")
+    err = refused(capsys, folder, "convert", folder / "a.onnx", "-o", folder / "out.onnx")
+    assert "symlink" in err and "--force" in err
+    code, out, _ = run(capsys, "convert", folder / "a.onnx", "-o", folder / "out.onnx", "--force")
+    assert code == 0 and "written through the symlink" in out
+    assert os.path.islink(folder / "out.onnx") and onnx.load(str(elsewhere / "old.onnx")).graph.node
+    os.symlink("loop.onnx", folder / "loop.onnx")
+    refused(capsys, folder, "convert", folder / "a.onnx", "-o", folder / "loop.onnx", "--force")
+
+
+def test_an_existing_data_file_is_not_replaced_when_out_does_not_exist(capsys, folder):
+    (folder / "x.onnx.data").write_bytes(b"precious")
+    err = refused(capsys, folder, "convert", folder / "w.onnx", "-o", folder / "x.onnx")
+    assert "x.onnx.data" in err
+    (folder / "d.onnx.data").mkdir()
+    refused(capsys, folder, "convert", folder / "w.onnx", "-o", folder / "d.onnx", "--force")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["convert", "{a}", "-o", "{d}/" + "n" * 251 + ".onnx"], "longer than the file system takes"),
+    (["convert", "{w}", "-o", "{d}/" + "n" * 246 + ".onnx"], "longer than the file system takes (255 bytes, with .data)"),
+    (["convert", "{a}", "-o", "{d}/x.onnx/"], "must be a file path"),
+    (["convert", "{a}", "-o", "{d}/x.onnx", "--report", "{d}"], "is a folder"),
+    (["convert", "{a}", "-o", "{d}/x.onnx", "--fix-sizes", "X=1x2x" + "9" * 30 + "x4x4"], "expected NAME=DIMS"),
+    (["verify", "{a}", "{a}", "--atol", "nan"], "tolerances must be finite"),
+    (["convert", "{a}", "-o", "/proc/x.onnx"], "not writable"),
+])
+def test_bad_paths_and_values_are_one_line(capsys, folder, argv, message):
+    argv = [a.format(a=folder / "a.onnx", w=folder / "w.onnx", d=folder) for a in argv]
+    assert message in refused(capsys, folder, *argv)
+
+
+def test_the_longest_name_the_file_system_takes_is_written(capsys, folder):
+    """A 250-character name once failed with a traceback: the temporary name embedded it."""
+    out = folder / ("n" * 250 + ".onnx")
+    code, _, _ = run(capsys, "convert", folder / "a.onnx", "-o", out)
+    assert code == 0 and onnx.load(str(out)).graph.node
+
+
+def test_a_nul_byte_in_an_external_data_location_is_one_line(capsys, folder):
+    model = onnx.load(str(folder / "w.onnx"), load_external_data=False)
+    for t in model.graph.initializer:
+        for entry in t.external_data:
+            if entry.key == "location":
+                entry.value = "w.onnx\0.data"
+    onnx.save(model, str(folder / "nul.onnx"))
+    assert "NUL byte" in refused(capsys, folder, "convert", folder / "nul.onnx", "-o", folder / "x.onnx")
+
+
+@pytest.mark.parametrize("call, failure", [("fsync", errno.ENOSPC), ("link", errno.EROFS), ("replace", errno.EROFS)])
+def test_a_full_disk_or_read_only_folder_is_one_line_and_leaves_nothing(capsys, folder, monkeypatch, call, failure):
+    real = getattr(os, call)
+
+    def failing(*args, **kwargs):
+        if any(str(folder) in str(a) for a in args) or call == "fsync":
+            raise OSError(failure, os.strerror(failure))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(os, call, failing)
+    extra = ["--force"] if call == "replace" else []
+    if call == "replace":
+        (folder / "x.onnx").write_bytes(b"old")
+    err = refused(capsys, folder, "convert", folder / "a.onnx", "-o", folder / "x.onnx", *extra)
+    assert os.strerror(failure) in err
+
+
+def onnxport(*argv) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, os.path.join(ROOT, "cli.py"), *map(str, argv)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_writers_to_one_output_give_one_winner_and_one_exit_2(folder):
+    runs = [onnxport("convert", "example:unet3d", "-o", folder / "race.onnx") for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in runs]
+    assert sorted(code for code, _ in results) == [0, 2], results
+    loser = next(err for code, err in results if code == 2)
+    assert loser.count("\n") == 1 and "Traceback" not in loser
+    assert onnx.load(str(folder / "race.onnx")).graph.node
+    assert not [n for n in os.listdir(folder) if n.startswith(".onnxport-")]
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+def test_a_signal_leaves_no_temporary_data_and_one_line(folder, signum, code):
+    for delay in (0.5, 1.5, 2.5):
+        out = folder / f"sig{delay}.onnx"
+        p = onnxport("convert", "example:unet3d", "-o", out)
+        time.sleep(delay)
+        p.send_signal(signum)
+        got, err = p.wait(timeout=120), p.stderr.read()
+        assert got in (0, code), err
+        assert not [n for n in os.listdir(folder) if n.startswith(".onnxport-")]
+        if got == code:
+            assert err.strip().endswith("nothing written") and "Traceback" not in err and not out.exists()
+        else:
+            assert onnx.load(str(out)).graph.node                   # finished first: whole
+
+
+def test_bounded_reference_fallback_only_for_a_missing_kernel(monkeypatch):
+    from converter import verify as verify_mod
+    from converter.errors import BadInput
+    model = convtranspose.build([4, 4, 4], kernel=[2, 2, 2], strides=[2, 2, 2])
+
+    def refusing(*args, **kwargs):
+        raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : kernel_shape too large")
+    monkeypatch.setattr(verify_mod, "make_session", refusing)
+    monkeypatch.setattr(verify_mod._ReferenceEvaluatorRunner, "try_load", classmethod(lambda *a: pytest.fail("no")))
+    with pytest.raises(BadInput, match="cannot load the first model: .*kernel_shape too large"):
+        verify_mod.verify(model, model, provider="cpu")
+    big = convtranspose.build([64, 64, 64], kernel=[4, 4, 4], strides=[2, 2, 2], cin=32, cout=32)
+    with pytest.raises(BadInput, match="onnx.reference would need .*M MACs"):
+        verify_mod._check_reference_cost(big, {"X": (1, 32, 64, 64, 64)}, None)
+
+
+def test_shape_inference_never_expands_a_large_lookup_table():
+    """A 10M-element int64 table feeding Gather once took 20x its size in data propagation."""
+    script = (
+        "import resource, numpy as np\n"
+        "from onnx import helper as h, numpy_helper as nh, TensorProto as T\n"
+        "from converter import graph_io, shapes\n"
+        "t = nh.from_array(np.arange(10_000_000, dtype=np.int64), 'table')\n"
+        "g = h.make_graph([h.make_node('Gather', ['table', 'i'], ['y'])], 'g', [h.make_tensor_value_info('i', T.INT64, [3])],"
+        " [h.make_tensor_value_info('y', T.INT64, [3])], [t])\n"
+        "m = h.make_model(g, opset_imports=[h.make_opsetid('', 17)]); m.ir_version = 8\n"
+        "graph = graph_io.to_graph(m)\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "shapes.infer(graph)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")
+    grown = int(subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout.strip())
+    assert grown < 100, f"{grown} MiB"
