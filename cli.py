@@ -11,8 +11,20 @@ import json
 import signal
 import sys
 
-from converter import progress
-from converter.errors import BadArgument, OnnxportError, ResultError
+if not __package__:         # `python cli.py` in a checkout never installed: this folder is the onnxport package
+    import importlib.util
+    import os
+    try:
+        import onnxport  # noqa: F401
+    except ImportError:
+        _root = os.path.dirname(os.path.abspath(__file__))
+        _spec = importlib.util.spec_from_file_location("onnxport", os.path.join(_root, "__init__.py"),
+                                                       submodule_search_locations=[_root])
+        sys.modules["onnxport"] = importlib.util.module_from_spec(_spec)
+        _spec.loader.exec_module(sys.modules["onnxport"])
+
+from onnxport.converter import progress  # noqa: E402
+from onnxport.converter.errors import BadArgument, OnnxportError, ResultError  # noqa: E402
 
 # The library (onnx, onnxruntime, numpy) is imported once a command runs, after the signal handlers are
 # in place: argparse and --help need none of it, and Ctrl-C while importing must be one line too.
@@ -21,8 +33,8 @@ api = parse_shape_args = None
 
 def _load_library() -> None:
     global api, parse_shape_args
-    from converter import api
-    from converter.inputs import parse_shape_args
+    from onnxport.converter import api
+    from onnxport.converter.inputs import parse_shape_args
 
 
 PAD_MODES = {"zero": "constant", "edge": "edge", "reflect": "reflect"}

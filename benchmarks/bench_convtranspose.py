@@ -14,8 +14,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import describe, timing_parser, latency_ms, model_macs, random_input, session  # noqa: E402
-from converter import api  # noqa: E402
-from models import convtranspose  # noqa: E402
+from onnxport.converter import api  # noqa: E402
+from onnxport.models import convtranspose  # noqa: E402
 
 LAYERS = [  # name, cin, cout, kernel, stride, pads, output_padding, spatial
     ("64->32 k2 s2 @32^3", 64, 32, 2, 2, 0, 0, 32),

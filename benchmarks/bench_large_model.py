@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models import large_unet3d  # noqa: E402
+from onnxport.models import large_unet3d  # noqa: E402
 
 MEASURE = """
 import json, resource, sys, time
@@ -33,7 +33,7 @@ if what == "load+save":
     onnx.save_model(model, dst, save_as_external_data=True, all_tensors_to_one_file=True,
                     location=dst.rsplit("/", 1)[-1] + ".data")
 else:
-    import cli
+    from onnxport import cli
     code = cli.main(["convert", src, "-o", dst, "--no-verify", "--force"])
     assert code == 0, code
 wall = time.perf_counter() - start

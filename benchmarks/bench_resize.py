@@ -13,8 +13,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import describe, timing_parser, latency_ms, random_input, session  # noqa: E402
-from converter import api  # noqa: E402
-from models import resize  # noqa: E402
+from onnxport.converter import api  # noqa: E402
+from onnxport.models import resize  # noqa: E402
 
 SHAPES = [(1, 32, 32, 32, 32), (1, 16, 64, 64, 64)]
 MODES = [("nearest", {"coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}),

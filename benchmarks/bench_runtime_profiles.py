@@ -15,8 +15,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import describe, timing_parser, latency_ms, model_macs, random_input, session  # noqa: E402
-from converter import api  # noqa: E402
-from models import conv, examples, pool  # noqa: E402
+from onnxport.converter import api  # noqa: E402
+from onnxport.models import conv, examples, pool  # noqa: E402
 
 LAYER = (1, 32, 32, 32, 32)
 LAYERS = [

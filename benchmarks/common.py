@@ -9,8 +9,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from converter import graph_io, macs
-from converter.verify import device_name, providers_for
+from onnxport.converter import graph_io, macs
+from onnxport.converter.verify import device_name, providers_for
 
 
 def session(model: onnx.ModelProto, provider: str, threads: int):

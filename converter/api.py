@@ -12,14 +12,14 @@ from pathlib import Path
 
 import onnx
 
-from converter import (auto_strategy, graph_io, input_sizes, inputs, inspection, macs, model_io, output_paths, pipeline,
+from onnxport.converter import (auto_strategy, graph_io, input_sizes, inputs, inspection, macs, model_io, output_paths, pipeline,
                        profiles, recipes, run_plan, shapes, sizes as sizes_mod, verify as verify_mod)
-from converter.errors import BadArgument, ResultError, TargetNotReached, VerificationMismatch
-from converter.output_paths import Outputs
-from converter.report import ConvertReport
-from converter.verify import VerifyResult
-from passes import strided_to_dense
-from passes._registry import Options
+from onnxport.converter.errors import BadArgument, ResultError, TargetNotReached, VerificationMismatch
+from onnxport.converter.output_paths import Outputs
+from onnxport.converter.report import ConvertReport
+from onnxport.converter.verify import VerifyResult
+from onnxport.passes import strided_to_dense
+from onnxport.passes._registry import Options
 
 
 @dataclass(frozen=True)
@@ -259,7 +259,7 @@ class PassInfo:
 
 
 def list_passes() -> list[PassInfo]:
-    from passes import _registry
+    from onnxport.passes import _registry
     return [PassInfo(p.name, p.summary, p.doc) for p in _registry.all_passes()]
 
 
@@ -268,7 +268,7 @@ def list_targets() -> dict[str, str]:
 
 
 def list_examples() -> dict[str, str]:
-    from models import examples
+    from onnxport.models import examples
     return {name: examples.describe(name) for name in sorted(examples.EXAMPLES)}
 
 

@@ -17,8 +17,8 @@ import onnx
 import onnx_graphsurgeon as gs
 from onnx import helper, numpy_helper
 
-from converter import graph_io, pipeline, shapes
-from passes._graph import constant_value, weight_shape
+from onnxport.converter import graph_io, pipeline, shapes
+from onnxport.passes._graph import constant_value, weight_shape
 
 PREFERENCE = ("subpixel", "conv2d", "resize-conv")
 
@@ -74,7 +74,7 @@ def choose(model: onnx.ModelProto, targets: list[str], max_rank, profile, sizes:
 
 
 def _provider_name(choice: str) -> str:
-    from converter import verify
+    from onnxport.converter import verify
     first = verify.providers_for(choice)[0]
     return first[0] if isinstance(first, tuple) else first
 
@@ -107,7 +107,7 @@ def _single(node: gs.Node, infos: dict, graph: gs.Graph) -> onnx.ModelProto | No
 
 
 def _convert(one: onnx.ModelProto, **options):
-    from converter import api
+    from onnxport.converter import api
     return api.convert_model(one, **options)
 
 
@@ -135,7 +135,7 @@ def _refusal(one, strategy, targets, max_rank, profile) -> str:
 
 def _latency(one: onnx.ModelProto, strategy: str, targets, max_rank, profile, provider: str,
              budget_s: float = 0.3) -> float:
-    from converter import verify
+    from onnxport.converter import verify
     out = _lowered(one, strategy, targets, max_rank, profile)
     session = verify.make_session(out, verify.providers_for(provider), optimized=True)
     dims = [d.dim_value for d in one.graph.input[0].type.tensor_type.shape.dim]

@@ -17,8 +17,8 @@ import onnx_graphsurgeon as gs
 from onnx import external_data_helper, numpy_helper
 from onnx_graphsurgeon.ir.tensor import LazyValues
 
-from converter.errors import BadInput, first_line
-from passes._driver import all_graphs
+from onnxport.converter.errors import BadInput, first_line
+from onnxport.passes._driver import all_graphs
 
 
 class _ExternalValues(LazyValues):

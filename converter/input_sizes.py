@@ -15,12 +15,12 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
-from converter import graph_io, inputs, pipeline, shapes, sizes
-from converter.errors import BadArgument, UnsupportedGraph
-from passes._driver import PassReport
-from passes._registry import Options
-from passes._symbolic_dims import propagate
-from passes.pad_inputs_to_valid import ValidSize
+from onnxport.converter import graph_io, inputs, pipeline, shapes, sizes
+from onnxport.converter.errors import BadArgument, UnsupportedGraph
+from onnxport.passes._driver import PassReport
+from onnxport.passes._registry import Options
+from onnxport.passes._symbolic_dims import propagate
+from onnxport.passes.pad_inputs_to_valid import ValidSize
 
 SPATIAL_NAMES = {1: ["L"], 2: ["H", "W"], 3: ["D", "H", "W"]}
 HEADS = ("Flatten", "Gemm", "MatMul")

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import onnx
 
-from converter import graph_io, pipeline, shapes
-from converter.errors import OnnxportError
-from converter.profiles import Profile, Violation
+from onnxport.converter import graph_io, pipeline, shapes
+from onnxport.converter.errors import OnnxportError
+from onnxport.converter.profiles import Profile, Violation
 
 
 @dataclass
@@ -92,7 +92,7 @@ class Inspection:
 
 def inspect(model: onnx.ModelProto, options, source: str = "<model>", folder=None) -> Inspection:
     """Blockers of `model` under ConvertOptions `options`, and whether convert would clear each."""
-    from converter import api
+    from onnxport.converter import api
     model = _named(model)
     plan = api.resolve_options(options)
     graph = graph_io.to_graph(model, folder)

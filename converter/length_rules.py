@@ -20,12 +20,12 @@ from fractions import Fraction
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from converter.residues import Affine, ResidueClass, const, plus, scaled
-from passes._convtranspose import resolve
-from passes._graph import text_attr, weight_shape
-from passes._ops import BROADCASTING, SHAPE_PRESERVING
-from passes._reshape import inner_strides, place as place_in, resolve_target
-from passes._resize import resize_spec
+from onnxport.converter.residues import Affine, ResidueClass, const, plus, scaled
+from onnxport.passes._convtranspose import resolve
+from onnxport.passes._graph import text_attr, weight_shape
+from onnxport.passes._ops import BROADCASTING, SHAPE_PRESERVING
+from onnxport.passes._reshape import inner_strides, place as place_in, resolve_target
+from onnxport.passes._resize import resize_spec
 
 INT_END = 2**31 - 1
 

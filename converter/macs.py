@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from converter import shapes
+from onnxport.converter import shapes
 
 
 def count(graph: gs.Graph, input_shapes: dict) -> int | None:

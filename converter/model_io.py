@@ -21,9 +21,9 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
-from converter import progress
-from converter.errors import BadArgument, BadInput, OutputError, first_line
-from converter.output_paths import Output, Outputs, publish, staging
+from onnxport.converter import progress
+from onnxport.converter.errors import BadArgument, BadInput, OutputError, first_line
+from onnxport.converter.output_paths import Output, Outputs, publish, staging
 
 EXAMPLE_PREFIX = "example:"
 PROTOBUF_LIMIT = 2**31 - 1
@@ -78,7 +78,7 @@ def load(spec: str) -> LoadedModel:
 
 
 def _load_example(name: str) -> LoadedModel:
-    from models import examples
+    from onnxport.models import examples
     if name not in examples.EXAMPLES:
         raise BadArgument(f"unknown example '{name}'; examples: {', '.join(sorted(examples.EXAMPLES))}")
     return LoadedModel(examples.build(name), EXAMPLE_PREFIX + name)

@@ -13,13 +13,13 @@ from typing import Callable
 
 import onnx_graphsurgeon as gs
 
-import passes as _passes  # noqa: F401  (registers every pass)
-from converter import progress, shapes
-from converter.profiles import Violation
-from converter.errors import BadArgument
-from passes import _driver, _registry
-from passes._driver import PassReport
-from passes._graph import text_attr, weight_shape
+import onnxport.passes as _passes  # noqa: F401  (registers every pass)
+from onnxport.converter import progress, shapes
+from onnxport.converter.profiles import Violation
+from onnxport.converter.errors import BadArgument
+from onnxport.passes import _driver, _registry
+from onnxport.passes._driver import PassReport
+from onnxport.passes._graph import text_attr, weight_shape
 
 MAX_ROUNDS = 4
 

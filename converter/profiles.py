@@ -13,11 +13,11 @@ from pathlib import Path
 
 import onnx_graphsurgeon as gs
 
-from converter import profile_schema
-from converter.errors import BadArgument, first_line
-from passes._driver import all_graphs
-from passes._graph import constant_shape, text_attr, weight_shape
-from passes._resize import resize_spec
+from onnxport.converter import profile_schema
+from onnxport.converter.errors import BadArgument, first_line
+from onnxport.passes._driver import all_graphs
+from onnxport.passes._graph import constant_shape, text_attr, weight_shape
+from onnxport.passes._resize import resize_spec
 
 try:
     import tomllib
@@ -241,7 +241,7 @@ def _resize_innermost(node, table):
 def _no_negative_pads(node, wanted):
     if not wanted or not node.attrs.get("output_shape"):
         return None
-    from passes._convtranspose import resolve
+    from onnxport.passes._convtranspose import resolve
     shape = weight_shape(node.inputs[1])
     dims = node.inputs[0].shape
     if shape is None or dims is None or not all(isinstance(d, int) for d in dims[2:]):

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from converter.verify import VerifyResult, shapes_text
-from passes._driver import PassReport
+from onnxport.converter.verify import VerifyResult, shapes_text
+from onnxport.passes._driver import PassReport
 
 
 @dataclass

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from converter import batch_independence, graph_io, inputs, shapes as shapes_mod, sizes
-from converter.inputs import InputSpec
+from onnxport.converter import batch_independence, graph_io, inputs, shapes as shapes_mod, sizes
+from onnxport.converter.inputs import InputSpec
 
 BASE_SIZES = (16, 24, 32, 8, 12, 20, 28, 40, 48, 5, 6, 7, 9, 10, 11, 13, 15, 17, 3, 4, 2, 1)
 BATCH_SIZES = (1, 2, 3)

@@ -17,9 +17,9 @@ from onnx import external_data_helper, numpy_helper
 from onnx_graphsurgeon.exporters.onnx_exporter import OnnxExporter, dtype_to_onnx
 from onnx_graphsurgeon.ir.tensor import LazyValues
 
-from converter.errors import UnsupportedGraph
-from passes._convtranspose import resolve
-from passes._graph import weight_shape
+from onnxport.converter.errors import UnsupportedGraph
+from onnxport.passes._convtranspose import resolve
+from onnxport.passes._graph import weight_shape
 
 SMALL_CONSTANT = 4096       # elements; larger float constants are declared, not copied
 

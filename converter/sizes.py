@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from converter import pipeline, shapes as shapes_mod
-from converter.length_rules import DATA_RULES, MULTI_DIM, VALUE_RULES, Place, Stop, full, name
-from converter.residues import ResidueClass, const
-from converter.size_sets import Progression, SizeSet
-from passes._graph import constant_value
-from passes._registry import Options
+from onnxport.converter import pipeline, shapes as shapes_mod
+from onnxport.converter.length_rules import DATA_RULES, MULTI_DIM, VALUE_RULES, Place, Stop, full, name
+from onnxport.converter.residues import ResidueClass, const
+from onnxport.converter.size_sets import Progression, SizeSet
+from onnxport.passes._graph import constant_value
+from onnxport.passes._registry import Options
 
 MAX_CLASSES = 4096
 REFERENCE_SIZES = (32, 64, 48, 16, 24, 40, 96, 128)       # tried for a symbolic dim, first that the net takes

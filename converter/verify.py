@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from converter import inputs as inputs_mod, model_io, progress, run_plan
-from converter.errors import BadArgument, BadInput, first_line, one_line
-from converter.model_io import PROTOBUF_LIMIT
+from onnxport.converter import inputs as inputs_mod, model_io, progress, run_plan
+from onnxport.converter.errors import BadArgument, BadInput, first_line, one_line
+from onnxport.converter.model_io import PROTOBUF_LIMIT
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 CUDA_OPTIONS = {"use_tf32": "0"}      # TF32 would change float32 results of an exact rewrite
@@ -410,7 +410,7 @@ def _reference_runner(model: onnx.ModelProto, providers, folder: Path | None):
 
 def _check_reference_cost(model: onnx.ModelProto, shapes: dict, folder: Path | None) -> None:
     """The reference evaluator is slow: it runs once, at the smallest planned size, within a MAC budget."""
-    from converter import graph_io, macs
+    from onnxport.converter import graph_io, macs
     count = macs.count(graph_io.to_graph(model, folder), shapes)
     if count is not None and count > REFERENCE_MAX_MACS:
         raise BadInput(f"onnxruntime lacks a kernel of the first model, and onnx.reference would need "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import onnx
 
-from models._builder import NetBuilder
+from onnxport.models._builder import NetBuilder
 
 
 def build(spatial, cin: int = 2, cout: int = 3, kernel=None, *, strides=None, pads=None, dilations=None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from models._builder import NetBuilder
+from onnxport.models._builder import NetBuilder
 
 
 def build(size: int = 157, widths=(8, 16, 16, 32), seed: int = 31, opset: int = 17) -> onnx.ModelProto:

@@ -6,7 +6,7 @@ from typing import Callable
 
 import onnx
 
-from models import ddae, gan3d, keras_gan2d, lenet, unet3d, wolfram
+from onnxport.models import ddae, gan3d, keras_gan2d, lenet, unet3d, wolfram
 
 EXAMPLES: dict[str, Callable[[], onnx.ModelProto]] = {
     "gan3d": gan3d.build,

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from models._builder import NetBuilder
+from onnxport.models._builder import NetBuilder
 
 
 def _weight(net: NetBuilder, shape, fan_in: int, how: str, stem: str) -> str:

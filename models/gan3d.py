@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import onnx
 
-from models._builder import NetBuilder
+from onnxport.models._builder import NetBuilder
 
 
 def build(latent: int = 32, widths=(64, 32, 16), seed: int = 3, opset: int = 17) -> onnx.ModelProto:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from models._builder import NetBuilder
+from onnxport.models._builder import NetBuilder
 
 
 def build(latent: int = 32, dense_channels: int = 32, width: int = 64, seed: int = 7,

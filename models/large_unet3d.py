@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from models._builder import IR_VERSION, PRODUCER, NetBuilder
+from onnxport.models._builder import IR_VERSION, PRODUCER, NetBuilder
 
 DEFAULT_BLOCKS = (200, 200, 180, 40)        # ~3,100 nodes
 DEFAULT_WIDTHS = (32, 64, 128, 256)         # with DEFAULT_BLOCKS: 1.43 GB of float32 weights

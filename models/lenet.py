@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from models._builder import NetBuilder
+from onnxport.models._builder import NetBuilder
 
 
 def build(seed: int = 41, opset: int = 17) -> onnx.ModelProto:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import onnx
 
-from models._builder import NetBuilder
+from onnxport.models._builder import NetBuilder
 
 
 def build(op: str, spatial, kernel, *, channels: int = 2, batch=1, opset: int = 19, **attrs) -> onnx.ModelProto:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from models._builder import NetBuilder
+from onnxport.models._builder import NetBuilder
 
 
 def build(shape, scales=None, sizes=None, *, roi=None, axes=None, mode: str = "nearest", opset: int = 19,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import onnx
 
-from models._builder import NetBuilder
+from onnxport.models._builder import NetBuilder
 
 
 def build(widths=(8, 16, 32), classes: int = 2, seed: int = 5, opset: int = 17) -> onnx.ModelProto:

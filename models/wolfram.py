@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from models._builder import NetBuilder
+from onnxport.models._builder import NetBuilder
 
 
 def build(mode: str = "linear", shape=(1, 4, 6, 8, 10), cout: int = 3, seed: int = 21, opset: int = 17) -> onnx.ModelProto:

@@ -1,5 +1,5 @@
 """Graph rewrites, one per module; importing this package registers them all (see passes._registry)."""
-from passes import (  # noqa: F401  (importing registers them)
+from onnxport.passes import (  # noqa: F401  (importing registers them)
     conv3d_to_conv2d,
     conv_upsample_to_convtranspose,
     convtranspose3d_to_convtranspose2d,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import GraphBuilder, constant_value, text_attr
+from onnxport.passes._graph import GraphBuilder, constant_value, text_attr
 
 
 @dataclass(frozen=True)

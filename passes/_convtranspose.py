@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from converter.errors import UnsupportedGraph
-from passes._graph import constant_shape, constant_value, known_dims, weight_shape
-from passes._registry import Options, Skip
+from onnxport.converter.errors import UnsupportedGraph
+from onnxport.passes._graph import constant_shape, constant_value, known_dims, weight_shape
+from onnxport.passes._registry import Options, Skip
 
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import onnx_graphsurgeon as gs
 
-from converter.errors import OnnxportError, PassError
-from passes._graph import GraphBuilder
-from passes._registry import Options, Pass, Skip
+from onnxport.converter.errors import OnnxportError, PassError
+from onnxport.passes._graph import GraphBuilder
+from onnxport.passes._registry import Options, Pass, Skip
 
 
 @dataclass

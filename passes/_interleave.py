@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import Dim, GraphBuilder
+from onnxport.passes._graph import Dim, GraphBuilder
 
 
 @dataclass(frozen=True)

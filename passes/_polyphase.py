@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from passes._convtranspose import Axis, ConvTransposeSpec
+from onnxport.passes._convtranspose import Axis, ConvTransposeSpec
 
 
 @dataclass(frozen=True)

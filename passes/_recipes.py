@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes import _driver, _registry
-from passes._graph import constant_value
+from onnxport.passes import _driver, _registry
+from onnxport.passes._graph import constant_value
 
 CODE_BASE = float(2**40)       # float64 represents CODE_BASE + i exactly for any realistic weight count
 WEIGHT_ROLES = ["data", "coded", "coded"]              # Conv-like ops: X, W, B

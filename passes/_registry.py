@@ -11,7 +11,7 @@ from typing import Callable
 
 import onnx_graphsurgeon as gs
 
-from converter.errors import UnsupportedGraph
+from onnxport.converter.errors import UnsupportedGraph
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import constant_value, known_dims
+from onnxport.passes._graph import constant_value, known_dims
 
 # attributes that shape the interpolation itself, with their defaults (opset 11+); copied to stage Resizes
 INTERPOLATION = {"mode": "nearest", "coordinate_transformation_mode": "half_pixel", "nearest_mode": "round_prefer_floor",

@@ -13,7 +13,7 @@ import onnx_graphsurgeon as gs
 from onnx.reference import ReferenceEvaluator
 from onnx_graphsurgeon.exporters.onnx_exporter import OnnxExporter
 
-from passes._graph import constant_value
+from onnxport.passes._graph import constant_value
 
 MAX_NODES = 64          # bound computations are a handful of ops; anything bigger is not a bound
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import constant_value, text_attr
-from passes._ops import BROADCASTING, SHAPE_PRESERVING
-from passes._reshape import inner_strides, place
+from onnxport.passes._graph import constant_value, text_attr
+from onnxport.passes._ops import BROADCASTING, SHAPE_PRESERVING
+from onnxport.passes._reshape import inner_strides, place
 
 WINDOWED = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"}
 LENGTH_CHANGING = {"Resize", "Upsample", "Pad", "Slice", "DepthToSpace", "SpaceToDepth", "Tile"}

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._convtranspose import ConvTransposeMatch
-from passes._graph import INT64_MAX, GraphBuilder
-from passes._polyphase import ConvPart, part_weight
+from onnxport.passes._convtranspose import ConvTransposeMatch
+from onnxport.passes._graph import INT64_MAX, GraphBuilder
+from onnxport.passes._polyphase import ConvPart, part_weight
 
 
 def phase_weight(b: GraphBuilder, m: ConvTransposeMatch, part: ConvPart) -> gs.Tensor:

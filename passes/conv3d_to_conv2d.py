@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import Dim, GraphBuilder, constant_value, known_dims, text_attr, weight_shape
-from passes._registry import Options, Pass, Skip, register
+from onnxport.passes._graph import Dim, GraphBuilder, constant_value, known_dims, text_attr, weight_shape
+from onnxport.passes._registry import Options, Pass, Skip, register
 
 
 @dataclass(frozen=True)

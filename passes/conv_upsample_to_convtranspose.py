@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._conv_patterns import FoldedConvTranspose, conv_bias, replace, single_consumer, stride_one_conv
-from passes._resize import repeat_factors
-from passes._registry import Options, Pass, Skip, register
+from onnxport.passes._conv_patterns import FoldedConvTranspose, conv_bias, replace, single_consumer, stride_one_conv
+from onnxport.passes._resize import repeat_factors
+from onnxport.passes._registry import Options, Pass, Skip, register
 
 
 def match(graph: gs.Graph, resize: gs.Node, options: Options):

@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._convtranspose import ConvTransposeMatch, match_node
-from passes._graph import Dim, GraphBuilder, known_dims
-from passes._recipes import WEIGHT_ROLES, recipe
-from passes._registry import Options, Pass, Skip, register
-from passes._weights import flat_bias, reshaped_weight
+from onnxport.passes._convtranspose import ConvTransposeMatch, match_node
+from onnxport.passes._graph import Dim, GraphBuilder, known_dims
+from onnxport.passes._recipes import WEIGHT_ROLES, recipe
+from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._weights import flat_bias, reshaped_weight
 
 
 NAME = "convtranspose3d-to-convtranspose2d"

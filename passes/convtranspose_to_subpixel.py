@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import onnx_graphsurgeon as gs
 
-from passes._convtranspose import ConvTransposeMatch, match_node
-from passes._graph import INT64_MAX, GraphBuilder, known_dims
-from passes._interleave import PhaseAxis, interleave
-from passes._polyphase import AxisPlan, channel_order, conv_parts, plan_axis
-from passes._recipes import WEIGHT_ROLES, recipe
-from passes._registry import Options, Pass, register
-from passes._weights import add_bias, bias_vector, phase_weight
+from onnxport.passes._convtranspose import ConvTransposeMatch, match_node
+from onnxport.passes._graph import INT64_MAX, GraphBuilder, known_dims
+from onnxport.passes._interleave import PhaseAxis, interleave
+from onnxport.passes._polyphase import AxisPlan, channel_order, conv_parts, plan_axis
+from onnxport.passes._recipes import WEIGHT_ROLES, recipe
+from onnxport.passes._registry import Options, Pass, register
+from onnxport.passes._weights import add_bias, bias_vector, phase_weight
 
 
 NAME = "convtranspose-to-subpixel"

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._conv_patterns import single_consumer
-from passes._graph import GraphBuilder, constant_value
-from passes._registry import Options, Pass, Skip, register
+from onnxport.passes._conv_patterns import single_consumer
+from onnxport.passes._graph import GraphBuilder, constant_value
+from onnxport.passes._registry import Options, Pass, Skip, register
 
 
 @dataclass(frozen=True)

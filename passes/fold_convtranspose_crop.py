@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._convtranspose import SymbolicOutputShape, resolve
-from passes._graph import GraphBuilder, constant_value, known_dims
-from passes._registry import Options, Pass, Skip, register
-from passes._shape_eval import evaluate
+from onnxport.passes._convtranspose import SymbolicOutputShape, resolve
+from onnxport.passes._graph import GraphBuilder, constant_value, known_dims
+from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._shape_eval import evaluate
 
 PROBES = 4
 

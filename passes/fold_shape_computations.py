@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import GraphBuilder
-from passes._registry import Options, Pass, register
-from passes._shape_eval import evaluate
+from onnxport.passes._graph import GraphBuilder
+from onnxport.passes._registry import Options, Pass, register
+from onnxport.passes._shape_eval import evaluate
 
 SHAPE_OPS = {"Shape", "Gather", "Concat", "Slice", "Mul", "Add", "Sub", "Div", "Cast", "Unsqueeze", "Squeeze",
              "Max", "Min", "Floor", "Ceil", "Identity", "Range", "Mod", "Equal", "Where", "Size",

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import INT64_MAX, Dim, GraphBuilder, constant_value
-from passes._registry import Options, Pass, register
-from passes._symbolic_dims import Atom, SymbolicDims, constant_part, propagate
+from onnxport.passes._graph import INT64_MAX, Dim, GraphBuilder, constant_value
+from onnxport.passes._registry import Options, Pass, register
+from onnxport.passes._symbolic_dims import Atom, SymbolicDims, constant_part, propagate
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import GraphBuilder
-from passes._recipes import recognise
-from passes._registry import Options, Pass, Skip, register
+from onnxport.passes._graph import GraphBuilder
+from onnxport.passes._recipes import recognise
+from onnxport.passes._registry import Options, Pass, Skip, register
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import GraphBuilder, constant_value, known_dims
-from passes._registry import Options, Pass, Skip, register
+from onnxport.passes._graph import GraphBuilder, constant_value, known_dims
+from onnxport.passes._registry import Options, Pass, Skip, register
 
 POINTWISE = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Gelu", "Dropout", "Identity", "Softplus",
              "HardSigmoid", "HardSwish", "Clip", "Erf", "Mish", "Celu"}

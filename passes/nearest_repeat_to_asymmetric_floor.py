@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import onnx_graphsurgeon as gs
 
-from passes._graph import GraphBuilder
-from passes._registry import Options, Pass, Skip, register
-from passes._resize import repeat_factors
+from onnxport.passes._graph import GraphBuilder
+from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._resize import repeat_factors
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import onnx_graphsurgeon as gs
 
-from passes._convtranspose import ConvTransposeSpec, SymbolicOutputShape, resolve
-from passes._graph import GraphBuilder, known_dims, weight_shape
-from passes._registry import Options, Pass, Skip, register
+from onnxport.passes._convtranspose import ConvTransposeSpec, SymbolicOutputShape, resolve
+from onnxport.passes._graph import GraphBuilder, known_dims, weight_shape
+from onnxport.passes._registry import Options, Pass, Skip, register
 
 
 def match(graph: gs.Graph, node: gs.Node, options: Options):

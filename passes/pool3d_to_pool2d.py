@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import onnx_graphsurgeon as gs
 
-from passes._graph import Dim, GraphBuilder, text_attr
-from passes._registry import Options, Pass, Skip, register
+from onnxport.passes._graph import Dim, GraphBuilder, text_attr
+from onnxport.passes._registry import Options, Pass, Skip, register
 
 PER_AXIS = ("ceil_mode", "count_include_pad", "p", "storage_order")
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._conv_patterns import single_consumer
-from passes._graph import GraphBuilder, constant_value, known_dims
-from passes._registry import Options, Pass, Skip, register
-from passes._resize import INTERPOLATION, resize_spec
-from passes._shape_eval import evaluate
+from onnxport.passes._conv_patterns import single_consumer
+from onnxport.passes._graph import GraphBuilder, constant_value, known_dims
+from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._resize import INTERPOLATION, resize_spec
+from onnxport.passes._shape_eval import evaluate
 
 VIEWS = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 JOINS = VIEWS + ("Transpose", "Resize")

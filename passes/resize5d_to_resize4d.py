@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import Dim, GraphBuilder, constant_value, known_dims, product
-from passes._recipes import RESIZE_ROLES, recipe
-from passes._registry import Options, Pass, Skip, register
-from passes._resize import INTERPOLATION, ResizeSpec, resize_spec
+from onnxport.passes._graph import Dim, GraphBuilder, constant_value, known_dims, product
+from onnxport.passes._recipes import RESIZE_ROLES, recipe
+from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._resize import INTERPOLATION, ResizeSpec, resize_spec
 
 NAME = "resize5d-to-resize4d"
 OPSET_ATTRS = {"antialias": 18}          # attributes that only exist from this opset on

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from passes._graph import GraphBuilder, known_dims
-from passes._registry import Options, Pass, Skip, register
-from passes._resize import resize_spec
+from onnxport.passes._graph import GraphBuilder, known_dims
+from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._resize import resize_spec
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import onnx_graphsurgeon as gs
 
-from converter.errors import UnsupportedGraph
-from passes._graph import GraphBuilder, text_attr
-from passes._registry import Options, Pass, register
+from onnxport.converter.errors import UnsupportedGraph
+from onnxport.passes._graph import GraphBuilder, text_attr
+from onnxport.passes._registry import Options, Pass, register
 
 WINDOWED = ("Conv", "MaxPool", "AveragePool", "LpPool")
 STRIDE_BREAKERS = ("Flatten", "Gemm", "MatMul", "Reshape", "ConvTranspose", "Resize", "Upsample")

@@ -1,11 +1,6 @@
-"""Shared pytest setup: project root importable, onnxruntime quiet, a fixed hypothesis profile for CI."""
-import os
-import sys
+"""Shared pytest setup: onnxruntime quiet, a fixed hypothesis profile for CI (the root is on the path
+through pytest's `pythonpath`, for `tests.*`; the code itself is imported as onnxport.*)."""
 import warnings
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="onnx.backend.test.case")
 

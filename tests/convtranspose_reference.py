@@ -9,8 +9,8 @@ import itertools
 
 import numpy as np
 
-from passes._convtranspose import ConvTransposeSpec
-from passes._polyphase import channel_order, conv_parts, part_weight, plan_axis
+from onnxport.passes._convtranspose import ConvTransposeSpec
+from onnxport.passes._polyphase import channel_order, conv_parts, part_weight, plan_axis
 
 
 def reference(x: np.ndarray, w: np.ndarray, bias, spec: ConvTransposeSpec) -> np.ndarray:

@@ -8,10 +8,10 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from converter import graph_io, shapes
-from converter.verify import verify
-from passes import _driver, _registry
-from passes._registry import Options
+from onnxport.converter import graph_io, shapes
+from onnxport.converter.verify import verify
+from onnxport.passes import _driver, _registry
+from onnxport.passes._registry import Options
 
 ort.set_default_logger_severity(3)
 
@@ -80,7 +80,7 @@ def assert_same_as_original(a: onnx.ModelProto, b: onnx.ModelProto, shapes: dict
     on onnx's reference instead, so the rewrite is judged on one implementation, not on two that differ."""
     from onnx.reference import ReferenceEvaluator
 
-    from converter import inputs, run_plan
+    from onnxport.converter import inputs, run_plan
     specs = inputs.input_specs(a)
     sizes = run_plan.plan(a, overrides=shapes or {}, runs=1).first
     feeds = inputs.random_feeds(specs, sizes, 0)

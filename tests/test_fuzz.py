@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 from onnx import numpy_helper
 
-import cli
-from models import conv, convtranspose, resize
+from onnxport import cli
+from onnxport.models import conv, convtranspose, resize
 
 BASES = {
     "convtranspose": lambda: convtranspose.build([3, 4, 3], kernel=[2, 2, 2], strides=[2, 2, 2], consumer="Relu"),

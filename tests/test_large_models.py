@@ -7,9 +7,9 @@ import shutil
 import onnx
 import pytest
 
-import cli
-from converter import api, model_io
-from models import large_unet3d
+from onnxport import cli
+from onnxport.converter import api, model_io
+from onnxport.models import large_unet3d
 
 OVER_2GB = dict(blocks=(1, 1, 1, 38), widths=(4, 8, 8, 512))      # 38 blocks of 512-channel k3 Convs: 2.15 GB
 

@@ -1,11 +1,17 @@
-"""The layering rules, checked on the source: the CLI stays thin, passes stay pure graph code."""
+"""The layering rules, checked on the source: the CLI stays thin, passes stay pure graph code, and the code
+is only ever imported as onnxport.* (one copy of each module, whatever else a project calls `models`)."""
 import ast
 import pathlib
+import subprocess
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+OURS = ("converter", "passes", "models", "cli")
+HEAVY = {"onnx_graphsurgeon", "onnxruntime", "onnx", "numpy", "ml_dtypes"}
 
 
 def imports(path: pathlib.Path) -> set[str]:
+    """Module names a file imports, with the onnxport. prefix taken off ours."""
     tree = ast.parse(path.read_text())
     found = set()
     for node in ast.walk(tree):
@@ -13,18 +19,45 @@ def imports(path: pathlib.Path) -> set[str]:
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
-    return found
+            if node.module == "onnxport":
+                found.update(a.name for a in node.names)
+    return {n.removeprefix("onnxport.") for n in found}
 
 
 def modules(folder: str) -> list[pathlib.Path]:
     return sorted((ROOT / folder).rglob("*.py"))
 
 
-def test_cli_imports_only_the_converter():
-    heavy = {"onnx_graphsurgeon", "onnxruntime", "onnx", "numpy"}
-    for name in imports(ROOT / "cli.py"):
-        top = name.split(".")[0]
-        assert top not in heavy and not name.startswith("passes"), f"cli.py imports {name}"
+def code_files() -> list[pathlib.Path]:
+    return [ROOT / "cli.py", ROOT / "__init__.py"] + modules("converter") + modules("passes") + \
+        [p for p in modules("models") if "real_exports" not in p.parts] + modules("tests") + modules("benchmarks")
+
+
+def test_our_code_is_imported_as_onnxport_only():
+    for path in code_files():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            bare = [n for n in names if n.split(".")[0] in OURS]
+            assert not bare, f"{path.relative_to(ROOT)} imports {bare[0]} (import onnxport.{bare[0]})"
+
+
+def test_cli_imports_nothing_heavy_at_module_level():
+    tree = ast.parse((ROOT / "cli.py").read_text())
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+            for name in names:
+                assert name.split(".")[0] not in HEAVY and not name.startswith(("onnxport.passes", "passes")), name
+
+
+def test_the_cli_loads_no_numerical_library_before_a_command_runs():
+    """What Polygraphy's no-CLI-deps test checks, on the real import set: `onnxport --help` stays fast."""
+    script = "import sys; import onnxport.cli; print(' '.join(sorted(sys.modules)))"
+    loaded = set(subprocess.run([sys.executable, "-c", script], cwd=ROOT.parent, capture_output=True, text=True,
+                                check=True).stdout.split())
+    assert not loaded & HEAVY, sorted(loaded & HEAVY)
 
 
 def test_passes_never_run_models_parse_arguments_or_reach_up():

@@ -12,7 +12,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from converter import api, graph_io, input_sizes, sizes, verify as verify_mod
+from onnxport.converter import api, graph_io, input_sizes, sizes, verify as verify_mod
 
 FIXTURES = Path(__file__).parent / "data" / "real_exports"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())

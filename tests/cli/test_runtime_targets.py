@@ -5,8 +5,8 @@ import json
 import onnx
 import pytest
 
-from converter import verify
-from models import convtranspose
+from onnxport.converter import verify
+from onnxport.models import convtranspose
 from tests.cli.test_cli import assert_one_line_error, run
 from tests.helpers import count_ops
 

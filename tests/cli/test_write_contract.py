@@ -17,8 +17,8 @@ import onnx
 import pytest
 from onnx import external_data_helper
 
-import cli
-from models import convtranspose
+from onnxport import cli
+from onnxport.models import convtranspose
 from tests.cli.test_cli import ROOT, assert_one_line_error, run
 
 
@@ -182,8 +182,8 @@ def test_a_signal_leaves_no_temporary_data_and_one_line(folder, signum, code):
 
 
 def test_bounded_reference_fallback_only_for_a_missing_kernel(monkeypatch):
-    from converter import verify as verify_mod
-    from converter.errors import BadInput
+    from onnxport.converter import verify as verify_mod
+    from onnxport.converter.errors import BadInput
     model = convtranspose.build([4, 4, 4], kernel=[2, 2, 2], strides=[2, 2, 2])
 
     def refusing(*args, **kwargs):
@@ -202,7 +202,7 @@ def test_shape_inference_never_expands_a_large_lookup_table():
     script = (
         "import resource, numpy as np\n"
         "from onnx import helper as h, numpy_helper as nh, TensorProto as T\n"
-        "from converter import graph_io, shapes\n"
+        "from onnxport.converter import graph_io, shapes\n"
         "t = nh.from_array(np.arange(10_000_000, dtype=np.int64), 'table')\n"
         "g = h.make_graph([h.make_node('Gather', ['table', 'i'], ['y'])], 'g', [h.make_tensor_value_info('i', T.INT64, [3])],"
         " [h.make_tensor_value_info('y', T.INT64, [3])], [t])\n"

@@ -3,10 +3,10 @@ import numpy as np
 import onnx
 import pytest
 
-from converter import api, input_sizes
-from converter.errors import BadArgument, UnsupportedGraph
-from models import ddae, examples, lenet, resize
-from models._builder import NetBuilder
+from onnxport.converter import api, input_sizes
+from onnxport.converter.errors import BadArgument, UnsupportedGraph
+from onnxport.models import ddae, examples, lenet, resize
+from onnxport.models._builder import NetBuilder
 from tests.helpers import assert_equivalent, count_ops, run_model
 
 

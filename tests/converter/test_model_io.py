@@ -6,9 +6,9 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from converter import model_io
-from converter.errors import BadArgument, BadInput, OutputError
-from models import convtranspose
+from onnxport.converter import model_io
+from onnxport.converter.errors import BadArgument, BadInput, OutputError
+from onnxport.models import convtranspose
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 import pytest
 from onnx import helper
 
-from converter import api, graph_io, pipeline
-from converter.errors import BadArgument
-from models import convtranspose, examples
+from onnxport.converter import api, graph_io, pipeline
+from onnxport.converter.errors import BadArgument
+from onnxport.models import convtranspose, examples
 from tests.helpers import count_ops
 
 

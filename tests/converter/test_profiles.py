@@ -7,9 +7,9 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from converter import api, graph_io, profiles, shapes
-from converter.errors import BadArgument
-from models import convtranspose, examples, resize
+from onnxport.converter import api, graph_io, profiles, shapes
+from onnxport.converter.errors import BadArgument
+from onnxport.models import convtranspose, examples, resize
 from tests.helpers import assert_same_as_original, assert_structurally_valid
 
 UNET_SIZES = {"X": (1, 1, 16, 24, 32)}

@@ -1,6 +1,6 @@
 """Shape inference on the skeleton (no weights copied) and the ConvTranspose size notes."""
-from converter import graph_io, shapes
-from models import convtranspose, examples
+from onnxport.converter import graph_io, shapes
+from onnxport.models import convtranspose, examples
 
 
 def test_skeleton_declares_big_weights_instead_of_copying_them():

@@ -7,10 +7,10 @@ import onnxruntime as ort
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from converter import graph_io, sizes
-from converter.size_sets import Progression, SizeSet
-from models import examples
-from models._builder import NetBuilder
+from onnxport.converter import graph_io, sizes
+from onnxport.converter.size_sets import Progression, SizeSet
+from onnxport.models import examples
+from onnxport.models._builder import NetBuilder
 
 LIMIT = 150
 
@@ -38,7 +38,7 @@ def test_the_seed_autoencoder_runs_at_61_and_62_plus_16n_and_loses_nothing_at_61
     assert a.text().startswith("runs at 61 + 16n, 62 + 16n (Add 'skip2_1_node'")
     assert a.follows() == (("denoised_1", 2),)
     assert analysed(model)[("X", 1)].role == "channels"
-    from converter import input_sizes
+    from onnxport.converter import input_sizes
     freed, _ = input_sizes.strip(model)
     for n in range(55, 100):
         assert (runs_at(freed, (1, 1, n, 157)) is not None) == (n in a.runs), n

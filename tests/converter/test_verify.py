@@ -1,12 +1,14 @@
 """verify: equal models pass, a 1e-3 weight error fails and is located, sizes and providers are reported."""
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from converter import api, run_plan, verify as verify_mod
-from converter.errors import BadArgument, BadInput
-from models import convtranspose, examples
+from onnxport.converter import api, graph_io, run_plan, verify as verify_mod
+from onnxport.converter.errors import BadArgument, BadInput
+from onnxport.models import convtranspose, examples
 
 
 def perturbed(model: onnx.ModelProto, name: str, delta: float) -> onnx.ModelProto:
@@ -129,7 +131,7 @@ def test_a_reference_that_cannot_run_is_an_error_not_a_hang():
 
 # ---------------------------------------------------------------- regressions from real exports (issue 10)
 
-REAL = __import__("pathlib").Path(__file__).parents[1] / "data" / "real_exports"
+REAL = Path(__file__).parents[1] / "data" / "real_exports"
 
 
 def two_outputs(order) -> onnx.ModelProto:
@@ -176,7 +178,7 @@ def test_default_verification_of_a_dynamic_x8_decoder_stays_within_the_memory_bu
     under 1 GiB, and a smaller budget falls back to the smallest sizes and says so."""
     model = onnx.load(str(REAL / "decoder3d.torchscript.dynamic.onnx"))
     planned = run_plan.plan(model, runs=3)
-    estimate = run_plan._Estimate(__import__("converter").graph_io.to_graph(model), run_plan.DEFAULT_BUDGET)
+    estimate = run_plan._Estimate(graph_io.to_graph(model), run_plan.DEFAULT_BUDGET)
     first = [alternatives[0] for alternatives in planned.runs[:3]]
     assert [s.shapes["x"] for s in first] == [(1, 4, 8, 9, 10), (2, 4, 9, 10, 8), (3, 4, 10, 8, 9)]
     assert all(estimate.bytes(s.shapes) <= run_plan.DEFAULT_BUDGET for s in first)
@@ -187,7 +189,7 @@ def test_default_verification_of_a_dynamic_x8_decoder_stays_within_the_memory_bu
 def test_a_freed_batch_folded_into_the_depth_is_caught_at_batch_2():
     """The defect strip-sizes once had: an unflatten target (1, -1, 8, H, W) is right at batch 1 and
     returns batch 1 with the depth doubled at batch 2. Verification must say mismatch."""
-    from converter import input_sizes
+    from onnxport.converter import input_sizes
     original = onnx.load(str(REAL / "depth_into_batch.torchscript.fixed.onnx"))
     freed, _ = input_sizes.strip(original, axes=[0])
     unflatten = next(n for n in freed.graph.node if n.op_type == "Reshape" and n.output[0] not in
@@ -213,7 +215,7 @@ def test_a_freed_batch_folded_into_the_depth_is_caught_at_batch_2():
                 helper.make_node("Transpose", ["p"], ["Y"], perm=[1, 0, 2, 3])], "batch outside its first dim"),
 ])
 def test_nets_that_mix_samples_are_found_and_the_batch_2_check_is_skipped_with_the_reason(body, why):
-    from converter import batch_independence, graph_io, sizes
+    from onnxport.converter import batch_independence, graph_io, sizes
     nodes = body("X")
     weight = numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")
     graph = helper.make_graph(nodes, "mix", [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [1, 2, 3, 3])],

@@ -3,8 +3,8 @@ import numpy as np
 import onnx
 import pytest
 
-from converter import api
-from models import examples
+from onnxport.converter import api
+from onnxport.models import examples
 from tests.helpers import count_ops, run_model
 
 FEEDS = {"gan3d": {"z": (2, 32, 1, 1, 1)}, "unet3d": {"X": (1, 1, 8, 12, 16)}, "keras_gan2d": {"z": (2, 32)},

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import reject, strategies as st
 from onnx import numpy_helper
 
-from models import convtranspose
-from passes._registry import Options
+from onnxport.models import convtranspose
+from onnxport.passes._registry import Options
 from tests.helpers import (assert_equivalent, assert_structurally_valid, count_ops, max_rank_of_new_tensors,
                            onnx_node_cases, run_model, run_pass)
 

@@ -3,7 +3,7 @@ import numpy as np
 import onnx
 from hypothesis import given, reject, settings, strategies as st
 
-from models import conv
+from onnxport.models import conv
 from tests.helpers import assert_equivalent, assert_structurally_valid, count_ops, max_rank_of_new_tensors, run_pass
 
 NAME = "conv3d-to-conv2d"

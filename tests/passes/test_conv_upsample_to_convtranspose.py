@@ -1,7 +1,7 @@
 """conv-upsample-to-convtranspose: 1x1 Conv + nearest repeat folds into kernel == stride."""
 import pytest
 
-from models import exporter_patterns
+from onnxport.models import exporter_patterns
 from tests.helpers import assert_equivalent, assert_structurally_valid, count_ops, run_pass
 
 NAME = "conv-upsample-to-convtranspose"

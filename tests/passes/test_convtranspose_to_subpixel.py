@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from onnx import helper
 
-from converter.errors import UnsupportedGraph
-from models import convtranspose
-from passes._registry import Options
+from onnxport.converter.errors import UnsupportedGraph
+from onnxport.models import convtranspose
+from onnxport.passes._registry import Options
 from tests.helpers import count_ops, run_pass
 from tests.passes.convtranspose_cases import (GRID, assert_rank_at_most, check_lowering, check_node_test,
                                               check_random_model, node_test_cases, random_models)

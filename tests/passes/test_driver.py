@@ -2,11 +2,11 @@
 import onnx_graphsurgeon as gs
 import pytest
 
-from converter import graph_io
-from converter.errors import PassError
-from models import convtranspose
-from passes import _driver
-from passes._registry import Pass, Skip
+from onnxport.converter import graph_io
+from onnxport.converter.errors import PassError
+from onnxport.models import convtranspose
+from onnxport.passes import _driver
+from onnxport.passes._registry import Pass, Skip
 
 
 def graph_with_two_convtransposes():

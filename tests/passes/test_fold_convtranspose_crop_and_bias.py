@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from converter import api
-from models import convtranspose, exporter_patterns
+from onnxport.converter import api
+from onnxport.models import convtranspose, exporter_patterns
 from tests.helpers import assert_equivalent, assert_structurally_valid, run_pass
 
 

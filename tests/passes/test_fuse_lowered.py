@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from onnx import numpy_helper
 
-from converter import api, recipes
-from models import convtranspose, examples
+from onnxport.converter import api, recipes
+from onnxport.models import convtranspose, examples
 from tests.helpers import assert_equivalent, count_ops
 from tests.passes.convtranspose_cases import GRID, node_test_cases, random_models
 

@@ -2,9 +2,9 @@
 import pytest
 from onnx import helper
 
-from converter import api
-from converter.errors import BadArgument
-from models import convtranspose
+from onnxport.converter import api
+from onnxport.converter.errors import BadArgument
+from onnxport.models import convtranspose
 from tests.helpers import assert_equivalent, assert_structurally_valid, run_pass
 from tests.passes.convtranspose_cases import GRID, check_node_test, node_test_cases
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from passes._convtranspose import resolve
-from passes._polyphase import conv_parts, plan_axis
+from onnxport.passes._convtranspose import resolve
+from onnxport.passes._polyphase import conv_parts, plan_axis
 from tests.convtranspose_reference import reference, subpixel
 
 

@@ -1,7 +1,7 @@
 """pool3d-to-pool2d: a 3-D MaxPool/AveragePool/LpPool as a 2-D pool then a pool over depth, exact."""
 from hypothesis import given, reject, settings, strategies as st
 
-from models import pool
+from onnxport.models import pool
 from tests.helpers import assert_equivalent, assert_structurally_valid, count_ops, max_rank_of_new_tensors, run_pass
 
 NAME = "pool3d-to-pool2d"

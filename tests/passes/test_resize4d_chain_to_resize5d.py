@@ -4,8 +4,8 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from converter import api, recipes
-from models import examples, resize, wolfram
+from onnxport.converter import api, recipes
+from onnxport.models import examples, resize, wolfram
 from tests.helpers import assert_equivalent, assert_same_as_original, count_ops, run_pass
 
 NAME = "resize4d-chain-to-resize5d"

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from onnx import helper, numpy_helper
 
-from converter import api
-from converter.errors import UnsupportedGraph
-from models import resize
-from passes._registry import Options
+from onnxport.converter import api
+from onnxport.converter.errors import UnsupportedGraph
+from onnxport.models import resize
+from onnxport.passes._registry import Options
 from tests.helpers import (assert_equivalent, assert_same_as_original, assert_structurally_valid, onnx_node_cases,
                            run_pass)
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from models import resize
+from onnxport.models import resize
 from tests.helpers import assert_equivalent, assert_structurally_valid, run_pass
 
 COORDINATES = ["half_pixel", "pytorch_half_pixel", "asymmetric", "align_corners", "half_pixel_symmetric"]

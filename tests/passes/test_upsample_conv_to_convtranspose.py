@@ -1,8 +1,8 @@
 """upsample-conv-to-convtranspose: nearest repeat + Conv folds exactly; look-alikes stay."""
 import pytest
 
-from converter import api
-from models import exporter_patterns
+from onnxport.converter import api
+from onnxport.models import exporter_patterns
 from tests.helpers import assert_equivalent, assert_structurally_valid, count_ops, run_pass
 
 NAME = "upsample-conv-to-convtranspose"
