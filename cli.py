@@ -188,7 +188,7 @@ def _inspect(args) -> int:
     options = api.ConvertOptions(_targets(args), args.strategy, args.max_rank,
                                  fix_sizes=parse_shape_args(args.fix_sizes, "--fix-sizes") or None)
     found = api.inspect(args.input, options)
-    _out(json.dumps(found.as_dict(), indent=1) if args.json else found.text())
+    _out(json.dumps(found.to_dict(), indent=1) if args.json else found.text())
     return 0 if found.convertible else 1
 
 
@@ -244,7 +244,7 @@ def _shapes(args) -> int:
 def _sizes(args) -> int:
     rows = api.admissible_sizes(args.input)
     if args.json:
-        print(json.dumps([r.as_dict() for r in rows], indent=1))
+        print(json.dumps([r.to_dict() for r in rows], indent=1))
         return 0
     for r in rows:
         print(f"{r.input} axis {r.axis}: {r.text()}")

@@ -6,6 +6,7 @@ work ran but its result is not acceptable (exit 1) and carry the report.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +21,9 @@ from onnxport.converter.report import ConvertReport
 from onnxport.converter.verify import VerifyResult
 from onnxport.passes import strided_to_dense
 from onnxport.passes._registry import Options
+
+
+Source = str | os.PathLike | onnx.ModelProto      # a model file, example:NAME, or a model in memory
 
 
 @dataclass(frozen=True)
@@ -154,11 +158,11 @@ def resolve_options(options: ConvertOptions) -> Plan:
     return Plan(targets, checked, profile, strategy, max_rank, strict)
 
 
-def inspect(source: str, options: ConvertOptions = ConvertOptions()) -> inspection.Inspection:
+def inspect(source: Source, options: ConvertOptions = ConvertOptions()) -> inspection.Inspection:
     """What the target cannot run in a model, each with its constraint's source, and whether convert
     (with the same options) would rewrite it away. Nothing is written."""
     loaded = model_io.load(source)
-    return inspection.inspect(loaded.model, replace(options, timing=False), source, loaded.folder)
+    return inspection.inspect(loaded.model, replace(options, timing=False), loaded.label, loaded.folder)
 
 
 def first_sizes(model: onnx.ModelProto, overrides: dict, folder: Path | None = None) -> dict:
@@ -167,7 +171,7 @@ def first_sizes(model: onnx.ModelProto, overrides: dict, folder: Path | None = N
     return run_plan.plan(model, overrides=overrides, runs=1, folders=(folder, None)).first
 
 
-def convert(source: str, output: str, options: ConvertOptions = ConvertOptions(), *, verify: bool = True,
+def convert(source: Source, output: str | os.PathLike, options: ConvertOptions = ConvertOptions(), *, verify: bool = True,
             verify_options: VerifyOptions = VerifyOptions(), force: bool = False,
             allow_partial: bool = False, report: str | None = None) -> ConvertReport:
     """Load, rewrite, verify, then write atomically. Every output (the model, its data, the report) is
@@ -181,7 +185,7 @@ def convert(source: str, output: str, options: ConvertOptions = ConvertOptions()
         verify_options = replace(verify_options, shapes={**verify_options.shapes, **options.fix_sizes})
 
     def work():
-        converted, result = convert_model(loaded.model, options, source=source, folder=loaded.folder,
+        converted, result = convert_model(loaded.model, options, source=loaded.label, folder=loaded.folder,
                                           macs_at=first_sizes(loaded.model, verify_options.shapes, loaded.folder))
         if result.remaining and not allow_partial:
             result.verify_skipped = "the target is not reached"
@@ -199,10 +203,10 @@ def _reporting(work, report_out, force: bool):
         result = work()
     except ResultError as e:
         if report_out is not None:
-            output_paths.write_text(json.dumps(e.report.as_dict(), indent=1), report_out, force=force)
+            output_paths.write_text(json.dumps(e.report.to_dict(), indent=1), report_out, force=force)
         raise
     if report_out is not None:
-        output_paths.write_text(json.dumps(result.as_dict(), indent=1), report_out, force=force)
+        output_paths.write_text(json.dumps(result.to_dict(), indent=1), report_out, force=force)
     return result
 
 
@@ -218,7 +222,7 @@ def verify_models(a: onnx.ModelProto, b: onnx.ModelProto, options: VerifyOptions
 Alignment = verify_mod.Alignment
 
 
-def verify(a: str, b: str | None = None, options: VerifyOptions = VerifyOptions(), alignment: Alignment = Alignment(),
+def verify(a: Source, b: Source | None = None, options: VerifyOptions = VerifyOptions(), alignment: Alignment = Alignment(),
            against_provider: str | None = None, report: str | None = None, force: bool = False) -> VerifyResult:
     """Compare two model files (or examples); the caller decides what a mismatch means. With
     against_provider, b (default: a itself) runs on that provider and a on options.provider. report:
@@ -232,18 +236,18 @@ def verify(a: str, b: str | None = None, options: VerifyOptions = VerifyOptions(
     result = verify_models(first.model, second.model, options, alignment, (first.folder, second.folder),
                            against_provider)
     if report_out is not None:
-        output_paths.write_text(json.dumps(result.as_dict(), indent=1), report_out, force=force)
+        output_paths.write_text(json.dumps(result.to_dict(), indent=1), report_out, force=force)
     return result
 
 
-def node_shapes(source: str, shapes_override: dict | None = None) -> list[shapes.NodeShapes]:
+def node_shapes(source: Source, shapes_override: dict | None = None) -> list[shapes.NodeShapes]:
     """Output shape of every node of a model, with the sizes each ConvTranspose's stride allows."""
     loaded = model_io.load(source)
     inputs.check_overrides(inputs.input_specs(loaded.model), shapes_override or {})
     return shapes.node_shapes(graph_io.to_graph(loaded.model, loaded.folder), shapes_override)
 
 
-def admissible_sizes(source: str) -> list[sizes_mod.AxisSizes]:
+def admissible_sizes(source: Source) -> list[sizes_mod.AxisSizes]:
     """For every spatial axis of every input: the sizes m + k*n at which nothing is lost or misaligned."""
     loaded = model_io.load(source)
     graph = graph_io.to_graph(loaded.model, loaded.folder)
@@ -272,7 +276,7 @@ def list_examples() -> dict[str, str]:
     return {name: examples.describe(name) for name in sorted(examples.EXAMPLES)}
 
 
-def strip_sizes(source: str, output: str, *, inputs_: list[str] | None = None, axes: list[int] | None = None,
+def strip_sizes(source: Source, output: str | os.PathLike, *, inputs_: list[str] | None = None, axes: list[int] | None = None,
                 verify: bool = True, verify_options: VerifyOptions = VerifyOptions(),
                 force: bool = False, report: str | None = None) -> input_sizes.SizesReport:
     """Free input sizes, verify, write atomically (the JSON report to `report`)."""
@@ -287,7 +291,7 @@ def strip_sizes(source: str, output: str, *, inputs_: list[str] | None = None, a
     return _reporting(work, report_out, force)
 
 
-def fix_sizes(source: str, output: str, shapes_: dict, *, verify: bool = True,
+def fix_sizes(source: Source, output: str | os.PathLike, shapes_: dict, *, verify: bool = True,
               verify_options: VerifyOptions = VerifyOptions(), force: bool = False,
               report: str | None = None) -> input_sizes.SizesReport:
     """Fix input sizes and fold the shape arithmetic, verify at those sizes, write atomically."""

@@ -31,7 +31,7 @@ class Choice:
     timings_ms: dict = field(default_factory=dict)
     refused: dict = field(default_factory=dict)       # strategy -> why it cannot serve
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {"node": self.node, "strategy": self.strategy, "reason": self.reason,
                 "timings_ms": self.timings_ms, "refused": self.refused}
 

@@ -58,11 +58,22 @@ class SizesReport:
             lines.append(f"  wrote {self.output}")
         return "\n".join(lines)
 
-    def as_dict(self) -> dict:
-        return {"freed": self.freed, "kept": self.kept, "fixed": self.fixed,
-                "admissible": [a.as_dict() for a in self.admissible],
-                "passes": [p.as_dict() for p in self.passes], "output": self.output,
-                "verification": self.verification.as_dict() if self.verification else None}
+    @property
+    def ok(self) -> bool:
+        return self.verification is None or self.verification.ok
+
+    def summary(self) -> str:
+        done = (f"freed {sum(len(d) for d in self.freed.values())} dim(s), kept {sum(len(d) for d in self.kept.values())} "
+                f"fixed" if self.freed or self.kept else f"fixed {len(self.fixed)} input(s)")
+        check = self.verification.summary().split(";")[0] if self.verification else "not verified"
+        return f"{done}; {check}" + (f"; wrote {self.output}" if self.output else "")
+
+    def to_dict(self) -> dict:
+        from onnxport.converter.report import header
+        return {**header(), "ok": self.ok, "summary": self.summary(), "freed": self.freed, "kept": self.kept, "fixed": self.fixed,
+                "admissible": [a.to_dict() for a in self.admissible],
+                "passes": [p.to_dict() for p in self.passes], "output": self.output,
+                "verification": self.verification.to_dict() if self.verification else None}
 
 
 def choose(model: onnx.ModelProto, names: list[str] | None, axes: list[int] | None,

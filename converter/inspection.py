@@ -42,9 +42,9 @@ class Blocker:
             return f"not rewritable: {why}"
         return "resolved by the other rewrites"
 
-    def as_dict(self) -> dict:
-        return {**self.violation.as_dict(), "rewritable": self.rewritable, "verdict": self.verdict(),
-                "rewritten_by": self.rewritten_by, "left": [v.as_dict() for v in self.left],
+    def to_dict(self) -> dict:
+        return {**self.violation.to_dict(), "rewritable": self.rewritable, "verdict": self.verdict(),
+                "rewritten_by": self.rewritten_by, "left": [v.to_dict() for v in self.left],
                 "kept_because": self.kept_because}
 
 
@@ -81,12 +81,12 @@ class Inspection:
             lines.append("after convert: nothing the target forbids would remain")
         return "\n".join(lines)
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         profile = {k: getattr(self.profile, k) for k in ("name", "title", "source", "read", "notes")} \
             if self.profile else None
         return {"source": self.source, "targets": self.targets, "profile": profile,
-                "blockers": [b.as_dict() for b in self.blockers],
-                "remaining_after_convert": [v.as_dict() for v in self.remaining],
+                "blockers": [b.to_dict() for b in self.blockers],
+                "remaining_after_convert": [v.to_dict() for v in self.remaining],
                 "refused": self.refused, "convertible": self.convertible}
 
 

@@ -54,7 +54,14 @@ class LoadedModel:
         return ([self.path] if self.path else []) + self.data_files
 
 
-def load(spec: str) -> LoadedModel:
+def load(spec: str | os.PathLike | onnx.ModelProto) -> LoadedModel:
+    """A model file, `example:NAME`, or a ModelProto already in memory (its external data, if any, must
+    have been loaded with it: there is no folder to read it from)."""
+    if isinstance(spec, onnx.ModelProto):
+        return _load_in_memory(spec)
+    if not isinstance(spec, (str, os.PathLike)):
+        raise BadArgument(f"a model is a file path, example:NAME or an onnx.ModelProto, not {type(spec).__name__}")
+    spec = os.fspath(spec)
     if spec.startswith(EXAMPLE_PREFIX):
         return _load_example(spec[len(EXAMPLE_PREFIX):])
     progress.say(f"loading {spec}")
@@ -75,6 +82,18 @@ def load(spec: str) -> LoadedModel:
     data_files = _external_data_files(model, path.parent.resolve(), spec)
     check(model, spec, path)
     return LoadedModel(model, spec, path.resolve(), data_files)
+
+
+def _load_in_memory(model: onnx.ModelProto) -> LoadedModel:
+    label = f"<ModelProto {model.graph.name or 'unnamed'}>"
+    if external_tensors(model):
+        raise BadInput(f"{label}: its weights are still in external files (load it with external data, or pass "
+                       f"the file's path)")
+    _check_text(model, label)
+    check(model, label)
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)                    # the caller's object is never modified
+    return LoadedModel(copy, label)
 
 
 def _load_example(name: str) -> LoadedModel:

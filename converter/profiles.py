@@ -39,7 +39,7 @@ class Violation:
     def text(self) -> str:
         return f"{self.op}: {self.why} [{self.source}]"
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {"node": self.node, "op": self.op, "violates": self.why, "source": self.source}
 
 

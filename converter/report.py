@@ -1,4 +1,8 @@
-"""What a conversion did, as data (for --report JSON) and as a short human summary."""
+"""What a conversion did, as data (for --report JSON) and as a short human summary.
+
+Every report's data carries a schema number and the versions that produced it, so CI can tell reports
+of different tools and releases apart.
+"""
 from __future__ import annotations
 
 from collections import Counter
@@ -29,19 +33,31 @@ class ConvertReport:
     extras: list = field(default_factory=list)     # dense, pad-to-valid: what ran after the targets
     profile: str | None = None
     choices: list = field(default_factory=list)    # --strategy auto: auto_strategy.Choice per ConvTranspose
-    verify_skipped: str = "--no-verify"            # why there is no verification, when there is none
+    verify_skipped: str = "not asked for"          # why there is no verification, when there is none
 
-    def as_dict(self) -> dict:
+    @property
+    def ok(self) -> bool:
+        """Every target reached and, where it was verified, equivalent."""
+        return not self.remaining and (self.verification is None or self.verification.ok)
+
+    def summary(self) -> str:
+        check = self.verification.summary().split(";")[0] if self.verification else f"not verified ({self.verify_skipped})"
+        left = f"; {len(self.remaining)} node(s) still violate the target" if self.remaining else ""
+        return f"{self.source}: {self.nodes_before} -> {self.nodes_after} nodes{left}; {check}" + \
+            (f"; wrote {self.output}" if self.output else "")
+
+    def to_dict(self) -> dict:
         return {
+            **header(), "ok": self.ok, "summary": self.summary(),
             "source": self.source, "output": self.output, "targets": self.targets, "strategy": self.strategy,
             "fuse": self.fuse,
             "nodes": {"before": self.nodes_before, "after": self.nodes_after},
             "ops": {"before": dict(self.ops_before), "after": dict(self.ops_after)},
-            "passes": [p.as_dict() for p in self.passes],
+            "passes": [p.to_dict() for p in self.passes],
             "macs": {"before": self.macs_before, "after": self.macs_after, "at": self.macs_at},
-            "remaining": [v.as_dict() for v in self.remaining],
-            "profile": self.profile, "strategy_choices": [c.as_dict() for c in self.choices],
-            "verification": self.verification.as_dict() if self.verification else None,
+            "remaining": [v.to_dict() for v in self.remaining],
+            "profile": self.profile, "strategy_choices": [c.to_dict() for c in self.choices],
+            "verification": self.verification.to_dict() if self.verification else None,
         }
 
     def text(self) -> str:
@@ -66,8 +82,7 @@ class ConvertReport:
             ratio = self.macs_after / self.macs_before if self.macs_before else float("nan")
             lines.append(f"  MACs: {self.macs_before:,} -> {self.macs_after:,} ({ratio:.2f}x) "
                          f"at {shapes_text(self.macs_at or {})}")
-        for v in self.remaining:
-            lines.append(f"  still present: '{v.node}' ({v.text()})")
+        lines += grouped_violations(self.remaining)
         if self.verification is not None:
             lines.append(f"  verify: {self.verification.summary()}")
         else:
@@ -75,3 +90,36 @@ class ConvertReport:
         if self.output:
             lines.append(f"  wrote {self.output}")
         return "\n".join(lines)
+
+
+SCHEMA = 2          # 2: versions, ok and summary in every report; runs say why their sizes were chosen
+
+
+def header() -> dict:
+    """The schema number and the versions of what made a report."""
+    import platform
+    from importlib import metadata
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+    import onnx
+    import onnxruntime
+    return {"schema": SCHEMA, "versions": {"onnxport": version("onnxport") or "checkout", "onnx": onnx.__version__,
+                                           "onnxruntime": onnxruntime.__version__, "python": platform.python_version()}}
+
+
+def grouped_violations(remaining: list, shown: int = 3) -> list[str]:
+    """One line per cause (the same reason and source), with how many nodes and which first: a runtime that
+    wants static sizes names its fix once, not once per node."""
+    groups: dict[tuple, list] = {}
+    for v in remaining:
+        groups.setdefault((v.op, v.why, v.source), []).append(v.node)
+    lines = []
+    for (op, why, source), nodes in groups.items():
+        names = ", ".join(f"'{n}'" for n in nodes[:shown]) + (", ..." if len(nodes) > shown else "")
+        count = f"{len(nodes)} nodes" if len(nodes) > 1 else "node"
+        lines.append(f"  still present: {count} {names} ({op}: {why} [{source}])")
+    return lines

@@ -125,6 +125,6 @@ class SizeSet:
         parts = [str(p.start) if not p.step else (f"{p.start} + {'' if p.step == 1 else p.step}n") for p in self.progressions()]
         return ", ".join(parts)
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {"text": self.text(), "singles": list(self.singles), "from": self.threshold, "period": self.period,
                 "residues": sorted(self.residues), "first": self.smallest(4)}

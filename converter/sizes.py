@@ -100,10 +100,10 @@ class AxisSizes:
                                    for cls, outs in lossless])
         return tuple((o, lossless[0][1][o][0].dim) for o in sorted(names))
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {"input": self.input, "axis": self.axis, "role": self.role, "exported": self.exported,
-                "runs": self.runs.as_dict() if self.runs else None,
-                "lossless": self.lossless.as_dict() if self.lossless else None,
+                "runs": self.runs.to_dict() if self.runs else None,
+                "lossless": self.lossless.to_dict() if self.lossless else None,
                 "runs_by": self.runs_by, "lossless_by": self.lossless_by, "note": self.note,
                 "reference": self.reference, "text": self.text()}
 

@@ -38,6 +38,7 @@ class OutputCheck:
     max_abs_reference: float
     bound: float
     note: str = ""
+    worst_at: list[int] | None = None       # index of the largest |a-b|
 
     @property
     def ratio(self) -> float:
@@ -78,7 +79,8 @@ class VerifyResult:
             if failed.failure:
                 return f"mismatch at {where}: {failed.failure}"
             bad = max((o for o in failed.outputs if not o.ok), key=lambda o: o.ratio)
-            text = (f"mismatch: output '{bad.name}' at {where}: max|a-b| = {bad.max_abs_error:.3g} > "
+            at = f" at index {tuple(bad.worst_at)}" if bad.worst_at else ""
+            text = (f"mismatch: output '{bad.name}' at {where}: max|a-b| = {bad.max_abs_error:.3g}{at} > "
                     f"{self.atol:g} + {self.rtol:g}*max|a| = {bad.bound:.3g}{' (' + bad.note + ')' if bad.note else ''}")
             if self.divergence:
                 text += f"; first diverging intermediate: '{self.divergence}'"
@@ -93,10 +95,9 @@ class VerifyResult:
         return (f"equivalent on {len(self.runs)} run(s) ({sizes}); worst max|a-b| = {worst[1].max_abs_error:.3g} "
                 f"on '{worst[1].name}' (bound {worst[1].bound:.3g}){notes} [{self.provider}]")
 
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        data["summary"] = self.summary()
-        return data
+    def to_dict(self) -> dict:
+        from onnxport.converter.report import header
+        return {**header(), **asdict(self), "summary": self.summary()}
 
 
 def shapes_text(shapes: dict) -> str:
@@ -216,10 +217,12 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: floa
                                                                   "at these inputs: nothing to compare")
     if not np.array_equal(np.isnan(a), np.isnan(b)) or not np.array_equal(a[np.isinf(a)], b[np.isinf(a)]):
         return OutputCheck(name, False, float("inf"), 0.0, 0.0, "NaN/inf in different places")
-    ref_max = float(np.max(np.abs(a[finite]))) if finite.any() else 0.0
-    err = float(np.max(np.abs(a[finite] - b[finite]))) if finite.any() else 0.0
+    ref_max = float(np.max(np.abs(a[finite])))
+    diff = np.where(finite, np.abs(a - b), 0.0)
+    worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+    err = float(diff[worst]) if diff.ndim else float(diff)
     bound = atol + rtol * ref_max
-    return OutputCheck(name, err <= bound, err, ref_max, bound)
+    return OutputCheck(name, err <= bound, err, ref_max, bound, worst_at=[int(i) for i in worst])
 
 
 def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None, atol: float = 1e-4,

@@ -32,7 +32,7 @@ class PassReport:
     def modified(self) -> bool:
         return self.applied > 0
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {"pass": self.name, "applied": self.applied, "rewritten": self.rewritten,
                 "skipped": [{"node": n, "reason": r} for n, r in self.skipped],
                 "ops_added": dict(self.added), "ops_removed": dict(self.removed)}

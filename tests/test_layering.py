@@ -29,7 +29,7 @@ def modules(folder: str) -> list[pathlib.Path]:
 
 
 def code_files() -> list[pathlib.Path]:
-    return [ROOT / "cli.py", ROOT / "__init__.py"] + modules("converter") + modules("passes") + \
+    return [ROOT / "cli.py", ROOT / "__init__.py", ROOT / "testing.py"] + modules("converter") + modules("passes") + \
         [p for p in modules("models") if "real_exports" not in p.parts] + modules("tests") + modules("benchmarks")
 
 
