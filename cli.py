@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 
 if not __package__:         # `python cli.py` in a checkout never installed: this folder is the onnxport package
     import importlib.util
-    import os
     try:
         import onnxport  # noqa: F401
     except ImportError:
@@ -38,6 +38,9 @@ def _load_library() -> None:
 
 
 PAD_MODES = {"zero": "constant", "edge": "edge", "reflect": "reflect"}
+STRATEGIES = ("subpixel", "resize-conv", "conv2d", "auto")    # converter.pipeline.STRATEGIES and auto
+PROVIDERS = ("auto", "cuda", "cpu")
+STDOUT = "-"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,12 +49,23 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _note(text: str) -> None:
+    print(f"onnxport: note: {text}", file=sys.stderr)
+
+
+def _json_arg(p: argparse.ArgumentParser, what: str) -> None:
+    """--json FILE everywhere; --json alone or --json - prints it instead of the text."""
+    p.add_argument("--json", nargs="?", const=STDOUT, metavar="FILE",
+                   help=f"write {what} as JSON to FILE (--json or --json - : to stdout, instead of the text)")
+
+
 def _verify_args(p: argparse.ArgumentParser, shape: bool = True) -> None:
     if shape:
-        p.add_argument("--shape", action="append", metavar="NAME=DIMS", help="fix an input's size, e.g. x=1x3x64x64")
+        p.add_argument("--shape", action="append", metavar="NAME=DIMS",
+                       help="the input size verification runs at, e.g. x=1x3x64x64 (sizes are chosen otherwise)")
     p.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance (default 1e-4)")
     p.add_argument("--rtol", type=float, default=1e-4, help="tolerance relative to max|a| (default 1e-4)")
-    p.add_argument("--provider", default="auto", help="auto (CUDA when it works, else CPU), cuda or cpu")
+    p.add_argument("--provider", default="auto", choices=PROVIDERS, help="auto (CUDA when it loads, else CPU)")
     p.add_argument("--runs", type=int, default=3, help="input draws / sizes to compare (default 3)")
     p.add_argument("--max-memory", default="1G", metavar="SIZE",
                    help="activation memory one verification run may take, e.g. 512M, 4G (default 1G): larger "
@@ -77,20 +91,25 @@ def _bytes(text: str, flag: str) -> int:
     return int(value)
 
 
+def _fix_sizes_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--fix-sizes", action="append", metavar="NAME=DIMS", help=what)
+
+
 def _target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", action="append",
                    help="what must not remain (default no-convtranspose3d, none with --fuse), or a runtime "
                         "profile (coreml, nnapi, ... or ./myruntime.toml); repeatable")
-    p.add_argument("--strategy", help="which exact rewrite: subpixel (default), resize-conv, conv2d, or auto "
-                                      "(time the forms the target allows, per node)")
+    p.add_argument("--strategy", choices=STRATEGIES,
+                   help="which exact rewrite (default subpixel, or the profile's); auto times the allowed forms per node")
     p.add_argument("--max-rank", type=int, help="no tensor a rewrite creates may exceed this rank")
-    p.add_argument("--fix-sizes", action="append", metavar="NAME=DIMS",
-                   help="fix an input's size first (runtimes that want static graphs), e.g. X=1x1x16x24x32")
+    _fix_sizes_arg(p, "fix an input's size first (runtimes that want static graphs), e.g. X=1x1x16x24x32")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="onnxport", description="Port ONNX models onto runtimes that lack an operator, exactly.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="store_true",
+                        help="onnxport, onnx and onnxruntime versions, and the execution provider that loads here")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     p = sub.add_parser("convert", help="rewrite a model for a target and verify it")
     p.add_argument("input", help="model file, or example:NAME")
@@ -100,14 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fold chains back into single ops first (onnxport's own lowerings, Resize+Conv, ...)")
     p.add_argument("--no-timing", action="store_true", help="with --strategy auto: choose without timing")
     p.add_argument("--no-verify", action="store_true", help="skip the numerical check before writing")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--allow-partial", action="store_true", help="write even if some nodes still violate the target")
-    p.add_argument("--report", metavar="FILE", help="write the conversion report as JSON")
+    _json_arg(p, "the conversion report")
+    p.add_argument("--report", metavar="FILE", help=argparse.SUPPRESS)          # the old spelling of --json FILE
     p.add_argument("--dense", action="store_true",
                    help="slide a fully convolutional net in steps of 1 (strides 1, dilations multiplied)")
     p.add_argument("--pad-to-valid", action="store_true",
                    help="pad inputs to the next admissible size, crop size-preserving outputs back")
-    p.add_argument("--pad-mode", default="zero", choices=["zero", "edge", "reflect"], help="with --pad-to-valid")
+    p.add_argument("--pad-mode", default="zero", choices=list(PAD_MODES), help="with --pad-to-valid")
     _verify_args(p)
     p.set_defaults(run=_convert)
 
@@ -116,24 +136,26 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=what)
         p.add_argument("input", help="model file, or example:NAME")
         p.add_argument("-o", "--output", required=True, help="where to write the model")
-        p.add_argument("--force", action="store_true", help="overwrite an existing output")
+        p.add_argument("--force", action="store_true", help="overwrite existing outputs")
         p.add_argument("--no-verify", action="store_true", help="skip the numerical check before writing")
-        p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+        _json_arg(p, "the report")
         if name == "strip-sizes":
             p.add_argument("--input", action="append", dest="inputs", help="input to free (default: image-like ones)")
             p.add_argument("--axes", help="axes to free, e.g. 2,3 (default: batch and spatial)")
             p.set_defaults(run=_strip_sizes)
+            _verify_args(p)
         else:
-            p.add_argument("--shape", action="append", required=True, metavar="NAME=DIMS", help="e.g. X=1x1x64x64x64")
+            _fix_sizes_arg(p, "the size to fix an input at, e.g. X=1x1x64x64x64 (repeatable)")
+            p.add_argument("--shape", action="append", metavar="NAME=DIMS", help=argparse.SUPPRESS)  # old spelling
             p.set_defaults(run=_fix_sizes)
-        _verify_args(p, shape=False)
+            _verify_args(p, shape=False)
 
     p = sub.add_parser("verify", help="check two models compute the same outputs")
     p.add_argument("a", help="reference model (file or example:NAME)")
     p.add_argument("b", nargs="?", help="model to check against it (default: A itself, with --against-provider)")
-    p.add_argument("--against-provider", metavar="P",
+    p.add_argument("--against-provider", choices=PROVIDERS[1:],
                    help="run B (or A) on this provider and A on --provider: a cross-provider check, e.g. CUDA vs cpu")
-    p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
+    _json_arg(p, "the comparison")
     p.add_argument("--force", action="store_true", help="replace an existing JSON file")
     p.add_argument("--unit-dims", action="store_true",
                    help="B's outputs may add trailing dims of size 1 (a head made fully convolutional)")
@@ -145,19 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
                                        "convert can rewrite it; exit 0 when nothing would remain")
     p.add_argument("input", help="model file, or example:NAME")
     _target_args(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    _json_arg(p, "the findings")
+    p.add_argument("--force", action="store_true", help="replace an existing JSON file")
     p.set_defaults(run=_inspect)
 
     p = sub.add_parser("shapes", help="output shape of every node, and the sizes each ConvTranspose allows")
     p.add_argument("input", help="model file, or example:NAME")
-    p.add_argument("--shape", action="append", metavar="NAME=DIMS", help="fix an input's size")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--shape", action="append", metavar="NAME=DIMS", help="the input size to infer shapes at")
+    _json_arg(p, "the shapes")
+    p.add_argument("--force", action="store_true", help="replace an existing JSON file")
     p.set_defaults(run=_shapes)
 
     p = sub.add_parser("sizes", help="per input axis: the sizes the net runs at (joins matching) and those "
                                      "at which it loses nothing, with the node that decides each")
     p.add_argument("input", help="model file, or example:NAME")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    _json_arg(p, "the sizes")
+    p.add_argument("--force", action="store_true", help="replace an existing JSON file")
     p.set_defaults(run=_sizes)
 
     p = sub.add_parser("passes", help="list the rewrites, targets and examples")
@@ -169,26 +194,39 @@ def _targets(args) -> list[str] | None:
     return [t.strip() for arg in args.target for t in arg.split(",") if t.strip()] if args.target else None
 
 
+def _json_file(args) -> str | None:
+    """Where the JSON goes as a file (None: nowhere, or stdout)."""
+    return None if args.json in (None, STDOUT) else args.json
+
+
+def _show(result, args) -> None:
+    """The text, or the JSON on stdout when asked for."""
+    _out(json.dumps(result.to_dict(), indent=1) if args.json == STDOUT else result.text())
+
+
 def _convert(args) -> int:
+    if args.report:
+        _note("--report FILE is now --json FILE (the same for every command); --report still works for now")
+        args.json = args.json or args.report
     try:
         options = api.ConvertOptions(_targets(args), args.strategy, args.max_rank, args.fuse, args.dense,
                                      PAD_MODES[args.pad_mode] if args.pad_to_valid else None, not args.no_timing,
                                      args.provider, parse_shape_args(args.fix_sizes, "--fix-sizes") or None)
         report = api.convert(args.input, args.output, options, verify=not args.no_verify,
                              verify_options=_verify_options(args), force=args.force, allow_partial=args.allow_partial,
-                             report=args.report)
-    except ResultError as e:      # no model written; the report was (to --report, and here)
-        _out(e.report.text())
+                             report=_json_file(args))
+    except ResultError as e:      # no model written; the report was (to --json FILE, and here)
+        _show(e.report, args)
         raise
-    _out(report.text())
+    _show(report, args)
     return 0
 
 
 def _inspect(args) -> int:
     options = api.ConvertOptions(_targets(args), args.strategy, args.max_rank,
                                  fix_sizes=parse_shape_args(args.fix_sizes, "--fix-sizes") or None)
-    found = api.inspect(args.input, options)
-    _out(json.dumps(found.to_dict(), indent=1) if args.json else found.text())
+    found = api.inspect(args.input, options, report=_json_file(args), force=args.force)
+    _show(found, args)
     return 0 if found.convertible else 1
 
 
@@ -201,23 +239,28 @@ def _out(text: str) -> None:
 def _verify(args) -> int:
     strides = tuple(_ints(args.sample_strides, "--sample-strides")) if args.sample_strides else ()
     result = api.verify(args.a, args.b, _verify_options(args), api.Alignment(args.unit_dims, strides),
-                        args.against_provider, report=args.json, force=args.force)
-    _out(result.summary())
+                        args.against_provider, report=_json_file(args), force=args.force)
+    _out(json.dumps(result.to_dict(), indent=1) if args.json == STDOUT else result.summary())
     return 0 if result.ok else 1
 
 
 def _strip_sizes(args) -> int:
     axes = _ints(args.axes, "--axes") if args.axes else None
     report = api.strip_sizes(args.input, args.output, inputs_=args.inputs, axes=axes, verify=not args.no_verify,
-                             verify_options=_verify_options(args), force=args.force, report=args.json)
-    _out(report.text())
+                             verify_options=_verify_options(args), force=args.force, report=_json_file(args))
+    _show(report, args)
     return 0
 
 
 def _fix_sizes(args) -> int:
-    report = api.fix_sizes(args.input, args.output, parse_shape_args(args.shape), verify=not args.no_verify,
-                           verify_options=_verify_options(args), force=args.force, report=args.json)
-    _out(report.text())
+    if args.shape:
+        _note("fix-sizes --shape is now --fix-sizes (as in convert and inspect); --shape still works for now")
+    wanted = parse_shape_args((args.fix_sizes or []) + (args.shape or []), "--fix-sizes")
+    if not wanted:
+        raise BadArgument("fix-sizes needs --fix-sizes NAME=DIMS")
+    report = api.fix_sizes(args.input, args.output, wanted, verify=not args.no_verify,
+                           verify_options=_verify_options(args), force=args.force, report=_json_file(args))
+    _show(report, args)
     return 0
 
 
@@ -229,9 +272,9 @@ def _ints(text: str, flag: str) -> list[int]:
 
 
 def _shapes(args) -> int:
-    rows = api.node_shapes(args.input, parse_shape_args(args.shape))
-    if args.json:
-        print(json.dumps([r.__dict__ for r in rows], indent=1))
+    rows = api.node_shapes(args.input, parse_shape_args(args.shape), report=_json_file(args), force=args.force)
+    if args.json == STDOUT:
+        _out(json.dumps(api.shapes_listing(rows), indent=1))
         return 0
     for r in rows:
         outs = ", ".join(f"{name}: {'x'.join(map(str, dims)) if dims is not None else '?'}" for name, dims in r.outputs)
@@ -242,9 +285,9 @@ def _shapes(args) -> int:
 
 
 def _sizes(args) -> int:
-    rows = api.admissible_sizes(args.input)
-    if args.json:
-        print(json.dumps([r.to_dict() for r in rows], indent=1))
+    rows = api.admissible_sizes(args.input, report=_json_file(args), force=args.force)
+    if args.json == STDOUT:
+        _out(json.dumps(api.sizes_listing(rows), indent=1))
         return 0
     for r in rows:
         print(f"{r.input} axis {r.axis}: {r.text()}")
@@ -264,6 +307,11 @@ def _passes(args) -> int:
     return 0
 
 
+def _version() -> int:
+    print(api.versions_text())
+    return 0
+
+
 class Interrupted(BaseException):
     """SIGTERM or SIGHUP: unwinds like Ctrl-C, so every temporary file and folder is removed on the way."""
 
@@ -279,16 +327,25 @@ def _interrupt(signum, _frame):
 def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not args.version and args.command is None:
+            parser.error("a command is required (convert, verify, sizes, ...)")
+    except SystemExit as e:             # --help (0), or a usage error already printed in one line (2)
+        return e.code if isinstance(e.code, int) else 0
     try:
         _load_library()
         with progress.showing(progress.terminal_line()):
-            return args.run(args)
+            return _version() if args.version else args.run(args)
     except (KeyboardInterrupt, Interrupted) as e:
         progress.clear()
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
         print(f"onnxport: interrupted ({signal.Signals(signum).name}); nothing written", file=sys.stderr)
         return 128 + signum
+    except BrokenPipeError:           # `onnxport passes | head`: the reader is gone, which is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OnnxportError as e:
         progress.clear()
         print(f"onnxport: error: {e}", file=sys.stderr)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import onnx
 
 from onnxport.converter import (auto_strategy, graph_io, input_sizes, inputs, inspection, macs, model_io, output_paths, pipeline,
-                       profiles, recipes, run_plan, shapes, sizes as sizes_mod, verify as verify_mod)
+                       profiles, recipes, run_plan, runtime, shapes, sizes as sizes_mod, verify as verify_mod)
 from onnxport.converter.errors import BadArgument, ResultError, TargetNotReached, VerificationMismatch
 from onnxport.converter.output_paths import Outputs
 from onnxport.converter.report import ConvertReport
@@ -158,11 +158,27 @@ def resolve_options(options: ConvertOptions) -> Plan:
     return Plan(targets, checked, profile, strategy, max_rank, strict)
 
 
-def inspect(source: Source, options: ConvertOptions = ConvertOptions()) -> inspection.Inspection:
+def inspect(source: Source, options: ConvertOptions = ConvertOptions(), *, report: str | os.PathLike | None = None,
+            force: bool = False) -> inspection.Inspection:
     """What the target cannot run in a model, each with its constraint's source, and whether convert
-    (with the same options) would rewrite it away. Nothing is written."""
+    (with the same options) would rewrite it away. Only `report` (JSON) is written, if given."""
     loaded = model_io.load(source)
-    return inspection.inspect(loaded.model, replace(options, timing=False), loaded.label, loaded.folder)
+    report_out = _claim_report([loaded], report, force)
+    found = inspection.inspect(loaded.model, replace(options, timing=False), loaded.label, loaded.folder)
+    _write_report(found.to_dict(), report_out, force)
+    return found
+
+
+def _claim_report(loaded: list, report, force: bool):
+    """The JSON report's output, checked now (never a file the models read); None when there is none."""
+    if report is None:
+        return None
+    return Outputs(force=force, reads=[p for m in loaded for p in m.protected_paths()]).claim(report, "the report")
+
+
+def _write_report(data: dict, report_out, force: bool) -> None:
+    if report_out is not None:
+        output_paths.write_text(json.dumps(data, indent=1), report_out, force=force)
 
 
 def first_sizes(model: onnx.ModelProto, overrides: dict, folder: Path | None = None) -> dict:
@@ -202,11 +218,9 @@ def _reporting(work, report_out, force: bool):
     try:
         result = work()
     except ResultError as e:
-        if report_out is not None:
-            output_paths.write_text(json.dumps(e.report.to_dict(), indent=1), report_out, force=force)
+        _write_report(e.report.to_dict(), report_out, force)
         raise
-    if report_out is not None:
-        output_paths.write_text(json.dumps(result.to_dict(), indent=1), report_out, force=force)
+    _write_report(result.to_dict(), report_out, force)
     return result
 
 
@@ -231,28 +245,45 @@ def verify(a: Source, b: Source | None = None, options: VerifyOptions = VerifyOp
         raise BadArgument("verify needs a second model, or --against-provider to compare one model across providers")
     first = model_io.load(a)
     second = model_io.load(b) if b is not None else first
-    outputs = Outputs(force=force, reads=first.protected_paths() + second.protected_paths())
-    report_out = outputs.claim(report, "the report") if report else None
+    report_out = _claim_report([first, second], report, force)
     result = verify_models(first.model, second.model, options, alignment, (first.folder, second.folder),
                            against_provider)
-    if report_out is not None:
-        output_paths.write_text(json.dumps(result.to_dict(), indent=1), report_out, force=force)
+    _write_report(result.to_dict(), report_out, force)
     return result
 
 
-def node_shapes(source: Source, shapes_override: dict | None = None) -> list[shapes.NodeShapes]:
+def node_shapes(source: Source, shapes_override: dict | None = None, *, report: str | os.PathLike | None = None,
+                force: bool = False) -> list[shapes.NodeShapes]:
     """Output shape of every node of a model, with the sizes each ConvTranspose's stride allows."""
     loaded = model_io.load(source)
+    report_out = _claim_report([loaded], report, force)
     inputs.check_overrides(inputs.input_specs(loaded.model), shapes_override or {})
-    return shapes.node_shapes(graph_io.to_graph(loaded.model, loaded.folder), shapes_override)
+    rows = shapes.node_shapes(graph_io.to_graph(loaded.model, loaded.folder), shapes_override)
+    _write_report(shapes_listing(rows), report_out, force)
+    return rows
 
 
-def admissible_sizes(source: Source) -> list[sizes_mod.AxisSizes]:
-    """For every spatial axis of every input: the sizes m + k*n at which nothing is lost or misaligned."""
+def shapes_listing(rows: list[shapes.NodeShapes]) -> dict:
+    from onnxport.converter.report import header
+    return {**header(), "nodes": [asdict(r) for r in rows]}
+
+
+def admissible_sizes(source: Source, *, report: str | os.PathLike | None = None,
+                     force: bool = False) -> list[sizes_mod.AxisSizes]:
+    """Per input axis: the sizes at which the net runs and its joins match, and those at which it also
+    loses nothing, with the node that decides each (converter.sizes)."""
     loaded = model_io.load(source)
+    report_out = _claim_report([loaded], report, force)
     graph = graph_io.to_graph(loaded.model, loaded.folder)
     shapes.annotate(graph)
-    return sizes_mod.admissible_sizes(graph)
+    rows = sizes_mod.admissible_sizes(graph)
+    _write_report(sizes_listing(rows), report_out, force)
+    return rows
+
+
+def sizes_listing(rows: list[sizes_mod.AxisSizes]) -> dict:
+    from onnxport.converter.report import header
+    return {**header(), "axes": [r.to_dict() for r in rows]}
 
 
 @dataclass(frozen=True)
@@ -260,6 +291,11 @@ class PassInfo:
     name: str
     summary: str
     doc: str
+
+
+def versions_text() -> str:
+    """onnxport, onnx and onnxruntime versions, and the execution provider verification uses here."""
+    return runtime.versions_text()
 
 
 def list_passes() -> list[PassInfo]:

@@ -84,7 +84,8 @@ class Inspection:
     def to_dict(self) -> dict:
         profile = {k: getattr(self.profile, k) for k in ("name", "title", "source", "read", "notes")} \
             if self.profile else None
-        return {"source": self.source, "targets": self.targets, "profile": profile,
+        from onnxport.converter.report import header
+        return {**header(), "source": self.source, "targets": self.targets, "profile": profile,
                 "blockers": [b.to_dict() for b in self.blockers],
                 "remaining_after_convert": [v.to_dict() for v in self.remaining],
                 "refused": self.refused, "convertible": self.convertible}

@@ -106,9 +106,11 @@ def header() -> dict:
         except metadata.PackageNotFoundError:
             return None
     import onnx
-    import onnxruntime
+
+    from onnxport.converter import runtime
     return {"schema": SCHEMA, "versions": {"onnxport": version("onnxport") or "checkout", "onnx": onnx.__version__,
-                                           "onnxruntime": onnxruntime.__version__, "python": platform.python_version()}}
+                                           "onnxruntime": runtime.onnxruntime().__version__,
+                                           "python": platform.python_version()}}
 
 
 def grouped_violations(remaining: list, shown: int = 3) -> list[str]:

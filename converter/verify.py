@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from onnxport.converter import inputs as inputs_mod, model_io, progress, run_plan
+from onnxport.converter import inputs as inputs_mod, model_io, progress, run_plan, runtime
 from onnxport.converter.errors import BadArgument, BadInput, first_line, one_line
 from onnxport.converter.model_io import PROTOBUF_LIMIT
 
@@ -104,27 +104,9 @@ def shapes_text(shapes: dict) -> str:
     return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
 
 
-@functools.lru_cache(maxsize=1)
 def cuda_usable() -> bool:
-    """Whether a CUDA session really loads here (onnxruntime-gpu lists CUDA even without a GPU)."""
-    import onnxruntime as ort
-    if PROVIDERS["cuda"] not in ort.get_available_providers():
-        return False
-    probe = onnx.helper.make_model(
-        onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "probe",
-                               [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
-                               [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])]),
-        opset_imports=[onnx.helper.make_opsetid("", 13)])
-    probe.ir_version = 8
-    ort.set_default_logger_severity(4)      # the failed CUDA load logs loudly; this probe must not
-    try:
-        session = ort.InferenceSession(probe.SerializeToString(), _options(),
-                                       providers=[(PROVIDERS["cuda"], CUDA_OPTIONS), PROVIDERS["cpu"]])
-        return session.get_providers()[0] == PROVIDERS["cuda"]
-    except Exception:  # noqa: BLE001 - any failure to load CUDA means: use the CPU
-        return False
-    finally:
-        ort.set_default_logger_severity(3)
+    """Whether a CUDA session really runs here (onnxruntime-gpu lists CUDA even without a GPU)."""
+    return runtime.cuda_problem() is None
 
 
 @functools.lru_cache(maxsize=None)
@@ -151,12 +133,12 @@ def providers_for(choice: str) -> list:
     if choice == "cpu" or (choice == "auto" and not cuda_usable()):
         return [PROVIDERS["cpu"]]
     if not cuda_usable():
-        raise BadArgument("--provider cuda: the CUDA execution provider does not load on this machine")
+        raise BadArgument(f"--provider cuda: CUDA does not run here: {runtime.cuda_problem()}")
     return [(PROVIDERS["cuda"], CUDA_OPTIONS), PROVIDERS["cpu"]]
 
 
 def _options(optimized: bool = False):
-    import onnxruntime as ort
+    ort = runtime.onnxruntime()
     options = ort.SessionOptions()
     if not optimized:          # verification: onnxruntime's own fusions must not rewrite what is checked
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -168,7 +150,7 @@ def make_session(model: onnx.ModelProto, providers: list, optimized: bool = Fals
     """An onnxruntime session (optimized: as deployed, for timing). External data is read by onnxruntime
     from `folder` (the model's own); a model whose in-memory weights pass the protobuf limit goes through
     a temporary file."""
-    import onnxruntime as ort
+    ort = runtime.onnxruntime()
     options = _options(optimized)
     if folder is not None:
         options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(folder))

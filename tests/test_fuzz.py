@@ -191,7 +191,7 @@ def _too_slow(signum, frame):
 
 
 def _output_argv(kind: str, folder, path) -> list[str]:
-    """The -o (and --report) of a convert run, as careless or hostile as `kind` says."""
+    """The -o (and --json) of a convert run, as careless or hostile as `kind` says."""
     out = folder.parent / "out.onnx"
     if kind == "existing":
         out.write_bytes(b"someone's file")
@@ -205,9 +205,9 @@ def _output_argv(kind: str, folder, path) -> list[str]:
         out.mkdir()
     argv = ["-o", str(out)]
     if kind == "report_is_input":
-        argv += ["--report", str(path)]
+        argv += ["--json", str(path)]
     elif kind == "report_is_output":
-        argv += ["--report", str(out)]
+        argv += ["--json", str(out)]
     return argv
 
 

@@ -36,7 +36,7 @@ def assert_one_line_error(code, err, expected_code=2):
 
 def test_convert_an_example_writes_a_verified_model_and_a_report(tmp_path, capsys):
     out, report = tmp_path / "gan3d_port.onnx", tmp_path / "report.json"
-    code, stdout, _ = run(capsys, "convert", "example:gan3d", "-o", out, "--report", report)
+    code, stdout, _ = run(capsys, "convert", "example:gan3d", "-o", out, "--json", report)
     assert code == 0
     model = onnx.load(str(out))
     assert count_ops(model, "ConvTranspose", spatial_rank=3) == 0
@@ -104,10 +104,10 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, mod
 
 @pytest.mark.parametrize("args, message", [
     (["--target", "no-such-target"], "unknown target"),
-    (["--strategy", "magic"], "unknown strategy"),
+    (["--strategy", "magic"], "invalid choice: 'magic' (choose from 'subpixel', 'resize-conv', 'conv2d', 'auto')"),
     (["--shape", "X=1xx2"], "expected NAME=DIMS"),
     (["--shape", "Q=1x2x3x3x3"], "not a graph input"),
-    (["--provider", "tpu"], "unknown provider"),
+    (["--provider", "tpu"], "invalid choice: 'tpu'"),
 ])
 def test_bad_arguments_exit_2(tmp_path, capsys, model_path, args, message):
     out = tmp_path / "out.onnx"
@@ -133,9 +133,7 @@ def test_outputs_that_must_not_be_written(tmp_path, capsys, model_path):
 
 
 def test_usage_errors_are_one_line(capsys):
-    with pytest.raises(SystemExit) as e:
-        cli.main(["convert"])
-    assert e.value.code == 2
+    assert cli.main(["convert"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("onnxport: error:")
 
@@ -144,7 +142,7 @@ def test_an_unreached_target_exits_1_writes_no_model_but_the_report(tmp_path, ca
     model = convtranspose.build(["D", "H", "W"], kernel=[3, 3, 3], strides=[2, 2, 2], output_shape=[8, 8, 8])
     src, out, report = tmp_path / "m.onnx", tmp_path / "out.onnx", tmp_path / "r.json"
     onnx.save(model, str(src))
-    code, stdout, err = run(capsys, "convert", src, "-o", out, "--report", report)
+    code, stdout, err = run(capsys, "convert", src, "-o", out, "--json", report)
     assert code == 1 and not out.exists()
     assert "still violate" in err and "left 'ct_1_node' in place: " in stdout
     assert json.loads(report.read_text())["remaining"][0]["node"] == "ct_1_node"
@@ -167,7 +165,7 @@ def test_shapes_lists_every_node_and_the_sizes_a_convtranspose_allows(capsys):
     assert "deconv_1_node (ConvTranspose) -> deconv_1: 2x64x32x32" in stdout
     assert "stride 2 allows 31 | 32" in stdout and "the attributes pick 32" in stdout
     code, stdout, _ = run(capsys, "shapes", "example:unet3d", "--json")
-    rows = json.loads(stdout)
+    rows = json.loads(stdout)["nodes"]
     assert code == 0 and len(rows) == len(examples.build("unet3d").graph.node)
 
 
@@ -223,7 +221,7 @@ def test_sizes_command(capsys):
     assert code == 0 and "X axis 2: runs at 61 + 16n, 62 + 16n" in stdout
     assert "loses nothing at 61 + 16n" in stdout and "X axis 1: channels" in stdout
     code, stdout, _ = run(capsys, "sizes", "example:lenet", "--json")
-    row = json.loads(stdout)[1]
+    row = json.loads(stdout)["axes"][1]
     assert code == 0 and row["runs"]["singles"] == [28, 29, 30, 31] and row["runs_by"].startswith("Gemm 'fc1_1_node'")
 
 
@@ -231,7 +229,7 @@ def test_strip_then_fix_sizes_from_the_command_line(tmp_path, capsys):
     free, fixed = tmp_path / "free.onnx", tmp_path / "fixed.onnx"
     code, stdout, _ = run(capsys, "strip-sizes", "example:ddae", "-o", free)
     assert code == 0 and "freed X: axis 0 -> N, axis 2 -> H, axis 3 -> W" in stdout and "verify: equivalent" in stdout
-    code, stdout, _ = run(capsys, "fix-sizes", free, "-o", fixed, "--shape", "X=1x1x77x77")
+    code, stdout, _ = run(capsys, "fix-sizes", free, "-o", fixed, "--fix-sizes", "X=1x1x77x77")
     assert code == 0
     dims = [d.dim_value for d in onnx.load(str(fixed)).graph.output[0].type.tensor_type.shape.dim]
     assert dims == [1, 1, 77, 77]
@@ -242,8 +240,8 @@ def test_strip_then_fix_sizes_from_the_command_line(tmp_path, capsys):
     ("strip-sizes", ["example:ddae", "--input", "nope"], "not a graph input"),
     ("strip-sizes", ["example:ddae", "--axes", "7"], "out of range"),
     ("strip-sizes", ["example:ddae", "--axes", "two"], "comma-separated integers"),
-    ("fix-sizes", ["example:ddae", "--shape", "X=1x1x0x5"], "dims must be integers from 1 to"),
-    ("fix-sizes", ["example:ddae", "--shape", "X=1x1x157"], "rank 4"),
+    ("fix-sizes", ["example:ddae", "--fix-sizes", "X=1x1x0x5"], "dims must be integers from 1 to"),
+    ("fix-sizes", ["example:ddae", "--fix-sizes", "X=1x1x157"], "rank 4"),
 ])
 def test_size_commands_refuse_bad_requests_with_exit_2(tmp_path, capsys, command, args, message):
     out = tmp_path / "out.onnx"
@@ -296,7 +294,76 @@ def test_a_verification_mismatch_exits_1_prints_the_report_and_writes_nothing(tm
         {"X": [1, 2, 3, 3, 3]}, [verify_mod.OutputCheck("Y", False, 0.5, 1.0, 2e-4)])])
     monkeypatch.setattr(cli.api, "verify_models", lambda *a, **k: failed)
     out, report = tmp_path / "out.onnx", tmp_path / "report.json"
-    code, stdout, err = run(capsys, "convert", model_path, "-o", out, "--report", report)
+    code, stdout, err = run(capsys, "convert", model_path, "-o", out, "--json", report)
     assert code == 1 and not out.exists()
     assert "not equivalent" in err and err.count("\n") == 1
     assert "verify: mismatch" in stdout and json.loads(report.read_text())["verification"]["ok"] is False
+
+
+def test_json_means_one_thing_everywhere(tmp_path, capsys):
+    """--json FILE writes the JSON (checked like any output), --json alone or --json - prints it instead."""
+    for argv in (["sizes", "example:ddae"], ["shapes", "example:ddae"], ["inspect", "example:gan3d"],
+                 ["verify", "example:ddae", "example:ddae"]):
+        code, stdout, _ = run(capsys, *argv, "--json", "-")
+        assert code == 0 and json.loads(stdout)["schema"] >= 2, argv
+        out = tmp_path / f"{argv[0]}.json"
+        code, _, _ = run(capsys, *argv, "--json", out)
+        assert code == 0 and json.loads(out.read_text())["versions"]["onnxport"], argv
+        code, _, err = run(capsys, *argv, "--json", out)                  # exists: only with --force
+        assert_one_line_error(code, err)
+    code, stdout, _ = run(capsys, "convert", "example:gan3d", "-o", tmp_path / "g.onnx", "--json", "-")
+    data = json.loads(stdout)
+    assert code == 0 and data["ok"] and data["verification"]["ok"] and data["summary"].startswith("example:gan3d")
+
+
+def test_old_spellings_still_work_with_one_note(tmp_path, capsys):
+    code, _, err = run(capsys, "convert", "example:gan3d", "-o", tmp_path / "g.onnx", "--report", tmp_path / "r.json")
+    assert code == 0 and json.loads((tmp_path / "r.json").read_text())["ok"]
+    assert err == "onnxport: note: --report FILE is now --json FILE (the same for every command); --report still works for now\n"
+    free = tmp_path / "free.onnx"
+    assert run(capsys, "strip-sizes", "example:ddae", "-o", free)[0] == 0
+    code, _, err = run(capsys, "fix-sizes", free, "-o", tmp_path / "f.onnx", "--shape", "X=1x1x77x77")
+    assert code == 0 and err.startswith("onnxport: note: fix-sizes --shape is now --fix-sizes") and err.count("\n") == 1
+
+
+def test_version_names_the_versions_and_the_provider(capsys):
+    code, stdout, _ = run(capsys, "--version")
+    lines = stdout.splitlines()
+    assert code == 0 and lines[0].startswith("onnxport ") and lines[1].startswith("onnx ")
+    assert lines[2].startswith("onnxruntime ") and lines[3].startswith("provider: ")
+
+
+def test_help_and_argument_errors_load_no_numerical_library_and_are_fast():
+    script = ("import sys, time; t = time.perf_counter(); from onnxport import cli; code = cli.main(['--help']); "
+              "print(time.perf_counter() - t, 'onnx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+    seconds, heavy = out.stdout.split()[-2:]
+    assert heavy == "False" and float(seconds) < 0.5
+
+
+def test_a_closed_pipe_is_a_quiet_exit():
+    cmd = f"{sys.executable} {os.path.join(ROOT, 'cli.py')} passes | head -1"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout == "passes:\n" and "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+
+
+def test_a_broken_onnxruntime_install_is_one_line_with_its_repair(capsys, monkeypatch):
+    from onnxport.converter import runtime
+    monkeypatch.setattr(runtime, "installed", lambda: ["onnxruntime", "onnxruntime-gpu"])
+    runtime.onnxruntime.cache_clear()
+    try:
+        code, _, err = run(capsys, "verify", "example:ddae", "example:ddae")
+    finally:
+        runtime.onnxruntime.cache_clear()
+    assert_one_line_error(code, err)
+    assert "onnxruntime and onnxruntime-gpu are both installed" in err and "pip uninstall -y" in err
+
+
+def test_when_cuda_does_not_run_the_reason_is_named(capsys):
+    from onnxport.converter import runtime
+    problem = runtime.cuda_problem()
+    if problem is None:
+        pytest.skip("CUDA runs here: there is no reason to name")
+    code, _, err = run(capsys, "verify", "example:ddae", "example:ddae", "--provider", "cuda")
+    assert_one_line_error(code, err)
+    assert problem in err

@@ -58,7 +58,7 @@ def test_convert_for_a_runtime_the_net_cannot_reach_lists_what_remains(tmp_path,
 
 def test_auto_strategy_reports_a_timed_choice_per_convtranspose(tmp_path, capsys):
     out, report = tmp_path / "gan.onnx", tmp_path / "report.json"
-    code, stdout, _ = run(capsys, "convert", "example:gan3d", "-o", out, "--strategy", "auto", "--report", report)
+    code, stdout, _ = run(capsys, "convert", "example:gan3d", "-o", out, "--strategy", "auto", "--json", report)
     assert code == 0, stdout
     choices = json.loads(report.read_text())["strategy_choices"]
     assert len(choices) == 4
@@ -75,7 +75,7 @@ def test_auto_strategy_without_timing_is_deterministic_and_skips_refused_forms(t
     for i in range(2):
         report = tmp_path / f"r{i}.json"
         code, stdout, _ = run(capsys, "convert", path, "-o", tmp_path / f"o{i}.onnx", "--target", "no-convtranspose",
-                              "--strategy", "auto", "--no-timing", "--report", report)
+                              "--strategy", "auto", "--no-timing", "--json", report)
         assert code == 0, stdout
         reports.append(json.loads(report.read_text())["strategy_choices"])
     assert reports[0] == reports[1]

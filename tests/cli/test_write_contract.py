@@ -51,13 +51,13 @@ def refused(capsys, folder, *argv, code=2):
 
 
 @pytest.mark.parametrize("argv", [
-    ["convert", "{a}", "-o", "{d}/x.onnx", "--report", "{a}"],
-    ["convert", "{a}", "-o", "{d}/x.onnx", "--report", "{a}", "--force"],
+    ["convert", "{a}", "-o", "{d}/x.onnx", "--json", "{a}"],
+    ["convert", "{a}", "-o", "{d}/x.onnx", "--json", "{a}", "--force"],
     ["verify", "{a}", "{a}", "--json", "{a}", "--force"],
     ["strip-sizes", "{a}", "-o", "{d}/x.onnx", "--json", "{a}", "--force"],
-    ["fix-sizes", "{a}", "-o", "{d}/x.onnx", "--shape", "X=1x2x4x4x4", "--json", "{a}", "--force"],
-    ["convert", "{w}", "-o", "{d}/x.onnx", "--report", "{d}/w.onnx.data", "--force"],
-    ["convert", "{a}", "-o", "{d}/x.onnx", "--report", "{d}/x.onnx", "--force"],
+    ["fix-sizes", "{a}", "-o", "{d}/x.onnx", "--fix-sizes", "X=1x2x4x4x4", "--json", "{a}", "--force"],
+    ["convert", "{w}", "-o", "{d}/x.onnx", "--json", "{d}/w.onnx.data", "--force"],
+    ["convert", "{a}", "-o", "{d}/x.onnx", "--json", "{d}/x.onnx", "--force"],
 ])
 def test_reports_can_never_replace_an_input_its_data_or_the_output(capsys, folder, argv):
     argv = [a.format(a=folder / "a.onnx", w=folder / "w.onnx", d=folder) for a in argv]
@@ -107,7 +107,7 @@ def test_an_existing_data_file_is_not_replaced_when_out_does_not_exist(capsys, f
     (["convert", "{a}", "-o", "{d}/" + "n" * 251 + ".onnx"], "longer than the file system takes"),
     (["convert", "{w}", "-o", "{d}/" + "n" * 246 + ".onnx"], "longer than the file system takes (255 bytes, with .data)"),
     (["convert", "{a}", "-o", "{d}/x.onnx/"], "must be a file path"),
-    (["convert", "{a}", "-o", "{d}/x.onnx", "--report", "{d}"], "is a folder"),
+    (["convert", "{a}", "-o", "{d}/x.onnx", "--json", "{d}"], "is a folder"),
     (["convert", "{a}", "-o", "{d}/x.onnx", "--fix-sizes", "X=1x2x" + "9" * 30 + "x4x4"], "expected NAME=DIMS"),
     (["verify", "{a}", "{a}", "--atol", "nan"], "tolerances must be finite"),
     (["convert", "{a}", "-o", "/proc/x.onnx"], "not writable"),

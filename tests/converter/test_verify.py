@@ -6,7 +6,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from onnxport.converter import api, graph_io, run_plan, verify as verify_mod
+from onnxport.converter import api, graph_io, run_plan, runtime, verify as verify_mod
 from onnxport.converter.errors import BadArgument, BadInput
 from onnxport.models import convtranspose, examples
 
@@ -85,7 +85,7 @@ def test_provider_choice():
 
 
 def test_the_cuda_probe_is_quiet(capfd):
-    verify_mod.cuda_usable.cache_clear()
+    runtime.cuda_problem.cache_clear()
     verify_mod.cuda_usable()
     captured = capfd.readouterr()
     assert "CUDA" not in captured.err and "Error" not in captured.err
