@@ -63,8 +63,10 @@ def _verify_args(p: argparse.ArgumentParser, shape: bool = True) -> None:
     if shape:
         p.add_argument("--shape", action="append", metavar="NAME=DIMS",
                        help="the input size verification runs at, e.g. x=1x3x64x64 (sizes are chosen otherwise)")
-    p.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance (default 1e-4)")
-    p.add_argument("--rtol", type=float, default=1e-4, help="tolerance relative to max|a| (default 1e-4)")
+    p.add_argument("--atol", action="append", metavar="[NAME=]X",
+                   help="absolute tolerance (default 1e-4); NAME=X for one output; repeatable")
+    p.add_argument("--rtol", action="append", metavar="[NAME=]X",
+                   help="tolerance relative to max|a| (default 1e-4); NAME=X for one output; repeatable")
     p.add_argument("--provider", default="auto", choices=PROVIDERS, help="auto (CUDA when it loads, else CPU)")
     p.add_argument("--runs", type=int, default=3, help="input draws / sizes to compare (default 3)")
     p.add_argument("--max-memory", default="1G", metavar="SIZE",
@@ -73,8 +75,28 @@ def _verify_args(p: argparse.ArgumentParser, shape: bool = True) -> None:
 
 
 def _verify_options(args) -> api.VerifyOptions:
-    return api.VerifyOptions(parse_shape_args(getattr(args, "shape", None)), args.atol, args.rtol, args.provider,
-                             args.runs, max_memory=_bytes(args.max_memory, "--max-memory"))
+    atol, atol_for = _tolerances(args.atol, "--atol")
+    rtol, rtol_for = _tolerances(args.rtol, "--rtol")
+    per_output = tuple((name, atol_for.get(name, atol), rtol_for.get(name, rtol)) for name in {**atol_for, **rtol_for})
+    return api.VerifyOptions(parse_shape_args(getattr(args, "shape", None)), atol, rtol, args.provider, args.runs,
+                             max_memory=_bytes(args.max_memory, "--max-memory"), per_output=per_output,
+                             inputs=getattr(args, "inputs_file", None), expected=getattr(args, "expected", None))
+
+
+def _tolerances(given: list[str] | None, flag: str) -> tuple[float, dict[str, float]]:
+    """--atol 1e-4 --atol y=1e-3: the default and the per-output values."""
+    default, per_output = 1e-4, {}
+    for text in given or []:
+        name, _, value = text.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise BadArgument(f"{flag} {text}: expected a number, or NAME=number for one output") from None
+        if name:
+            per_output[name] = number
+        else:
+            default = number
+    return default, per_output
 
 
 def _bytes(text: str, flag: str) -> int:
@@ -160,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit-dims", action="store_true",
                    help="B's outputs may add trailing dims of size 1 (a head made fully convolutional)")
     p.add_argument("--sample-strides", metavar="S,S", help="compare every S-th output position of B (a --dense net)")
+    p.add_argument("--inputs", dest="inputs_file", metavar="FILE",
+                   help="run at these saved inputs (.npz by input name, or Polygraphy --save-inputs JSON)")
+    p.add_argument("--expected", metavar="FILE",
+                   help="compare B (or A alone) with these outputs, e.g. what PyTorch computed for --inputs "
+                        "(.npz by output name, or Polygraphy --save-outputs JSON)")
     _verify_args(p)
     p.set_defaults(run=_verify)
 
@@ -358,5 +385,14 @@ def main(argv: list[str] | None = None) -> int:
         progress.clear()
 
 
+def entry() -> None:
+    """The console script: main(), then a late signal (the work is done, the process is ending) must not
+    turn a finished run into a killed one."""
+    code = main()
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):   # process-wide (onnxruntime has threads);
+        signal.signal(signum, signal.SIG_IGN)                        # Python's shutdown keeps SIG_IGN
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -14,7 +14,8 @@ from pathlib import Path
 import onnx
 
 from onnxport.converter import (auto_strategy, graph_io, input_sizes, inputs, inspection, macs, model_io, output_paths, pipeline,
-                       profiles, recipes, run_plan, runtime, shapes, sizes as sizes_mod, verify as verify_mod)
+                       profiles, recipes, run_plan, runtime, saved_data, shapes, sizes as sizes_mod,
+                       verify as verify_mod)
 from onnxport.converter.errors import BadArgument, ResultError, TargetNotReached, VerificationMismatch
 from onnxport.converter.output_paths import Outputs
 from onnxport.converter.report import ConvertReport
@@ -35,6 +36,9 @@ class VerifyOptions:
     runs: int = 3
     seed: int = 0
     max_memory: int = run_plan.DEFAULT_BUDGET      # bytes of activations one verification run may take
+    per_output: tuple = ()                         # (output name, atol, rtol): outputs with their own bound
+    inputs: str | None = None                      # saved inputs to run at (.npz or Polygraphy JSON)
+    expected: str | None = None                    # the outputs a framework computed for them
 
 
 @dataclass(frozen=True)
@@ -169,11 +173,12 @@ def inspect(source: Source, options: ConvertOptions = ConvertOptions(), *, repor
     return found
 
 
-def _claim_report(loaded: list, report, force: bool):
-    """The JSON report's output, checked now (never a file the models read); None when there is none."""
+def _claim_report(loaded: list, report, force: bool, reads: tuple = ()):
+    """The JSON report's output, checked now (never a file the models or `reads` are); None when there is none."""
     if report is None:
         return None
-    return Outputs(force=force, reads=[p for m in loaded for p in m.protected_paths()]).claim(report, "the report")
+    protected = [p for m in loaded for p in m.protected_paths()] + [Path(r) for r in reads if r]
+    return Outputs(force=force, reads=protected).claim(report, "the report")
 
 
 def _write_report(data: dict, report_out, force: bool) -> None:
@@ -224,13 +229,17 @@ def _reporting(work, report_out, force: bool):
     return result
 
 
-def verify_models(a: onnx.ModelProto, b: onnx.ModelProto, options: VerifyOptions = VerifyOptions(),
+def verify_models(a: onnx.ModelProto, b: onnx.ModelProto | None, options: VerifyOptions = VerifyOptions(),
                   alignment: verify_mod.Alignment = verify_mod.Alignment(), folders: tuple = (None, None),
                   against_provider: str | None = None) -> VerifyResult:
-    """verify() on models in memory; folders: where each one's external data lives."""
-    return verify_mod.verify(a, b, shapes=options.shapes, atol=options.atol, rtol=options.rtol,
+    """verify() on models in memory; folders: where each one's external data lives. b may be None when
+    a is compared with saved outputs (options.expected)."""
+    saved = saved_data.load_sets(options.inputs, "--inputs") if options.inputs else None
+    expected = saved_data.load_sets(options.expected, "--expected") if options.expected else None
+    return verify_mod.verify(a, b if b is not None else a, shapes=options.shapes, atol=options.atol, rtol=options.rtol,
                              provider=options.provider, runs=options.runs, seed=options.seed, alignment=alignment,
-                             against_provider=against_provider, folders=folders, max_memory=options.max_memory)
+                             against_provider=against_provider, folders=folders, max_memory=options.max_memory,
+                             per_output=options.per_output, saved_inputs=saved, expected=expected)
 
 
 Alignment = verify_mod.Alignment
@@ -241,11 +250,11 @@ def verify(a: Source, b: Source | None = None, options: VerifyOptions = VerifyOp
     """Compare two model files (or examples); the caller decides what a mismatch means. With
     against_provider, b (default: a itself) runs on that provider and a on options.provider. report:
     where the comparison goes as JSON (checked before any work; never one of the models' files)."""
-    if b is None and against_provider is None:
-        raise BadArgument("verify needs a second model, or --against-provider to compare one model across providers")
+    if b is None and against_provider is None and options.expected is None:
+        raise BadArgument("verify needs a second model, --expected outputs, or --against-provider")
     first = model_io.load(a)
     second = model_io.load(b) if b is not None else first
-    report_out = _claim_report([first, second], report, force)
+    report_out = _claim_report([first, second], report, force, (options.inputs, options.expected))
     result = verify_models(first.model, second.model, options, alignment, (first.folder, second.folder),
                            against_provider)
     _write_report(result.to_dict(), report_out, force)

@@ -44,6 +44,9 @@ def onnxruntime():
         import onnxruntime as ort
         ort.InferenceSession, ort.SessionOptions, ort.get_available_providers  # noqa: B018 - a half-removed one lacks these
     except (ImportError, AttributeError) as e:
+        interrupted = e.__cause__ or e.__context__        # a signal during its import is not a broken install
+        if interrupted is not None and not isinstance(interrupted, Exception):
+            raise interrupted from None
         raise BadInput(f"onnxruntime is not usable ({e}; a half-removed install?): {REPAIR}") from None
     return ort
 

@@ -81,7 +81,7 @@ class VerifyResult:
             bad = max((o for o in failed.outputs if not o.ok), key=lambda o: o.ratio)
             at = f" at index {tuple(bad.worst_at)}" if bad.worst_at else ""
             text = (f"mismatch: output '{bad.name}' at {where}: max|a-b| = {bad.max_abs_error:.3g}{at} > "
-                    f"{self.atol:g} + {self.rtol:g}*max|a| = {bad.bound:.3g}{' (' + bad.note + ')' if bad.note else ''}")
+                    f"atol + rtol*max|a| = {bad.bound:.3g}{' (' + bad.note + ')' if bad.note else ''}")
             if self.divergence:
                 text += f"; first diverging intermediate: '{self.divergence}'"
             return text + f" [{self.provider}]"
@@ -210,17 +210,23 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: floa
 def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None, atol: float = 1e-4,
            rtol: float = 1e-4, provider: str = "auto", runs: int = 3, seed: int = 0,
            alignment: Alignment = Alignment(), against_provider: str | None = None,
-           folders: tuple = (None, None), max_memory: int = run_plan.DEFAULT_BUDGET) -> VerifyResult:
+           folders: tuple = (None, None), max_memory: int = run_plan.DEFAULT_BUDGET, per_output: tuple = (),
+           saved_inputs: list | None = None, expected: list | None = None) -> VerifyResult:
     """Run both models on the same random inputs at `runs` sizes and compare every output.
 
     against_provider runs the second model on another provider (a cross-provider check: the same model
     on CUDA and on CPU catches runtime bugs); the two must really differ, or this is bad input. folders:
     where each model's external data lives (None: it has none). max_memory: bytes of activations a run
-    may take (converter.run_plan)."""
+    may take (converter.run_plan). per_output: (name, atol, rtol) for outputs with their own tolerance.
+    saved_inputs: feed sets to run instead of random ones; expected: the outputs the framework computed
+    for them (then b, or a alone, is compared with those)."""
     if runs < 1:
         raise BadArgument(f"--runs {runs}: must be at least 1")
-    if not (0 <= atol < float("inf") and 0 <= rtol < float("inf")):
+    tolerance = Tolerance(atol, rtol, tuple(per_output))
+    if not all(0 <= t < float("inf") for t in [atol, rtol] + [v for _, *vs in per_output for v in vs]):
         raise BadArgument(f"tolerances must be finite numbers >= 0 (atol {atol}, rtol {rtol})")
+    if saved_inputs is not None or expected is not None:
+        return _verify_saved(a, b, saved_inputs, expected, tolerance, provider, folders, alignment)
     specs = inputs_mod.input_specs(a)
     overrides = shapes or {}
     inputs_mod.check_overrides(specs, overrides)
@@ -255,7 +261,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
                 except Exception as e:  # noqa: BLE001 - the original does not run at this size: try another
                     error = one_line(e)
                     continue
-                checks.append(_check_run(session_b, ref, pairing, feeds, sizes_try, atol, rtol, alignment))
+                checks.append(_check_run(session_b, ref, pairing, feeds, sizes_try, tolerance, alignment))
                 break
             if len(checks) == wanted or (checks and not checks[-1].ok):
                 break
@@ -275,7 +281,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
         raise BadInput(f"the first model does not run at any of {len(tried)} sizes tried ({shapes_text(tried[0])}"
                        f"{', ...' if len(tried) > 1 else ''}; onnxruntime: {last_error}); give sizes with --shape")
     if all(c.ok for c in checks) and against_provider is None:
-        checks += _freed_checks(planned, runner_a, session_b, pairing, specs, seed, atol, rtol, alignment)
+        checks += _freed_checks(planned, runner_a, session_b, pairing, specs, seed, tolerance, alignment)
     used = f"{first_on} vs {on_b}" if against_provider else on_b + ("" if first_on == on_b else f"; {first_on}")
     ok = all(c.ok for c in checks)
     result = VerifyResult(ok, used, atol, rtol, checks, notes=pairing.notes +
@@ -310,7 +316,7 @@ class _Pairing:
         return [got[i] for i in self.order]
 
 
-def _freed_checks(planned, runner_a, session_b, pairing, specs, seed, atol, rtol, alignment) -> list[RunCheck]:
+def _freed_checks(planned, runner_a, session_b, pairing, specs, seed, tolerance, alignment) -> list[RunCheck]:
     """The batch-2 and next-size checks of dims the second model frees (converter.run_plan)."""
     checks = []
     if planned.batch_check is not None:
@@ -320,7 +326,7 @@ def _freed_checks(planned, runner_a, session_b, pairing, specs, seed, atol, rtol
         refs = [runner_a.run(None, h) for h in halves]
         stacked_ref = [np.concatenate(pair, axis=0) for pair in zip(*refs)]
         feeds = {k: np.concatenate([h[k] for h in halves], axis=0) if k == name else halves[0][k] for k in halves[0]}
-        checks.append(_check_run(session_b, stacked_ref, pairing, feeds, doubled, atol, rtol, alignment))
+        checks.append(_check_run(session_b, stacked_ref, pairing, feeds, doubled, tolerance, alignment))
     for sizes_, predicted in planned.shape_checks:
         run = RunCheck({k: list(v) for k, v in sizes_.shapes.items()}, why=sizes_.why)
         feeds = inputs_mod.random_feeds(specs, sizes_.shapes, seed + 200 + len(checks))
@@ -337,6 +343,41 @@ def _freed_checks(planned, runner_a, session_b, pairing, specs, seed, atol, rtol
                                            SHAPE_ONLY if ok else f"shape {list(value.shape)}, predicted {want}"))
         checks.append(run)
     return checks
+
+
+def _verify_saved(a, b, saved_inputs, expected, tolerance, provider, folders, alignment) -> VerifyResult:
+    """The models on saved inputs: b against a, or (with expected) b, or a alone, against saved outputs."""
+    if saved_inputs is None:
+        raise BadArgument("--expected needs the inputs they were computed from (--inputs FILE)")
+    if expected is not None and len(expected) != len(saved_inputs):
+        raise BadInput(f"{len(saved_inputs)} saved input set(s) but {len(expected)} expected output set(s)")
+    tested, folder = (b, folders[1]) if b is not None else (a, folders[0])
+    specs = {s.name: s for s in inputs_mod.input_specs(tested)}
+    plist = providers_for(provider)
+    session = _load(tested, plist, "the model", folder)
+    reference = None if expected is not None else _reference_runner(a, plist, folders[0])[0]
+    names = [o.name for o in tested.graph.output] if expected is not None else [o.name for o in a.graph.output]
+    checks = []
+    for i, feeds in enumerate(saved_inputs):
+        missing = sorted(set(specs) - set(feeds))
+        if missing:
+            raise BadInput(f"saved input set {i} lacks {', '.join(missing)} (it has {', '.join(sorted(feeds))})")
+        feeds = {k: np.asarray(v).astype(onnx.helper.tensor_dtype_to_np_dtype(specs[k].elem_type), copy=False)
+                 for k, v in feeds.items() if k in specs}
+        sizes_ = run_plan.Sizes({k: v.shape for k, v in feeds.items()}, f"saved input set {i}")
+        if expected is None:
+            ref = reference.run(None, feeds)
+            pairing = _Pairing(a, tested)
+        else:
+            absent = [n for n in names if n not in expected[i]]
+            if absent:
+                raise BadInput(f"expected output set {i} lacks {', '.join(absent)} (it has {', '.join(sorted(expected[i]))})")
+            ref = [np.asarray(expected[i][n]) for n in names]
+            pairing = _Pairing(tested, tested)
+        checks.append(_check_run(session, ref, pairing, feeds, sizes_, tolerance, alignment))
+    on = session.get_providers()[0]
+    return VerifyResult(all(c.ok for c in checks), on, tolerance.atol, tolerance.rtol, checks,
+                        notes=["compared with the saved outputs" if expected is not None else "on the saved inputs"])
 
 
 def _other_providers(plist: list, against: str) -> list:
@@ -410,7 +451,20 @@ def _load(model: onnx.ModelProto, providers, label: str, folder: Path | None):
         raise BadInput(f"onnxruntime cannot load {label}: {one_line(e)}") from None
 
 
-def _check_run(session_b, ref, pairing: _Pairing, feeds, sizes_, atol, rtol, alignment=Alignment()) -> RunCheck:
+@dataclass(frozen=True)
+class Tolerance:
+    """atol + rtol*max|a| per output: the defaults, and any output's own (verify --atol NAME=...)."""
+
+    atol: float = 1e-4
+    rtol: float = 1e-4
+    per_output: tuple = ()          # (name, atol, rtol)
+
+    def of(self, name: str) -> tuple[float, float]:
+        return next(((a, r) for n, a, r in self.per_output if n == name), (self.atol, self.rtol))
+
+
+def _check_run(session_b, ref, pairing: _Pairing, feeds, sizes_, tolerance: Tolerance,
+               alignment=Alignment()) -> RunCheck:
     run = RunCheck({k: list(v) for k, v in sizes_.shapes.items()}, why=sizes_.why)
     try:
         got = pairing.pair(session_b.run(None, feeds))
@@ -420,7 +474,7 @@ def _check_run(session_b, ref, pairing: _Pairing, feeds, sizes_, atol, rtol, ali
     if got is None:
         run.failure = f"the second model has another number of outputs than the first ({len(ref)})"
         return run
-    run.outputs = [compare(name, r, g, atol, rtol, alignment) for name, r, g in zip(pairing.names_a, ref, got)]
+    run.outputs = [compare(name, r, g, *tolerance.of(name), alignment) for name, r, g in zip(pairing.names_a, ref, got)]
     return run
 
 

@@ -240,3 +240,51 @@ def test_a_rank_0_bool_input_gets_a_feed_onnxruntime_takes():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     assert verify_mod.verify(model, model, provider="cpu").ok
+
+
+# ---------------------------------------------------------------- saved inputs and outputs (issue 12)
+
+
+def polygraphy_array(array: np.ndarray) -> dict:
+    import base64
+    import io
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return {"array": base64.b64encode(buffer.getvalue()).decode(), "polygraphy_class": "ndarray"}
+
+
+@pytest.mark.parametrize("fmt", ["npz", "polygraphy"])
+def test_a_port_is_checked_against_what_the_framework_computed(tmp_path, fmt):
+    """The decoder's PyTorch outputs (stored with the fixture) as --expected, its inputs as --inputs."""
+    import json
+    stored = np.load(REAL / "decoder3d.npz")
+    pairs = [(stored["x1"], stored["y1"]), (stored["x2"], stored["y2"])]
+    if fmt == "npz":
+        np.savez(tmp_path / "in.npz", **{f"x/{i}": x for i, (x, _) in enumerate(pairs)})
+        np.savez(tmp_path / "out.npz", **{f"y/{i}": y for i, (_, y) in enumerate(pairs)})
+        inputs, expected = tmp_path / "in.npz", tmp_path / "out.npz"
+    else:
+        (tmp_path / "in.json").write_text(json.dumps([{"x": polygraphy_array(x)} for x, _ in pairs]))
+        iterations = [{"outputs": {"y": polygraphy_array(y)}, "runtime": 0.0, "runner_name": "torch",
+                       "polygraphy_class": "IterationResult"} for _, y in pairs]
+        (tmp_path / "out.json").write_text(json.dumps({"lst": [["torch", iterations]], "polygraphy_class": "RunResults"}))
+        inputs, expected = tmp_path / "in.json", tmp_path / "out.json"
+    port, _ = api.convert_model(onnx.load(str(REAL / "decoder3d.torchscript.dynamic.onnx")))
+    result = api.verify_models(port, None, api.VerifyOptions(inputs=str(inputs), expected=str(expected)))
+    assert result.ok and len(result.runs) == 2 and "compared with the saved outputs" in result.summary()
+    strict = api.VerifyOptions(inputs=str(inputs), expected=str(expected), per_output=(("y", 0.0, 0.0),))
+    failed = api.verify_models(port, None, strict)                  # its own bound for one output
+    assert not failed.ok and failed.runs[0].outputs[0].bound == 0.0
+
+
+def test_saved_data_that_does_not_fit_is_one_line(tmp_path):
+    from onnxport.converter.errors import BadArgument
+    np.savez(tmp_path / "in.npz", wrong=np.zeros(3, np.float32))
+    (tmp_path / "junk.json").write_text("{\"nothing\": 1}")
+    model = onnx.load(str(REAL / "decoder3d.torchscript.dynamic.onnx"))
+    with pytest.raises(BadInput, match="saved input set 0 lacks x"):
+        api.verify_models(model, model, api.VerifyOptions(inputs=str(tmp_path / "in.npz")))
+    with pytest.raises(BadInput, match="neither saved inputs nor RunResults"):
+        api.verify_models(model, model, api.VerifyOptions(inputs=str(tmp_path / "junk.json")))
+    with pytest.raises(BadArgument, match="--expected needs the inputs"):
+        api.verify_models(model, None, api.VerifyOptions(expected=str(tmp_path / "in.npz")))
