@@ -24,6 +24,8 @@ from onnx import numpy_helper
 from onnxport import cli
 from onnxport.models import conv, convtranspose, resize
 
+pytestmark = pytest.mark.slow          # throws 1,000 hostile files at the commands
+
 BASES = {
     "convtranspose": lambda: convtranspose.build([3, 4, 3], kernel=[2, 2, 2], strides=[2, 2, 2], consumer="Relu"),
     "conv": lambda: conv.build([5, 6], cin=2, cout=2, kernel=[3, 3], pads=[1, 1, 1, 1]),

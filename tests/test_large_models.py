@@ -11,6 +11,8 @@ from onnxport import cli
 from onnxport.converter import api, model_io
 from onnxport.models import large_unet3d
 
+pytestmark = pytest.mark.slow          # writes and converts a model over 2 GB
+
 OVER_2GB = dict(blocks=(1, 1, 1, 38), widths=(4, 8, 8, 512))      # 38 blocks of 512-channel k3 Convs: 2.15 GB
 
 

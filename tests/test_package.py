@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow          # builds the wheel and installs it
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
