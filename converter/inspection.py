@@ -61,6 +61,17 @@ class Inspection:
     def convertible(self) -> bool:
         return not self.remaining and not self.refused
 
+    @property
+    def ok(self) -> bool:
+        """convert would leave nothing the target forbids."""
+        return self.convertible
+
+    def summary(self) -> str:
+        verdict = (f"convert refuses it: {self.refused}" if self.refused else
+                   f"{len(self.remaining)} node(s) would still violate the target" if self.remaining else
+                   "convert would leave nothing the target forbids")
+        return f"{self.source}: {len(self.blockers)} blocker(s); {verdict}"
+
     def text(self) -> str:
         against = f"runtime profile {self.profile.name} ({self.profile.title}; read {self.profile.read})" \
             if self.profile else f"targets {', '.join(self.targets)}"
@@ -85,7 +96,7 @@ class Inspection:
         profile = {k: getattr(self.profile, k) for k in ("name", "title", "source", "read", "notes")} \
             if self.profile else None
         from onnxport.converter.report import header
-        return {**header(), "source": self.source, "targets": self.targets, "profile": profile,
+        return {**header(), "ok": self.ok, "summary": self.summary(), "source": self.source, "targets": self.targets, "profile": profile,
                 "blockers": [b.to_dict() for b in self.blockers],
                 "remaining_after_convert": [v.to_dict() for v in self.remaining],
                 "refused": self.refused, "convertible": self.convertible}
