@@ -40,6 +40,7 @@ def _load_library() -> None:
 PAD_MODES = {"zero": "constant", "edge": "edge", "reflect": "reflect"}
 STRATEGIES = ("subpixel", "resize-conv", "conv2d", "auto")    # converter.pipeline.STRATEGIES and auto
 PROVIDERS = ("auto", "cuda", "cpu")
+RUNTIMES = ("openvino", "opencv", "tract", "mnn")              # converter.runtimes.RUNTIMES
 STDOUT = "-"
 
 
@@ -80,7 +81,8 @@ def _verify_options(args) -> api.VerifyOptions:
     per_output = tuple((name, atol_for.get(name, atol), rtol_for.get(name, rtol)) for name in {**atol_for, **rtol_for})
     return api.VerifyOptions(parse_shape_args(getattr(args, "shape", None)), atol, rtol, args.provider, args.runs,
                              max_memory=_bytes(args.max_memory, "--max-memory"), per_output=per_output,
-                             inputs=getattr(args, "inputs_file", None), expected=getattr(args, "expected", None))
+                             inputs=getattr(args, "inputs_file", None), expected=getattr(args, "expected", None),
+                             runtime=getattr(args, "runtime", None))
 
 
 def _tolerances(given: list[str] | None, flag: str) -> tuple[float, dict[str, float]]:
@@ -150,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pad-to-valid", action="store_true",
                    help="pad inputs to the next admissible size, crop size-preserving outputs back")
     p.add_argument("--pad-mode", default="zero", choices=list(PAD_MODES), help="with --pad-to-valid")
+    p.add_argument("--verify-on", choices=RUNTIMES,
+                   help="also verify the result on this runtime (its extra installed: pip install 'onnxport[NAME]')")
     _verify_args(p)
     p.set_defaults(run=_convert)
 
@@ -184,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-strides", metavar="S,S", help="compare every S-th output position of B (a --dense net)")
     p.add_argument("--inputs", dest="inputs_file", metavar="FILE",
                    help="run at these saved inputs (.npz by input name, or Polygraphy --save-inputs JSON)")
+    p.add_argument("--runtime", choices=RUNTIMES,
+                   help="run B on this runtime (in a process of its own) and A on onnxruntime; install its extra: "
+                        "pip install 'onnxport[NAME]'")
     p.add_argument("--expected", metavar="FILE",
                    help="compare B (or A alone) with these outputs, e.g. what PyTorch computed for --inputs "
                         "(.npz by output name, or Polygraphy --save-outputs JSON)")
@@ -241,7 +248,7 @@ def _convert(args) -> int:
                                      args.provider, parse_shape_args(args.fix_sizes, "--fix-sizes") or None)
         report = api.convert(args.input, args.output, options, verify=not args.no_verify,
                              verify_options=_verify_options(args), force=args.force, allow_partial=args.allow_partial,
-                             report=_json_file(args))
+                             report=_json_file(args), verify_on=args.verify_on)
     except ResultError as e:      # no model written; the report was (to --json FILE, and here)
         _show(e.report, args)
         raise

@@ -39,6 +39,7 @@ class VerifyOptions:
     per_output: tuple = ()                         # (output name, atol, rtol): outputs with their own bound
     inputs: str | None = None                      # saved inputs to run at (.npz or Polygraphy JSON)
     expected: str | None = None                    # the outputs a framework computed for them
+    runtime: str | None = None                     # run the second model there (openvino, opencv, tract, mnn)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
         step = pipeline.Step("pad-inputs-to-valid", Options(valid_sizes=plans, pad_mode=options.pad_to_valid))
         report.passes += pipeline.run(graph, [step], rounds=1)
         report.alignment = replace(report.alignment, lossless=True)
+    report.passes += pipeline.run(graph, [pipeline.Step("explicit-attributes", Options())], rounds=1)
     report.remaining = pipeline.violations(graph, plan.checked)
     if plan.profile is not None:
         report.profile = plan.profile.name
@@ -194,7 +196,7 @@ def first_sizes(model: onnx.ModelProto, overrides: dict, folder: Path | None = N
 
 def convert(source: Source, output: str | os.PathLike, options: ConvertOptions = ConvertOptions(), *, verify: bool = True,
             verify_options: VerifyOptions = VerifyOptions(), force: bool = False,
-            allow_partial: bool = False, report: str | None = None) -> ConvertReport:
+            allow_partial: bool = False, report: str | None = None, verify_on: str | None = None) -> ConvertReport:
     """Load, rewrite, verify, then write atomically. Every output (the model, its data, the report) is
     checked before any work; nothing but the report is written when a step fails."""
     loaded = model_io.load(source)
@@ -214,7 +216,8 @@ def convert(source: Source, output: str | os.PathLike, options: ConvertOptions =
             raise TargetNotReached(f"{len(result.remaining)} node(s) still violate the target ({nodes}"
                                    f"{', ...' if len(result.remaining) > 3 else ''}); nothing written "
                                    f"(--allow-partial writes it anyway)", result)
-        return _verified_write(loaded, converted, result, out, verify, verify_options, force, result.alignment)
+        return _verified_write(loaded, converted, result, out, verify, verify_options, force, result.alignment,
+                               verify_on)
     return _reporting(work, report_out, force)
 
 
@@ -239,7 +242,8 @@ def verify_models(a: onnx.ModelProto, b: onnx.ModelProto | None, options: Verify
     return verify_mod.verify(a, b if b is not None else a, shapes=options.shapes, atol=options.atol, rtol=options.rtol,
                              provider=options.provider, runs=options.runs, seed=options.seed, alignment=alignment,
                              against_provider=against_provider, folders=folders, max_memory=options.max_memory,
-                             per_output=options.per_output, saved_inputs=saved, expected=expected)
+                             per_output=options.per_output, saved_inputs=saved, expected=expected,
+                             runtime=options.runtime)
 
 
 Alignment = verify_mod.Alignment
@@ -351,14 +355,22 @@ def fix_sizes(source: Source, output: str | os.PathLike, shapes_: dict, *, verif
     return _reporting(work, report_out, force)
 
 
-def _verified_write(loaded, model, report, out, verify, options, force, alignment=verify_mod.Alignment()):
-    """Verify `model` against what was loaded, then write it atomically; nothing is written on a mismatch."""
+def _verified_write(loaded, model, report, out, verify, options, force, alignment=verify_mod.Alignment(),
+                    verify_on: str | None = None):
+    """Verify `model` against what was loaded (on onnxruntime, then on the runtime `verify_on` too), then
+    write it atomically; nothing is written on a mismatch."""
     if verify:
         report.verification = verify_models(loaded.model, model, options, alignment,
                                             (loaded.folder, loaded.folder))
         if not report.verification.ok:
             raise VerificationMismatch(f"the result is not equivalent: {report.verification.summary()}; "
                                        f"nothing written", report)
+    if verify_on is not None:
+        report.runtime_verification = verify_models(loaded.model, model, replace(options, runtime=verify_on),
+                                                    alignment, (loaded.folder, loaded.folder))
+        if not report.runtime_verification.ok:
+            raise VerificationMismatch(f"on {verify_on}, the result is not equivalent: "
+                                       f"{report.runtime_verification.summary()}; nothing written", report)
     model_io.save(model, out, force=force, protected=loaded.protected_paths(), folder=loaded.folder,
                   external=loaded.uses_external_data)
     report.output = out.requested + (f" ({out.note})" if out.note else "")

@@ -59,11 +59,16 @@ class Profile:
     static_inputs: str = ""         # the source saying the runtime needs fixed input sizes; "" if it does not
     fold_shapes: bool = False       # convert folds shape arithmetic on static sizes into constants
     origin: str = ""                # what --target named (a profile name or a .toml path)
+    max_opset: int | None = None    # the newest ONNX opset the runtime imports
+    max_opset_source: str = ""
 
     def violations(self, graph: gs.Graph) -> list[Violation]:
         found = [Violation(t.name, "graph input", f"symbolic sizes {list(t.shape)} (fix them: --fix-sizes)",
                            self.static_inputs)
                  for t in graph.inputs if self.static_inputs and not _static(t)]
+        if self.max_opset is not None and int(graph.opset) > self.max_opset:
+            found.append(Violation(graph.name or "<model>", "model", f"opset {graph.opset} (the runtime imports up "
+                                   f"to {self.max_opset}; onnxport keeps a model's opset)", self.max_opset_source))
         for g in all_graphs(graph):
             for node in g.nodes:
                 found += self.node_violations(node)
@@ -119,7 +124,8 @@ def load(target: str) -> Profile:
                    convert.get("max_rank"), constraints,
                    frozenset(ops["allowed"]) if "allowed" in ops else None, ops.get("source", ""),
                    list(data.get("notes", [])), data.get("static_inputs", {}).get("source", ""),
-                   bool(convert.get("fold_shapes", False)), target)
+                   bool(convert.get("fold_shapes", False)), target, data.get("max_opset"),
+                   data.get("max_opset_source", ""))
 
 
 def _check(node: gs.Node, c: dict) -> list[str]:

@@ -27,6 +27,7 @@ class ConvertReport:
     macs_at: dict | None = None
     remaining: list = field(default_factory=list)    # profiles.Violation: what still violates the target
     verification: VerifyResult | None = None
+    runtime_verification: VerifyResult | None = None     # convert --verify-on NAME: the result on that runtime
     output: str | None = None
     fuse: bool = False
     alignment: object = None       # how verification lines outputs up (verify.Alignment)
@@ -38,7 +39,7 @@ class ConvertReport:
     @property
     def ok(self) -> bool:
         """Every target reached and, where it was verified, equivalent."""
-        return not self.remaining and (self.verification is None or self.verification.ok)
+        return not self.remaining and all(v is None or v.ok for v in (self.verification, self.runtime_verification))
 
     def summary(self) -> str:
         check = self.verification.summary().split(";")[0] if self.verification else f"not verified ({self.verify_skipped})"
@@ -58,6 +59,7 @@ class ConvertReport:
             "remaining": [v.to_dict() for v in self.remaining],
             "profile": self.profile, "strategy_choices": [c.to_dict() for c in self.choices],
             "verification": self.verification.to_dict() if self.verification else None,
+            "runtime_verification": self.runtime_verification.to_dict() if self.runtime_verification else None,
         }
 
     def text(self) -> str:
@@ -87,6 +89,8 @@ class ConvertReport:
             lines.append(f"  verify: {self.verification.summary()}")
         else:
             lines.append(f"  verify: skipped ({self.verify_skipped})")
+        if self.runtime_verification is not None:
+            lines.append(f"  verify on the runtime: {self.runtime_verification.summary()}")
         if self.output:
             lines.append(f"  wrote {self.output}")
         return "\n".join(lines)

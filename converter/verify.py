@@ -211,7 +211,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
            rtol: float = 1e-4, provider: str = "auto", runs: int = 3, seed: int = 0,
            alignment: Alignment = Alignment(), against_provider: str | None = None,
            folders: tuple = (None, None), max_memory: int = run_plan.DEFAULT_BUDGET, per_output: tuple = (),
-           saved_inputs: list | None = None, expected: list | None = None) -> VerifyResult:
+           saved_inputs: list | None = None, expected: list | None = None, runtime: str | None = None) -> VerifyResult:
     """Run both models on the same random inputs at `runs` sizes and compare every output.
 
     against_provider runs the second model on another provider (a cross-provider check: the same model
@@ -219,7 +219,8 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     where each model's external data lives (None: it has none). max_memory: bytes of activations a run
     may take (converter.run_plan). per_output: (name, atol, rtol) for outputs with their own tolerance.
     saved_inputs: feed sets to run instead of random ones; expected: the outputs the framework computed
-    for them (then b, or a alone, is compared with those)."""
+    for them (then b, or a alone, is compared with those). runtime: run b on that runtime
+    (converter.runtimes: openvino, opencv, tract, mnn), in a process of its own, a on onnxruntime."""
     if runs < 1:
         raise BadArgument(f"--runs {runs}: must be at least 1")
     tolerance = Tolerance(atol, rtol, tuple(per_output))
@@ -240,7 +241,8 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
         runner_a = _load(a, plist, "the model", folders[0])
         first_on = runner_a.get_providers()[0]
     try:
-        session_b = _load(b, plist_b, "the second model", folders[1])
+        session_b = _load(b, plist_b, "the second model", folders[1]) if runtime is None else \
+            _runtime_session(runtime, b, folders[1])
     except BadInput as e:
         return VerifyResult(False, first_on, atol, rtol, [RunCheck({}, failure=str(e))])
     on_b = session_b.get_providers()[0]
@@ -287,7 +289,8 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     result = VerifyResult(ok, used, atol, rtol, checks, notes=pairing.notes +
                           ([planned.batch_skipped] if planned.batch_skipped else []))
     failed = next((c for c in checks if not c.ok), None)
-    if failed is not None and not failed.failure and failed.outputs and all(o.note != SHAPE_ONLY for o in failed.outputs):
+    if runtime is None and failed is not None and not failed.failure and failed.outputs and \
+            all(o.note != SHAPE_ONLY for o in failed.outputs):
         feeds = inputs_mod.random_feeds(specs, failed.shapes, seed + checks.index(failed))
         result.divergence = first_divergence(a, b, feeds, plist, atol, rtol, plist_b, folders)
     return result
@@ -343,6 +346,17 @@ def _freed_checks(planned, runner_a, session_b, pairing, specs, seed, tolerance,
                                            SHAPE_ONLY if ok else f"shape {list(value.shape)}, predicted {want}"))
         checks.append(run)
     return checks
+
+
+def _runtime_session(name: str, model: onnx.ModelProto, folder: Path | None):
+    """The second model on a real runtime; its refusal (or crash) is the verification's finding."""
+    from onnxport.converter.runtimes import info
+    from onnxport.converter.runtimes.session import RuntimeFailure, RuntimeSession
+    info(name)                          # not installed: a one-line error naming the extra, exit 2
+    try:
+        return RuntimeSession(name, model, folder)
+    except RuntimeFailure as e:
+        raise BadInput(str(e)) from None
 
 
 def _verify_saved(a, b, saved_inputs, expected, tolerance, provider, folders, alignment) -> VerifyResult:

@@ -23,6 +23,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes import _driver, _registry
 from onnxport.passes._graph import constant_value
+from onnxport.passes.explicit_attributes import explicit
 
 CODE_BASE = float(2**40)       # float64 represents CODE_BASE + i exactly for any realistic weight count
 WEIGHT_ROLES = ["data", "coded", "coded"]              # Conv-like ops: X, W, B
@@ -136,7 +137,7 @@ def _compare(obs, ref, pairs, chain, memo) -> str:
         return "" if obs.name == ref.name else f"'{obs.name}' is not '{ref.name}'"
     node_ref = ref.inputs[0]
     node_obs = obs.inputs[0] if len(obs.inputs) == 1 else None
-    if node_obs is None or node_obs.op != node_ref.op or node_obs.attrs != node_ref.attrs \
+    if node_obs is None or node_obs.op != node_ref.op or explicit(node_obs) != explicit(node_ref) \
             or len(node_obs.inputs) != len(node_ref.inputs) or len(node_obs.outputs) != len(node_ref.outputs):
         return f"'{obs.name}' is computed differently"
     for a, b in zip(node_obs.inputs, node_ref.inputs):

@@ -170,8 +170,9 @@ def test_a_violating_net_converts_into_one_the_runtime_takes(profile, build, siz
 def test_every_profile_names_its_sources():
     for name in profiles.names():
         p = profiles.load(name)
-        assert p.source and p.read and p.constraints, name
+        assert p.source and p.read and (p.constraints or p.notes), name     # none: the notes say why
         assert all(c["source"] for c in p.constraints), name
+        assert p.max_opset is None or p.max_opset_source, name
 
 
 def test_a_net_a_profile_cannot_take_is_listed_not_refused():

@@ -1,0 +1,44 @@
+"""MNN: the ONNX model is converted with MNN's own converter, then run through its expression API.
+
+The compiled converter is called directly: the `mnnconvert` Python wrapper sends usage telemetry to a
+remote service and pip-installs a logging SDK to do so, which onnxport must never trigger.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import MNN
+import numpy as np
+
+
+def version() -> str:
+    return f"MNN {MNN.version()}"
+
+
+class Model:
+    def __init__(self, path: str, inputs: list[str], outputs: list[str]):
+        import _tools                                  # MNN's compiled tools, registered by `import MNN`
+        self.folder = tempfile.TemporaryDirectory(prefix="onnxport-mnn-")
+        converted = os.path.join(self.folder.name, "model.mnn")
+        _tools.mnnconvert(["mnnconvert", "-f", "ONNX", "--modelFile", path, "--MNNModel", converted,
+                           "--bizCode", "onnxport"])
+        if not os.path.exists(converted):
+            raise RuntimeError("MNN's converter did not convert the model")
+        self.inputs, self.outputs = inputs, outputs
+        self.module = MNN.nn.load_module_from_file(converted, inputs, outputs)
+
+    def run(self, feeds: dict) -> list:
+        variables = []
+        for name in self.inputs:
+            value = np.ascontiguousarray(feeds[name], np.float32)
+            variable = MNN.expr.placeholder(list(value.shape), MNN.expr.NCHW)
+            variable.write(value.ravel().tolist())
+            variables.append(variable)
+        results = self.module.forward(variables)
+        results = results if isinstance(results, list) else [results]
+        found = []
+        for result in results:
+            result = MNN.expr.convert(result, MNN.expr.NCHW)
+            found.append(np.array(result.read(), np.float32).reshape(result.shape))
+        return found
