@@ -110,7 +110,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
         step = pipeline.Step("pad-inputs-to-valid", Options(valid_sizes=plans, pad_mode=options.pad_to_valid))
         report.passes += pipeline.run(graph, [step], rounds=1)
         report.alignment = replace(report.alignment, lossless=True)
-    report.passes += pipeline.run(graph, [pipeline.Step("explicit-attributes", Options())], rounds=1)
+    report.passes = pipeline.merge(report.passes + pipeline.run(graph, pipeline.explicit_form(), rounds=1))
     report.remaining = pipeline.violations(graph, plan.checked)
     if plan.profile is not None:
         report.profile = plan.profile.name

@@ -17,7 +17,7 @@ import onnxport.passes as _passes  # noqa: F401  (registers every pass)
 from onnxport.converter import progress, shapes
 from onnxport.converter.profiles import Violation
 from onnxport.converter.errors import BadArgument
-from onnxport.passes import _driver, _registry
+from onnxport.passes import _driver, _registry, gelu_scale_last
 from onnxport.passes._driver import PassReport
 from onnxport.passes._graph import text_attr, weight_shape
 
@@ -54,6 +54,11 @@ def _resize_over_three_axes(node: gs.Node) -> str | None:
         return None
     shape = node.inputs[0].shape
     return f"Resize of a rank-{len(shape)} tensor" if shape is not None and len(shape) >= 5 else None
+
+
+def _gelu_scale_first(node: gs.Node) -> str | None:
+    found = gelu_scale_last.scale_first(node) is not None
+    return "GELU with its scale before the product (x * (0.5 * (1 + erf)))" if found else None
 
 
 def _dense_head(node: gs.Node) -> str | None:
@@ -106,15 +111,17 @@ TARGETS = {t.name: t for t in (
     Target("normalize-padding", "ConvTranspose pads explicit: no auto_pad SAME_*/VALID, no output_shape",
            _implicit_padding, passes=("normalize-convtranspose-padding",)),
     Target("no-conv3d", "no Conv with 3 spatial dims (2-D Convs over (H, W) and over depth instead)",
-           _of_spatial_rank(("Conv",), 3), passes=("conv3d-to-conv2d",)),
+           _of_spatial_rank(("Conv",), 3), passes=("conv-same-to-pads", "conv3d-to-conv2d")),
     Target("no-pool3d", "no MaxPool/AveragePool/LpPool with 3 spatial dims (2-D pools instead)",
-           _of_spatial_rank(("MaxPool", "AveragePool", "LpPool"), 3), passes=("pool3d-to-pool2d",)),
+           _of_spatial_rank(("MaxPool", "AveragePool", "LpPool"), 3), passes=("conv-same-to-pads", "pool3d-to-pool2d")),
     Target("nearest-asymmetric-floor", "every nearest Resize in asymmetric + floor form (where it repeats samples)",
            _nearest_not_floor, passes=("nearest-repeat-to-asymmetric-floor",)),
     Target("no-aspect-ratio-policy", "no Resize with keep_aspect_ratio_policy (a plain scales Resize instead)",
            _aspect_ratio_policy, passes=("resize-aspect-ratio-to-scales",)),
     Target("no-half-pixel-symmetric", "no Resize in half_pixel_symmetric form (half_pixel where they agree)",
            _symmetric_coordinates, passes=("resize-symmetric-to-half-pixel",)),
+    Target("gelu-scale-last", "GELU as (x * (1 + erf(x/sqrt2))) * 0.5, the order OpenCV imports",
+           _gelu_scale_first, passes=("gelu-scale-last",)),
     Target("fully-convolutional", "no Flatten/Gemm head: the classifier becomes Convs and slides over larger inputs",
            _dense_head, passes=("gemm-head-to-conv",)),
     Target("no-resize5d", "no Resize of a tensor with rank >= 5 (4-D Resizes of one or two spatial axes instead)",
@@ -135,6 +142,10 @@ STRATEGIES = {
     "conv2d": Strategy("convtranspose3d-to-convtranspose2d", frozenset({3})),
 }
 DEFAULT_STRATEGY = "subpixel"
+# Last, whatever the targets: every implicit form written out (exact rewrites that hold at every size the
+# model runs at), because runtimes read the implicit ones differently (issue 13: OpenVINO and OpenCV
+# size a SAME_UPPER ConvTranspose wrongly, MNN reads a Resize without its mode as bilinear).
+EXPLICIT_FORM = ("normalize-convtranspose-padding", "conv-same-to-pads", "explicit-attributes")
 FUSE_PASSES = ("fuse-lowered", "resize4d-chain-to-resize5d", "fold-convtranspose-crop", "fold-convtranspose-bias",
                "upsample-conv-to-convtranspose", "conv-upsample-to-convtranspose")
 
@@ -143,6 +154,10 @@ FUSE_PASSES = ("fuse-lowered", "resize4d-chain-to-resize5d", "fold-convtranspose
 class Step:
     pass_name: str
     options: _registry.Options
+
+
+def explicit_form() -> list[Step]:
+    return [Step(name, _registry.Options()) for name in EXPLICIT_FORM]
 
 
 def lowering_ranks(targets: list[str]) -> frozenset[int] | None | bool:
@@ -242,10 +257,10 @@ def run(graph: gs.Graph, steps: list[Step], rounds: int = MAX_ROUNDS) -> list[Pa
             changed |= report.modified
         if not changed:
             break
-    return _merge(reports)
+    return merge(reports)
 
 
-def _merge(reports: list[PassReport]) -> list[PassReport]:
+def merge(reports: list[PassReport]) -> list[PassReport]:
     """One report per pass: later rounds add to the first; skips are kept from the last round only."""
     merged: dict[str, PassReport] = {}
     for r in reports:

@@ -5,7 +5,9 @@
 - conv_upsample: a 1x1 Conv then the nearest Resize;
 - tf2onnx_deconv: a Keras Conv{2,3}DTranspose exported with dynamic sizes: ConvTranspose without pads or
   bias, a Slice whose bounds come from Shape ops (crop to the 'same' size, or a zero Pad when the full
-  output is shorter), then the bias as a separate Add.
+  output is shorter), then the bias as a separate Add;
+- gelu: a Linear then exact GELU in the order each torch.onnx exporter writes it (dynamo: x * (0.5 *
+  (1 + erf(x/sqrt2))); TorchScript: (x * (1 + erf(x/sqrt2))) * 0.5), with the factors in either order.
 Weights can be initializers or, as exporters do, Constant nodes, or behind Identity or Cast.
 """
 from __future__ import annotations
@@ -85,3 +87,23 @@ def tf2onnx_deconv(spatial=("D", "H", "W"), cin: int = 4, cout: int = 3, kernel=
     net.output(net.op("Add", [y, b], "biased"), ["N", cout] + [f"{d}_out" if isinstance(d, str) else d * s
                                                                for d, s in zip(spatial, strides)], TensorProto.FLOAT)
     return net.build(doc=__doc__)
+
+
+def gelu(order: str = "dynamo", features: int = 8, scale: float = 0.5, swap: bool = False, seed: int = 5,
+         opset: int = 18) -> onnx.ModelProto:
+    """X (N, T, features) -> MatMul + Add -> GELU in `order` ("dynamo" or "torchscript"); `swap` puts
+    every constant first; `scale` replaces the 0.5 (a non-GELU product when it is not a power of two)."""
+    net = NetBuilder(f"gelu_{order}", seed=seed, opset=opset)
+    pair = (lambda a, b: [b, a]) if swap else (lambda a, b: [a, b])
+    x = net.input("X", ["N", "T", features])
+    w = net.const((net.rng.standard_normal([features, features]) * 2).astype(np.float32), "w")
+    h = net.op("Add", [net.op("MatMul", [x, w], "linear"), net.bias(features)], "linear_biased")
+    erf = net.op("Erf", [net.op("Div", [h, net.const(np.float32(np.sqrt(2)), "sqrt2")], "scaled")], "erf")
+    term = net.op("Add", pair(erf, net.const(np.float32(1), "one")), "one_plus_erf")
+    half = net.const(np.float32(scale), "half")
+    if order == "dynamo":
+        y = net.op("Mul", pair(h, net.op("Mul", pair(term, half), "halved")), "gelu")
+    else:
+        y = net.op("Mul", pair(net.op("Mul", [h, term], "product"), half), "gelu")
+    net.output(y, ["N", "T", features])
+    return net.build(doc=f"GELU as the {order} exporter writes it")

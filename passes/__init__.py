@@ -1,6 +1,7 @@
 """Graph rewrites, one per module; importing this package registers them all (see passes._registry)."""
 from onnxport.passes import (  # noqa: F401  (importing registers them)
     conv3d_to_conv2d,
+    conv_same_to_pads,
     conv_upsample_to_convtranspose,
     convtranspose3d_to_convtranspose2d,
     convtranspose_to_resize_conv,
@@ -11,6 +12,7 @@ from onnxport.passes import (  # noqa: F401  (importing registers them)
     fold_shape_computations,
     free_baked_sizes,
     fuse_lowered,
+    gelu_scale_last,
     gemm_head_to_conv,
     nearest_repeat_to_asymmetric_floor,
     normalize_convtranspose_padding,

@@ -2,9 +2,10 @@
 
 For each model, three forms: as exported, converted with the default target, and converted for the
 runtime's profile (`convert --target NAME`). Each form runs on the runtime (in its own process) against
-the original on onnxruntime. A cell's verdict is `agrees` (within atol + rtol*max|a|), `differs` (it ran
-and disagrees: never acceptable for a converted form), `refused` (the runtime refused, crashed or hung,
-with its reason), or `not convertible` (inspect --target NAME says what the runtime cannot take).
+the original on onnxruntime, twice (at a second size, batch 2 among them, where the model takes one).
+A cell's verdict is `agrees` (within atol + rtol*max|a|), `differs` (it ran and disagrees: never
+acceptable for a converted form), `refused` (the runtime refused, crashed or hung, with its reason), or
+`not convertible` (inspect --target NAME says what the runtime cannot take).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Cell:
     runtime: str
     verdict: str            # agrees, differs, refused, not convertible
     detail: str = ""        # the worst error, or the reason
+    error: float | None = None      # the worst max|a-b| where it ran
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,24 +61,25 @@ def cell(name: str, model: onnx.ModelProto, form: str, runtime: str) -> Cell:
     converted, why = form_of(model, form, runtime)
     if converted is None:
         return Cell(name, form, runtime, "not convertible", why)
-    result = api.verify_models(model, converted, api.VerifyOptions(runs=1, provider="cpu", runtime=runtime))
+    result = api.verify_models(model, converted, api.VerifyOptions(runs=2, provider="cpu", runtime=runtime))
     run = result.runs[0] if result.runs else None
     if run is not None and run.failure:
         return Cell(name, form, runtime, "refused", run.failure.removeprefix("the second model fails to run: ")[:300])
     worst = result.worst
     detail = f"max|a-b| {worst[1].max_abs_error:.2g} (bound {worst[1].bound:.2g})" if worst else ""
-    return Cell(name, form, runtime, "agrees" if result.ok else "differs", detail)
+    return Cell(name, form, runtime, "agrees" if result.ok else "differs", detail,
+                worst[1].max_abs_error if worst else None)
 
 
 def table(cells: list[Cell], runtimes: list[str]) -> str:
-    """A markdown table: a row per model and form, a column per runtime."""
-    rows = {}
+    """A markdown table: a row per model, a column per runtime, each cell its forms' verdicts in FORMS order."""
+    marks = {"agrees": "agrees", "refused": "refused", "not convertible": "n/c"}
+    rows: dict[str, dict[str, dict[str, str]]] = {}
     for c in cells:
-        mark = {"agrees": "runs, agrees", "differs": "**differs**", "refused": "refused",
-                "not convertible": "not convertible"}[c.verdict]
-        rows.setdefault((c.model, c.form), {})[c.runtime] = f"{mark} ({c.detail[:60]})" if c.verdict == "differs" \
-            else mark
-    lines = ["| model | form | " + " | ".join(runtimes) + " |", "|---|---|" + "---|" * len(runtimes)]
-    for (model, form), found in rows.items():
-        lines.append(f"| {model} | {form} | " + " | ".join(found.get(r, "") for r in runtimes) + " |")
+        mark = marks.get(c.verdict) or ("**differs** (shape)" if c.error == float("inf") else f"**differs** {c.error:.1e}")
+        rows.setdefault(c.model, {}).setdefault(c.runtime, {})[c.form] = mark
+    lines = ["| model | " + " | ".join(runtimes) + " |", "|---|" + "---|" * len(runtimes)]
+    for model, found in rows.items():
+        lines.append(f"| {model} | " + " | ".join(" / ".join(found.get(r, {}).get(f, "") for f in FORMS)
+                                                 for r in runtimes) + " |")
     return "\n".join(lines)

@@ -1,5 +1,8 @@
 """MNN: the ONNX model is converted with MNN's own converter, then run through its expression API.
 
+A module is loaded per input size: one loaded module run at a second size crashes MNN 3.6 (SIGSEGV on
+example:unet3d converted, batch 1 then batch 2), as a deployment that fixes its size never sees.
+
 The compiled converter is called directly: the `mnnconvert` Python wrapper sends usage telemetry to a
 remote service and pip-installs a logging SDK to do so, which onnxport must never trigger.
 """
@@ -25,17 +28,20 @@ class Model:
                            "--bizCode", "onnxport"])
         if not os.path.exists(converted):
             raise RuntimeError("MNN's converter did not convert the model")
-        self.inputs, self.outputs = inputs, outputs
-        self.module = MNN.nn.load_module_from_file(converted, inputs, outputs)
+        self.converted, self.inputs, self.outputs = converted, inputs, outputs
+        self.modules: dict = {}
 
     def run(self, feeds: dict) -> list:
+        key = tuple(feeds[name].shape for name in self.inputs)
+        if key not in self.modules:
+            self.modules[key] = MNN.nn.load_module_from_file(self.converted, self.inputs, self.outputs)
         variables = []
         for name in self.inputs:
             value = np.ascontiguousarray(feeds[name], np.float32)
             variable = MNN.expr.placeholder(list(value.shape), MNN.expr.NCHW)
             variable.write(value.ravel().tolist())
             variables.append(variable)
-        results = self.module.forward(variables)
+        results = self.modules[key].forward(variables)
         results = results if isinstance(results, list) else [results]
         found = []
         for result in results:

@@ -32,6 +32,8 @@ def main() -> None:
             with np.load(feeds_path, allow_pickle=False) as data:
                 feeds = {k: data[k] for k in data.files}
             results = model.run(feeds)
+            if len(results) != len(outputs):
+                raise RuntimeError(f"the runtime returned {len(results)} of the model's {len(outputs)} outputs")
             out = feeds_path[:-len(".npz")] + ".out.npz"
             np.savez(out, **{f"o{i}": np.asarray(r) for i, r in enumerate(results)})
             protocol.write(f"ok {out}\n")

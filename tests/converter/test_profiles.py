@@ -3,7 +3,10 @@ profile's own checker and by an independent check written here from the runtime'
 and verifies. Plus loading user profiles and their errors."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import onnx
+import onnxruntime.tools.mobile_helpers as mobile_helpers
 import pytest
 from onnx import numpy_helper
 
@@ -223,3 +226,42 @@ def test_unknown_profiles_and_two_profiles_are_bad_arguments(tmp_path):
         profiles.load(str(tmp_path / "missing.toml"))
     with pytest.raises(BadArgument, match="one runtime profile at a time"):
         api.convert_model(examples.build("gan3d"), targets=["coreml", "nnapi"])
+
+
+# The op tables onnxruntime ships in its wheel (onnxruntime/tools/mobile_helpers), against the profiles read
+# from the same tables: every allowed op is in the table, every "Only 2D" note is a rank constraint, every
+# "must/should be constant" note a constant_inputs constraint. A newer onnxruntime that changes a note fails
+# here, so the profile is re-read.
+MOBILE_TABLES = {"coreml": "coreml_supported_mlprogram_ops.md", "nnapi": "nnapi_supported_ops.md"}
+FROM_OTHER_TABLES = {("coreml", "BatchNormalization"): "coreml_supported_neuralnetwork_ops.md"}
+
+
+def mobile_table(file_name: str) -> dict[str, str]:
+    rows = {}
+    for line in (Path(mobile_helpers.__file__).parent / file_name).read_text().splitlines():
+        cells = [c.strip() for c in line.split("|")]         # "|ai.onnx:Conv|note|": '', op, note, ''
+        if len(cells) == 4 and cells[1].startswith("ai.onnx"):
+            rows[cells[1].split(":")[-1].split(".")[-1]] = cells[2]
+    return rows
+
+
+def constraints_for(profile, op: str) -> list[dict]:
+    return [c for c in profile.constraints
+            if c["op"] in ("*", op) or (isinstance(c["op"], list) and op in c["op"])]
+
+
+@pytest.mark.parametrize("name", sorted(MOBILE_TABLES))
+def test_mobile_profiles_agree_with_the_tables_onnxruntime_ships(name):
+    profile = profiles.load(name)
+    table = {op.lower(): note for op, note in mobile_table(MOBILE_TABLES[name]).items()}
+    for op in sorted(profile.allowed_ops):
+        other = FROM_OTHER_TABLES.get((name, op))
+        found = mobile_table(other) if other else table
+        assert op.lower() in {k.lower() for k in found}, f"{name}: {op} is allowed but not in {other or MOBILE_TABLES[name]}"
+    for op in sorted(profile.allowed_ops):
+        note, rules = table.get(op.lower(), ""), constraints_for(profile, op)
+        if "Only 2D" in note or "Only 1D/2D" in note:
+            ranks = [r for c in rules for r in (c.get("spatial_ranks") or c.get("input_ranks") or [])]
+            assert ranks and max(ranks) <= (4 if op == "Resize" else 2), f"{name}: {op}: {note}"
+        if ("Weight" in note or "Bias" in note or "Input B" in note) and "constant" in note:
+            assert any(c.get("constant_inputs") for c in rules), f"{name}: {op}: {note}"

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from onnx import helper, numpy_helper
 
-from onnxport.converter import api, recipes
+from onnxport.converter import api, pipeline, recipes
 from onnxport.models import convtranspose, examples
 from tests.helpers import assert_equivalent, count_ops, run_pass
 from tests.passes.convtranspose_cases import GRID, node_test_cases, random_models
@@ -19,10 +19,12 @@ def lower(model, strategy):
 
 
 def assert_round_trip(model, back):
-    """Same node count and op types, the same attributes (defaults written out on both sides, as convert
+    """Same node count and op types, the same attributes (in the explicit form on both sides, as convert
     writes them), weights equal within 1e-6, and equivalent."""
     assert [n.op_type for n in back.graph.node] == [n.op_type for n in model.graph.node]
-    explicit, _ = run_pass(model, "explicit-attributes")
+    explicit = model
+    for name in pipeline.EXPLICIT_FORM:
+        explicit, _ = run_pass(explicit, name)
     values = lambda node: {a.name: helper.get_attribute_value(a) for a in node.attribute}
     for a, b in zip(explicit.graph.node, back.graph.node):
         assert (a.name, values(a)) == (b.name, values(b))

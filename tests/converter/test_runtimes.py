@@ -1,0 +1,145 @@
+"""Real runtimes (OpenVINO, OpenCV DNN, tract, MNN) through their adapters, each in a worker process.
+
+A runtime not installed skips its tests with the extra to install; CI installs them all (the README's
+test command installs `.[test,runtimes]`). The matrix cells here are ones measured to agree
+(benchmarks/runtime_matrix.py has the whole matrix): the converted form for a runtime's profile must run
+there and agree with the original on onnxruntime; a runtime that refuses says why in one line.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+
+from onnxport import cli
+from onnxport.converter import api, runtimes
+from onnxport.converter.errors import BadArgument
+from onnxport.converter.runtimes.matrix import cell, form_of
+from onnxport.models import examples
+from tests.cli.test_cli import assert_one_line_error, run
+
+FIXTURES = Path(__file__).parents[1] / "data" / "real_exports"
+
+
+def requires(name: str):
+    found = importlib.util.find_spec(runtimes.RUNTIMES[name].module) is not None
+    return pytest.mark.skipif(not found, reason=f"{name} is not installed: pip install 'onnxport[{name}]'")
+
+
+def installed(name: str):
+    return pytest.param(name, marks=requires(name), id=name)
+
+
+ALL = [installed(n) for n in runtimes.RUNTIMES]
+
+
+def fixture(name: str) -> onnx.ModelProto:
+    return onnx.load(str(FIXTURES / f"{name}.onnx"))
+
+
+# (model, runtime): the converted form for the runtime's profile agrees there; the original does not run or
+# does not agree (what onnxport is for).
+REPAIRED = [
+    ("example:keras_gan2d", "openvino"),                      # 2-D ConvTranspose SAME_UPPER: wrong sizes
+    ("example:keras_gan2d", "opencv"),
+    ("decoder3d.torchscript.fixed", "opencv"),                # 5-D Resize refused
+    ("decoder3d.torchscript.fixed", "mnn"),                   # 5-D Resize returns nothing
+    ("monai_attentionunet.torchscript.fixed", "opencv"),      # 3-D ConvTranspose refused, Conv3D + Add asserts
+    ("monai_attentionunet.torchscript.fixed", "mnn"),         # 3-D ConvTranspose with bias: wrong values
+    ("keras_unet3d.tf2onnx.fixed", "mnn"),                    # implicit pool pads: MNN's converter crashes
+]
+
+
+def load(name: str) -> onnx.ModelProto:
+    return examples.build(name.removeprefix("example:")) if name.startswith("example:") else fixture(name)
+
+
+@pytest.mark.parametrize("name, runtime", [pytest.param(m, r, marks=requires(r), id=f"{m}-{r}") for m, r in REPAIRED])
+def test_the_profile_form_runs_and_agrees_where_the_original_does_not(name, runtime):
+    model = load(name)
+    original = cell(name, model, "original", runtime)
+    assert original.verdict in ("refused", "differs"), original
+    converted = cell(name, model, "profile", runtime)
+    assert converted.verdict == "agrees", converted
+
+
+@pytest.mark.parametrize("runtime", ALL)
+def test_every_runtime_runs_a_converted_unet_and_agrees_at_several_sizes(runtime):
+    """example:unet3d has symbolic sizes: static runtimes get them fixed, as `form_of` does for users."""
+    model = examples.build("unet3d")
+    converted, why = form_of(model, "profile", runtime)
+    assert converted is not None, why
+    result = api.verify_models(model, converted, api.VerifyOptions(runs=2, provider="cpu", runtime=runtime))
+    assert result.ok, result.summary()
+    assert runtimes.RUNTIMES[runtime].title.split()[0].lower() in result.provider.lower()
+
+
+@pytest.mark.parametrize("runtime", [installed("opencv")])
+def test_a_runtime_that_refuses_says_why_in_one_result_line(runtime, capsys):
+    decoder = FIXTURES / "decoder3d.torchscript.fixed.onnx"
+    code, out, err = run(capsys, "verify", decoder, decoder, "--runtime", runtime)
+    assert code == 1 and out.count("\n") == 1 and "fails to run" in out and "Resize" in out
+    assert "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("runtime", [installed("openvino")])
+def test_convert_verify_on_a_runtime_reports_both_verifications(runtime, tmp_path, capsys):
+    out, report = tmp_path / "gan.onnx", tmp_path / "report.json"
+    code, stdout, _ = run(capsys, "convert", "example:keras_gan2d", "-o", out, "--verify-on", runtime,
+                          "--json", report)
+    assert code == 0, stdout
+    data = json.loads(report.read_text())
+    assert data["verification"]["ok"] and data["runtime_verification"]["ok"]
+    assert "OpenVINO" in data["runtime_verification"]["provider"]
+    assert "verify on the runtime: equivalent" in stdout
+
+
+def matrix_models() -> dict:
+    """Every bundled example and every fixed real export (what benchmarks/runtime_matrix.py runs)."""
+    found = {f"example:{n}": n for n in sorted(examples.EXAMPLES)}
+    found.update({p.name.removesuffix(".onnx"): p.name.removesuffix(".onnx")
+                  for p in sorted(FIXTURES.glob("*.fixed.onnx"))})
+    return found
+
+
+def judged(original, converted) -> str:
+    """'' where the converted form is acceptable, else why not. It must run and agree, or be refused by the
+    profile with a reason; it may differ only as the original does on the same runtime (its own arithmetic)."""
+    if converted.verdict == "agrees" or (converted.verdict == "not convertible" and converted.detail):
+        return ""
+    if converted.verdict == "differs" and original.verdict == "differs" and converted.error <= 1.1 * original.error:
+        return ""
+    return f"{converted.model}: {converted.verdict} ({converted.detail[:200]}); original: {original.verdict}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runtime", ALL)
+def test_the_runtime_matrix_never_lets_a_converted_model_run_and_disagree(runtime):
+    """The issue's bar: each example and fixture, converted for the runtime's profile, runs there and
+    agrees, or inspect --target refuses it with the reason."""
+    failures, agreed = [], 0
+    for name in matrix_models():
+        model = load(name)
+        converted = cell(name, model, "profile", runtime)
+        agreed += converted.verdict == "agrees"
+        failures.append(judged(cell(name, model, "original", runtime), converted))
+    assert not any(failures), "\n".join(f for f in failures if f)
+    assert agreed >= len(failures) * 3 // 4                  # the matrix is mostly agreement, not refusals
+
+
+def test_a_runtime_not_installed_names_its_extra(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(BadArgument, match=r"pip install 'onnxport\[mnn\]'"):
+        runtimes.info("mnn")
+
+
+def test_an_unknown_runtime_is_a_one_line_error(capsys):
+    code, _, err = run(capsys, "verify", "example:gan3d", "example:gan3d", "--runtime", "tensorflow")
+    assert_one_line_error(code, err)
+
+
+def test_the_command_line_offers_exactly_the_runtimes_the_library_has():
+    assert tuple(cli.RUNTIMES) == tuple(runtimes.RUNTIMES)
