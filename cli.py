@@ -40,7 +40,7 @@ def _load_library() -> None:
 PAD_MODES = {"zero": "constant", "edge": "edge", "reflect": "reflect"}
 STRATEGIES = ("subpixel", "resize-conv", "conv2d", "auto")    # converter.pipeline.STRATEGIES and auto
 PROVIDERS = ("auto", "cuda", "cpu")
-RUNTIMES = ("openvino", "opencv", "tract", "mnn")              # converter.runtimes.RUNTIMES
+RUNTIMES = ("openvino", "opencv", "tract", "mnn", "onnx2torch")              # converter.runtimes.RUNTIMES
 STDOUT = "-"
 
 

@@ -4,6 +4,7 @@ Every installed runtime (openvino, opencv, tract, mnn: pip install 'onnxport[run
 three forms; prints a markdown table (the README's) and writes every cell as JSON with --json FILE.
 
     python benchmarks/runtime_matrix.py [--runtimes openvino,tract] [--models monai_unet,...] [--json cells.json]
+    python benchmarks/runtime_matrix.py --table cells.json torch_cells.json    # runs from two environments
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import onnx
 
 from onnxport.converter.runtimes import RUNTIMES
-from onnxport.converter.runtimes.matrix import FORMS, cell, table
+from onnxport.converter.runtimes.matrix import FORMS, Cell, cell, table
 from onnxport.models import examples
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_exports"
@@ -35,7 +36,13 @@ def main() -> None:
     ap.add_argument("--runtimes", help="comma-separated (default: every installed one)")
     ap.add_argument("--models", help="comma-separated name parts (default: all)")
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--table", nargs="+", metavar="CELLS.json",
+                    help="print the table of saved cells (runtimes installed in different environments), run nothing")
     args = ap.parse_args()
+    if args.table:
+        saved = [Cell(**c) for path in args.table for c in json.loads(Path(path).read_text())]
+        print(table(saved, list(dict.fromkeys(c.runtime for c in saved))))
+        return
     runtimes = args.runtimes.split(",") if args.runtimes else \
         [n for n, r in RUNTIMES.items() if importlib.util.find_spec(r.module) is not None]
     cells, start = [], time.perf_counter()

@@ -17,7 +17,7 @@ import onnxport.passes as _passes  # noqa: F401  (registers every pass)
 from onnxport.converter import progress, shapes
 from onnxport.converter.profiles import Violation
 from onnxport.converter.errors import BadArgument
-from onnxport.passes import _driver, _registry, gelu_scale_last
+from onnxport.passes import _driver, _registry, gelu_scale_last, reshape_allowzero_off
 from onnxport.passes._driver import PassReport
 from onnxport.passes._graph import text_attr, weight_shape
 
@@ -59,6 +59,10 @@ def _resize_over_three_axes(node: gs.Node) -> str | None:
 def _gelu_scale_first(node: gs.Node) -> str | None:
     found = gelu_scale_last.scale_first(node) is not None
     return "GELU with its scale before the product (x * (0.5 * (1 + erf)))" if found else None
+
+
+def _reshape_allowzero(node: gs.Node) -> str | None:
+    return "Reshape with allowzero=1" if reshape_allowzero_off.allowzero_set(node) else None
 
 
 def _dense_head(node: gs.Node) -> str | None:
@@ -122,6 +126,8 @@ TARGETS = {t.name: t for t in (
            _symmetric_coordinates, passes=("resize-symmetric-to-half-pixel",)),
     Target("gelu-scale-last", "GELU as (x * (1 + erf(x/sqrt2))) * 0.5, the order OpenCV imports",
            _gelu_scale_first, passes=("gelu-scale-last",)),
+    Target("no-reshape-allowzero", "no Reshape with allowzero=1 (dropped where the target has no 0)",
+           _reshape_allowzero, passes=("reshape-allowzero-off",)),
     Target("fully-convolutional", "no Flatten/Gemm head: the classifier becomes Convs and slides over larger inputs",
            _dense_head, passes=("gemm-head-to-conv",)),
     Target("no-resize5d", "no Resize of a tensor with rank >= 5 (4-D Resizes of one or two spatial axes instead)",

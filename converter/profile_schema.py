@@ -100,6 +100,7 @@ CONSTRAINT = table({"op": one_or_more(text), "source": text, **RULE_VALUES}, req
 PROFILE = table({
     "name": text, "title": text, "read": text, "source": text, "notes": STRINGS,
     "max_opset": integer(1, 64), "max_opset_source": text,
+    "op_versions": table({}, extra=listing(integer(1, 64))), "op_versions_source": text,
     "convert": table({"targets": STRINGS, "strategy": text, "max_rank": integer(1, 16), "fold_shapes": flag}),
     "ops": table({"allowed": STRINGS, "source": text}),
     "static_inputs": table({"source": text}, required=("source",)),

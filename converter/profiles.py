@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import onnx
 import onnx_graphsurgeon as gs
 
 from onnxport.converter import profile_schema
@@ -61,6 +62,8 @@ class Profile:
     origin: str = ""                # what --target named (a profile name or a .toml path)
     max_opset: int | None = None    # the newest ONNX opset the runtime imports
     max_opset_source: str = ""
+    op_versions: dict = field(default_factory=dict)     # op -> the schema versions the runtime reads
+    op_versions_source: str = ""
 
     def violations(self, graph: gs.Graph) -> list[Violation]:
         found = [Violation(t.name, "graph input", f"symbolic sizes {list(t.shape)} (fix them: --fix-sizes)",
@@ -71,8 +74,18 @@ class Profile:
                                    f"to {self.max_opset}; onnxport keeps a model's opset)", self.max_opset_source))
         for g in all_graphs(graph):
             for node in g.nodes:
-                found += self.node_violations(node)
+                found += self.node_violations(node) + self._version_violations(node, int(graph.opset))
         return found
+
+    def _version_violations(self, node: gs.Node, opset: int) -> list[Violation]:
+        """A runtime that registers converters per op version (onnx2torch) misses versions newer than it."""
+        if node.op not in self.op_versions or (node.domain or "") not in ("", "ai.onnx"):
+            return []
+        version = onnx.defs.get_schema(node.op, opset).since_version
+        known = self.op_versions[node.op]
+        return [] if version in known else [Violation(
+            node.name, node.op, f"{node.op}-{version} at opset {opset} (the runtime reads {node.op} versions "
+            f"{', '.join(map(str, known))}; onnxport keeps a model's opset)", self.op_versions_source)]
 
     def node_violations(self, node: gs.Node) -> list[Violation]:
         if (node.domain or "") not in ("", "ai.onnx") or node.op == "Constant":
@@ -125,7 +138,8 @@ def load(target: str) -> Profile:
                    frozenset(ops["allowed"]) if "allowed" in ops else None, ops.get("source", ""),
                    list(data.get("notes", [])), data.get("static_inputs", {}).get("source", ""),
                    bool(convert.get("fold_shapes", False)), target, data.get("max_opset"),
-                   data.get("max_opset_source", ""))
+                   data.get("max_opset_source", ""), dict(data.get("op_versions", {})),
+                   data.get("op_versions_source", ""))
 
 
 def _check(node: gs.Node, c: dict) -> list[str]:

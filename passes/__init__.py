@@ -22,6 +22,7 @@ from onnxport.passes import (  # noqa: F401  (importing registers them)
     resize5d_to_resize4d,
     resize_aspect_ratio_to_scales,
     resize_sizes_to_scales,
+    reshape_allowzero_off,
     resize_symmetric_to_half_pixel,
     strided_to_dense,
     upsample_conv_to_convtranspose,

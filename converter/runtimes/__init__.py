@@ -25,6 +25,7 @@ RUNTIMES = {
     "opencv": RuntimeInfo("opencv", "cv2", "OpenCV DNN"),
     "tract": RuntimeInfo("tract", "tract", "tract (Sonos)"),
     "mnn": RuntimeInfo("mnn", "MNN", "MNN (Alibaba)"),
+    "onnx2torch": RuntimeInfo("onnx2torch", "onnx2torch", "onnx2torch (PyTorch)"),
 }
 
 

@@ -176,6 +176,20 @@ def test_every_profile_names_its_sources():
         assert p.source and p.read and (p.constraints or p.notes), name     # none: the notes say why
         assert all(c["source"] for c in p.constraints), name
         assert p.max_opset is None or p.max_opset_source, name
+        assert not p.op_versions or p.op_versions_source, name
+
+
+def test_an_op_version_the_runtime_never_registered_is_listed_with_its_source():
+    """onnx2torch keys converters by (op, version): the dynamo export's opset-18 Resize has none there,
+    the TorchScript export's opset-17 one (Resize-13) has."""
+    fixtures = Path(__file__).parents[1] / "data" / "real_exports"
+    dynamo, torchscript = (onnx.load(str(fixtures / f"decoder3d.{kind}.fixed.onnx")) for kind in ("dynamo", "torchscript"))
+    _, report = api.convert_model(dynamo, targets=["onnx2torch"])
+    resizes = [v for v in report.remaining if v.op == "Resize"]
+    assert resizes and all("Resize-18 at opset 18" in v.why and "node_converters/resize.py" in v.source
+                           for v in resizes)
+    _, report = api.convert_model(torchscript, targets=["onnx2torch"])
+    assert not report.remaining
 
 
 def test_a_net_a_profile_cannot_take_is_listed_not_refused():
@@ -210,6 +224,7 @@ def test_a_users_profile_file(tmp_path):
     ('constraint = 3\n', "constraint must be a list"),
     ('notes = [1]\n', r"notes\[0\] must be a string"),
     ('[[constraint]]\nop = "Resize"\nsource = "x"\nresize_modes = { nearest = 3 }\n', "must be a table"),
+    ('op_versions = { Resize = 13 }\n', r"op_versions.Resize must be a list"),
     # what the parser itself chokes on
     ("a = " + "[" * 5000 + "]" * 5000 + "\n", "not a valid profile"),
     ("[convert]\nmax_rank = " + "9" * 100000 + "\n", "not a valid profile"),
