@@ -23,7 +23,7 @@ if not __package__:         # `python cli.py` in a checkout never installed: thi
         sys.modules["onnxport"] = importlib.util.module_from_spec(_spec)
         _spec.loader.exec_module(sys.modules["onnxport"])
 
-from onnxport.converter import progress  # noqa: E402
+from onnxport.converter import model_paths, progress  # noqa: E402
 from onnxport.converter.errors import BadArgument, OnnxportError, ResultError  # noqa: E402
 
 # The library (onnx, onnxruntime, numpy) is imported once a command runs, after the signal handlers are
@@ -40,7 +40,7 @@ def _load_library() -> None:
 PAD_MODES = {"zero": "constant", "edge": "edge", "reflect": "reflect"}
 STRATEGIES = ("subpixel", "resize-conv", "conv2d", "auto")    # converter.pipeline.STRATEGIES and auto
 PROVIDERS = ("auto", "cuda", "cpu")
-RUNTIMES = ("openvino", "opencv", "tract", "mnn", "onnx2torch")              # converter.runtimes.RUNTIMES
+RUNTIMES = ("openvino", "opencv", "tract", "mnn", "onnx2torch")    # converter.runtimes.RUNTIMES
 STDOUT = "-"
 
 
@@ -369,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:             # --help (0), or a usage error already printed in one line (2)
         return e.code if isinstance(e.code, int) else 0
     try:
+        for spec in (getattr(args, name, None) for name in ("input", "a", "b")):
+            if spec:                    # a mistyped path is answered before the library's second of imports
+                model_paths.check_file(spec)
         _load_library()
         with progress.showing(progress.terminal_line()):
             return _version() if args.version else args.run(args)

@@ -21,11 +21,11 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
-from onnxport.converter import progress
+from onnxport.converter import model_paths, progress
 from onnxport.converter.errors import BadArgument, BadInput, OutputError, first_line
 from onnxport.converter.output_paths import Output, Outputs, publish, staging
 
-EXAMPLE_PREFIX = "example:"
+EXAMPLE_PREFIX = model_paths.EXAMPLE_PREFIX
 PROTOBUF_LIMIT = 2**31 - 1
 EXTERNAL_THRESHOLD = 1024          # tensors at least this many bytes go to the side file
 MAX_DIM = 2**31 - 1                # no real input or output is longer on one axis
@@ -65,11 +65,8 @@ def load(spec: str | os.PathLike | onnx.ModelProto) -> LoadedModel:
     if spec.startswith(EXAMPLE_PREFIX):
         return _load_example(spec[len(EXAMPLE_PREFIX):])
     progress.say(f"loading {spec}")
+    model_paths.check_file(spec)
     path = Path(spec)
-    if not path.exists():
-        raise BadInput(f"{spec}: no such file")
-    if not path.is_file():
-        raise BadInput(f"{spec}: not a file")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, RuntimeError) as e:

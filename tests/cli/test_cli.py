@@ -333,12 +333,14 @@ def test_version_names_the_versions_and_the_provider(capsys):
     assert lines[2].startswith("onnxruntime ") and lines[3].startswith("provider: ")
 
 
-def test_help_and_argument_errors_load_no_numerical_library_and_are_fast():
-    script = ("import sys, time; t = time.perf_counter(); from onnxport import cli; code = cli.main(['--help']); "
-              "print(time.perf_counter() - t, 'onnx' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
-    seconds, heavy = out.stdout.split()[-2:]
-    assert heavy == "False" and float(seconds) < 0.5
+@pytest.mark.parametrize("argv", [["--help"], ["convert", "--bogus"], ["convert", "missing.onnx", "-o", "x.onnx"],
+                                  ["verify", "example:gan3d", "no/such.onnx"]], ids=["help", "flag", "path", "verify"])
+def test_help_and_argument_errors_load_no_numerical_library_and_are_fast(argv, tmp_path):
+    script = ("import sys, time; t = time.perf_counter(); from onnxport import cli; code = cli.main(sys.argv[1:]); "
+              "print(time.perf_counter() - t, 'onnx' in sys.modules, code)")
+    out = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, cwd=tmp_path, check=True)
+    seconds, heavy, code = out.stdout.split()[-3:]
+    assert heavy == "False" and float(seconds) < 0.5 and code == ("0" if argv == ["--help"] else "2")
 
 
 def test_a_closed_pipe_is_a_quiet_exit():

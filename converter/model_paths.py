@@ -1,0 +1,23 @@
+"""What names a model on the command line (a file or example:NAME), checked without importing onnx.
+
+The command line checks its model arguments with this before the library is imported (a second), so a
+mistyped path is answered at once; model_io.load applies the same check to every caller.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from onnxport.converter.errors import BadInput
+
+EXAMPLE_PREFIX = "example:"
+
+
+def check_file(spec: str) -> None:
+    """BadInput when `spec` names no model file (example:NAME is checked where examples are known)."""
+    if spec.startswith(EXAMPLE_PREFIX):
+        return
+    path = Path(spec)
+    if not path.exists():
+        raise BadInput(f"{spec}: no such file")
+    if not path.is_file():
+        raise BadInput(f"{spec}: not a file")
