@@ -1,10 +1,11 @@
-"""Latency of the ConvTranspose rewrites against the native op, same run, typical 3-D decoder layers.
+"""Latency of the ConvTranspose rewrites against the native op, interleaved, typical 3-D decoder layers.
 
-Each layer is followed by a Relu, as in a real net (a reshape that writes a graph output would add a
-copy). Prints per layer and batch: native and rewritten latency on onnxruntime (default graph
-optimizations, as deployed), their ratio, and the MACs of both.
+Each layer is followed by a Relu, as in a real net (`--consumer none`: the layer writes the graph
+output). Forms are timed in shuffled interleaved rounds (benchmarks.common.compare); printed per layer
+and batch: the native op's time and each form's time / native in the same round, as median (min-max)
+over the rounds. `floor` is the sub-pixel form's Conv alone (what the interleave costs on top of it).
 
-    python benchmarks/bench_convtranspose.py [--provider cpu|cuda|auto] [--threads 2] [--budget 1.5]
+    python benchmarks/bench_convtranspose.py [--strategies subpixel,conv2d] [--budget 10] [--consumer Relu|none]
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import describe, timing_parser, latency_ms, model_macs, random_input, session  # noqa: E402
+import onnx  # noqa: E402
+
+from benchmarks.common import compare, describe, load_text, model_macs, random_input, session, timing_parser  # noqa: E402
 from onnxport.converter import api  # noqa: E402
 from onnxport.models import convtranspose  # noqa: E402
 
@@ -25,30 +28,55 @@ LAYERS = [  # name, cin, cout, kernel, stride, pads, output_padding, spatial
 ]
 
 
+def conv_only(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The rewritten model cut after its Convs: their outputs become the graph's, the rest is dropped."""
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    wanted = {o for n in convs for o in n.output}
+    needed, kept = set(wanted), []
+    for node in reversed(model.graph.node):
+        if set(node.output) & needed:
+            kept.append(node)
+            needed |= set(node.input)
+    cut = onnx.ModelProto()
+    cut.CopyFrom(model)
+    del cut.graph.node[:]
+    cut.graph.node.extend(reversed(kept))
+    del cut.graph.output[:]
+    cut.graph.output.extend(onnx.helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None) for o in sorted(wanted))
+    return cut
+
+
 def main(argv=None) -> int:
     ap = timing_parser(__doc__)
     ap.add_argument("--strategies", default="subpixel", help="comma-separated strategies to time")
-    ap.add_argument("--batches", default="1,2")
+    ap.add_argument("--batches", default="1")
+    ap.add_argument("--consumer", default="Relu", choices=["Relu", "none"])
     args = ap.parse_args(argv)
     print(describe(args.provider, args.threads))
+    print(load_text() + " (before)")
     strategies = args.strategies.split(",")
-    print(f"{'layer':28s} {'N':>2s} {'native ms':>10s} " + " ".join(f"{s + ' ms':>14s} {'ratio':>6s}" for s in strategies)
-          + f" {'MACs native':>14s} " + " ".join(f"{'MACs ' + s:>16s}" for s in strategies))
+    forms = strategies + ["floor"]
+    print(f"| layer | N | native ms | " + " | ".join(f"{f} / native" for f in forms) + " | rounds | MACs native | "
+          + " | ".join(f"MACs {s}" for s in strategies) + " |")
+    print("|---|---|---|" + "---|" * len(forms) + "---|---|" + "---|" * len(strategies))
     for name, cin, cout, k, s, p, op, size in LAYERS:
         for batch in map(int, args.batches.split(",")):
             model = convtranspose.build([size] * 3, cin, cout, [k] * 3, strides=[s] * 3, pads=[p] * 6,
-                                        output_padding=[op] * 3, batch=batch, consumer="Relu")
+                                        output_padding=[op] * 3, batch=batch,
+                                        consumer=None if args.consumer == "none" else args.consumer)
             feeds = {"X": random_input([batch, cin] + [size] * 3)}
-            shapes = {"X": feeds["X"].shape}
-            native = latency_ms(session(model, args.provider, args.threads), feeds, args.budget)
-            cells, mac_cells = [], []
-            for strategy in strategies:
-                rewritten, _ = api.convert_model(model, strategy=strategy)
-                t = latency_ms(session(rewritten, args.provider, args.threads), feeds, args.budget)
-                cells.append(f"{t:14.2f} {t / native:6.2f}")
-                mac_cells.append(f"{model_macs(rewritten, shapes):16,d}")
-            print(f"{name:28s} {batch:2d} {native:10.2f} " + " ".join(cells)
-                  + f" {model_macs(model, shapes):14,d} " + " ".join(mac_cells), flush=True)
+            rewritten = {st: api.convert_model(model, strategy=st)[0] for st in strategies}
+            rewritten["floor"] = conv_only(rewritten[strategies[0]])
+            sessions = {"native": session(model, args.provider, args.threads)}
+            sessions.update({f: session(m, args.provider, args.threads) for f, m in rewritten.items()})
+            result = compare({f: (lambda s=s: s.run(None, feeds)) for f, s in sessions.items()}, "native",
+                             budget_s=args.budget)
+            macs = [model_macs(rewritten[st], {"X": feeds["X"].shape}) for st in strategies]
+            print(f"| {name} | {batch} | {result.ms['native'].text()} | "
+                  + " | ".join(result.ratio[f].text() for f in forms) + f" | {result.rounds} | "
+                  f"{model_macs(model, {'X': feeds['X'].shape}):,} | " + " | ".join(f"{m:,}" for m in macs) + " |",
+                  flush=True)
+    print(load_text() + " (after)")
     return 0
 
 

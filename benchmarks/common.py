@@ -1,15 +1,16 @@
-"""Timing helpers shared by the benchmark scripts: onnxruntime sessions and a robust latency estimate."""
+"""Helpers shared by the benchmark scripts: onnxruntime sessions, interleaved comparisons of models
+(onnxport.converter.timing, which --strategy auto uses too), the machine's load, the header line."""
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import os
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 
 from onnxport.converter import graph_io, macs
+from onnxport.converter.timing import Comparison, compare, spread  # noqa: F401  (the scripts' one import)
 from onnxport.converter.verify import device_name, providers_for
 
 
@@ -21,19 +22,17 @@ def session(model: onnx.ModelProto, provider: str, threads: int):
     return ort.InferenceSession(model.SerializeToString(), options, providers=providers_for(provider))
 
 
-def latency_ms(sess, feeds: dict, budget_s: float = 1.5, min_runs: int = 5) -> float:
-    """Median wall time of one run, after warm-up; runs until the budget or min_runs, whichever is later."""
-    for _ in range(3):
-        sess.run(None, feeds)
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < budget_s:
-        t = time.perf_counter()
-        sess.run(None, feeds)
-        times.append(time.perf_counter() - t)
-        if len(times) >= 200:
-            break
-    return 1000 * statistics.median(times)
+def compare_models(models: dict[str, onnx.ModelProto], feeds: dict, args, reference: str = "native") -> Comparison:
+    """compare() over onnxruntime sessions of the models (the benchmark's --provider, --threads, --budget)."""
+    sessions = {name: session(m, args.provider, args.threads) for name, m in models.items()}
+    return compare({name: (lambda s=s: s.run(None, feeds)) for name, s in sessions.items()}, reference,
+                   budget_s=args.budget)
+
+
+def load_text() -> str:
+    """The machine's load, to print beside figures (they hold only on a quiet machine)."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPU(s)"
 
 
 def model_macs(model: onnx.ModelProto, shapes: dict) -> int | None:
@@ -61,5 +60,5 @@ def timing_parser(doc: str) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--provider", default="cpu", help="cpu, cuda or auto (default cpu)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--budget", type=float, default=1.5, help="seconds of timing per model")
+    ap.add_argument("--budget", type=float, default=10.0, help="at most this many seconds of rounds per comparison")
     return ap

@@ -3,13 +3,14 @@
 Each ConvTranspose is cut out as a one-node model at the sizes verification starts with, lowered by
 every strategy that can serve the target; a form that leaves something the runtime profile forbids
 (after the profile's other rewrites) is not allowed. The allowed forms are timed on the chosen
-onnxruntime provider, each followed by a Relu as in a net, and the fastest wins. Without timing the
-choice is deterministic: the first allowed form in PREFERENCE (fastest first on the benchmarks).
+onnxruntime provider, each followed by a Relu as in a net, in interleaved rounds (converter.timing).
+A form beats the one before it in PREFERENCE only by more than MARGIN on the median of the per-round
+ratios, so load noise does not flip the choice; the choice is cached per layer configuration and
+provider (choice_cache), so repeated conversions agree. Without timing the choice is deterministic:
+the first allowed form in PREFERENCE.
 """
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,10 +18,12 @@ import onnx
 import onnx_graphsurgeon as gs
 from onnx import helper, numpy_helper
 
-from onnxport.converter import graph_io, pipeline, shapes
+from onnxport.converter import choice_cache, graph_io, pipeline, shapes, timing
 from onnxport.passes._graph import constant_value, weight_shape
 
 PREFERENCE = ("subpixel", "conv2d", "resize-conv")
+MARGIN = 0.10            # how much faster (median per-round ratio) a later form must be to be chosen
+TIMING_BUDGET_S = 1.0    # per ConvTranspose
 
 
 @dataclass
@@ -63,10 +66,17 @@ def choose(model: onnx.ModelProto, targets: list[str], max_rank, profile, sizes:
         if not allowed:
             choice.strategy, choice.reason = PREFERENCE[0], "no form satisfies the target; the default is kept"
         elif timing:
-            for strategy in allowed:
-                choice.timings_ms[strategy] = round(_latency(one, strategy, node_targets, max_rank, profile, provider), 3)
-            choice.strategy = min(choice.timings_ms, key=choice.timings_ms.get)
-            choice.reason = f"fastest of {len(allowed)} allowed form(s) on {_provider_name(provider)}"
+            key = choice_cache.key(one, allowed, _provider_name(provider))
+            cached = choice_cache.get(key)
+            if cached is None:
+                cached = _timed(one, allowed, node_targets, max_rank, profile, provider)
+                choice_cache.put(key, cached)
+                how = f"{cached['rounds']} interleaved rounds"
+            else:
+                how = "cached from an earlier timing of this layer"
+            choice.strategy, choice.timings_ms = cached["strategy"], cached["timings_ms"]
+            choice.reason = (f"fastest of {len(allowed)} allowed form(s) on {_provider_name(provider)} by more than "
+                             f"{MARGIN:.0%}, else the first ({how})")
         else:
             choice.strategy, choice.reason = allowed[0], "first allowed form (--no-timing)"
         choices.append(choice)
@@ -133,17 +143,17 @@ def _refusal(one, strategy, targets, max_rank, profile) -> str:
     return f"leaves {report.remaining[0].text()}" if report.remaining else ""
 
 
-def _latency(one: onnx.ModelProto, strategy: str, targets, max_rank, profile, provider: str,
-             budget_s: float = 0.3) -> float:
+def _timed(one: onnx.ModelProto, allowed: list[str], targets, max_rank, profile, provider: str) -> dict:
+    """The allowed forms timed in interleaved rounds; the first in PREFERENCE unless another is faster by
+    more than MARGIN (then the fastest of those)."""
     from onnxport.converter import verify
-    out = _lowered(one, strategy, targets, max_rank, profile)
-    session = verify.make_session(out, verify.providers_for(provider), optimized=True)
     dims = [d.dim_value for d in one.graph.input[0].type.tensor_type.shape.dim]
     feeds = {"X": np.random.default_rng(0).standard_normal(dims).astype(np.float32)}
-    session.run(None, feeds)
-    times, start = [], time.perf_counter()
-    while len(times) < 3 or time.perf_counter() - start < budget_s:
-        t = time.perf_counter()
-        session.run(None, feeds)
-        times.append(time.perf_counter() - t)
-    return 1000 * statistics.median(times)
+    sessions = {s: verify.make_session(_lowered(one, s, targets, max_rank, profile), verify.providers_for(provider),
+                                       optimized=True) for s in allowed}
+    result = timing.compare({s: (lambda x=x: x.run(None, feeds)) for s, x in sessions.items()}, allowed[0],
+                            budget_s=TIMING_BUDGET_S, min_rounds=5, max_rounds=30)
+    faster = [s for s in allowed if result.ratio[s].median < 1 - MARGIN]
+    best = min(faster, key=lambda s: result.ratio[s].median) if faster else allowed[0]
+    return {"strategy": best, "timings_ms": {s: round(result.ms[s].median, 3) for s in allowed},
+            "rounds": result.rounds}

@@ -11,3 +11,13 @@ try:
     settings.load_profile("onnxport")
 except ImportError:  # pragma: no cover - hypothesis is in the test extra
     pass
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_choice_cache(tmp_path_factory, monkeypatch):
+    """--strategy auto caches its timings per user (converter.choice_cache): each test starts with none,
+    and nothing is written to the home folder."""
+    monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

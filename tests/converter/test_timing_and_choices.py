@@ -1,0 +1,63 @@
+"""Interleaved timing (converter.timing), --strategy auto's margin, and its per-layer choice cache."""
+import json
+import time
+
+import onnx
+import pytest
+
+from onnxport.converter import auto_strategy, choice_cache, timing
+from onnxport.models import convtranspose
+
+
+def test_interleaved_rounds_measure_each_form_against_the_reference_in_the_same_round():
+    calls = []
+    forms = {"fast": lambda: (calls.append("fast"), time.sleep(0.002)),
+             "slow": lambda: (calls.append("slow"), time.sleep(0.004))}
+    result = timing.compare(forms, "fast", budget_s=2, min_rounds=6, repeats=1)
+    assert result.rounds >= 6 and result.ratio["fast"] == timing.Spread(1.0, 1.0, 1.0)
+    assert 1.4 < result.ratio["slow"].median < 2.6 and result.ratio["slow"].low <= result.ratio["slow"].high
+    rounds = [calls[i:i + 2] for i in range(4, len(calls), 2)]         # after two warm-up calls each
+    assert {tuple(r) for r in rounds} == {("fast", "slow"), ("slow", "fast")}     # shuffled, both orders seen
+
+
+def ratios(**medians):
+    return timing.Comparison({k: timing.Spread(v, v, v) for k, v in medians.items()},
+                             {k: timing.Spread(v, v, v) for k, v in medians.items()}, 7)
+
+
+@pytest.mark.parametrize("conv2d, chosen", [(0.95, "subpixel"), (0.91, "subpixel"), (0.85, "conv2d"), (1.3, "subpixel")])
+def test_a_later_form_wins_only_by_more_than_the_margin(monkeypatch, conv2d, chosen):
+    assert auto_strategy.MARGIN == 0.10
+    monkeypatch.setattr(timing, "compare", lambda forms, reference, **_: ratios(subpixel=1.0, conv2d=conv2d))
+    one = convtranspose.build([4, 4, 4], 4, 2, [2, 2, 2], strides=[2, 2, 2], consumer="Relu")
+    found = auto_strategy._timed(one, ["subpixel", "conv2d"], ["no-convtranspose3d"], None, None, "cpu")
+    assert found["strategy"] == chosen
+
+
+def one_layer(seed: int = 0, strides=(2, 2, 2)) -> onnx.ModelProto:
+    return convtranspose.build([4, 4, 4], 4, 2, [2, 2, 2], strides=list(strides), consumer="Relu", seed=seed)
+
+
+def test_the_cache_key_is_the_layer_configuration_not_its_weights():
+    key = choice_cache.key(one_layer(0), ["subpixel", "conv2d"], "CPUExecutionProvider")
+    assert key == choice_cache.key(one_layer(1), ["subpixel", "conv2d"], "CPUExecutionProvider")
+    assert key != choice_cache.key(one_layer(0, strides=(1, 1, 1)), ["subpixel", "conv2d"], "CPUExecutionProvider")
+    assert key != choice_cache.key(one_layer(0), ["subpixel"], "CPUExecutionProvider")
+    assert key != choice_cache.key(one_layer(0), ["subpixel", "conv2d"], "CUDAExecutionProvider")
+
+
+def test_a_cached_choice_is_kept_and_a_broken_cache_is_no_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(tmp_path / "cache"))
+    entry = {"strategy": "conv2d", "timings_ms": {"subpixel": 2.0, "conv2d": 1.0}, "rounds": 7}
+    choice_cache.put("k", entry)
+    assert choice_cache.get("k") == entry and choice_cache.get("other") is None
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [choice_cache.FILE_NAME]    # no temporary left
+    choice_cache.path().write_text("{not json")
+    assert choice_cache.get("k") is None
+    choice_cache.path().write_text(json.dumps({"k": {"strategy": 3}}))
+    assert choice_cache.get("k") is None
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(blocked / "cache"))          # a folder under a file
+    choice_cache.put("k", entry)                                               # no cache, no error
+    assert choice_cache.get("k") is None
