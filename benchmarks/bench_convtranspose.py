@@ -5,6 +5,9 @@ output). Forms are timed in shuffled interleaved rounds (benchmarks.common.compa
 and batch: the native op's time and each form's time / native in the same round, as median (min-max)
 over the rounds. `floor` is the sub-pixel form's Conv alone (what the interleave costs on top of it).
 
+Then whole nets with 3-D ConvTransposes (the bundled examples and the fixed MONAI exports), native
+against converted with each strategy.
+
     python benchmarks/bench_convtranspose.py [--strategies subpixel,conv2d] [--budget 10] [--consumer Relu|none]
 """
 from __future__ import annotations
@@ -16,9 +19,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import onnx  # noqa: E402
 
-from benchmarks.common import compare, describe, load_text, model_macs, random_input, session, timing_parser  # noqa: E402
-from onnxport.converter import api  # noqa: E402
-from onnxport.models import convtranspose  # noqa: E402
+from benchmarks.common import (compare, compare_models, describe, load_text, model_macs, random_input,  # noqa: E402
+                               session, timing_parser)
+from onnxport.converter import api, run_plan  # noqa: E402
+from onnxport.models import convtranspose, examples  # noqa: E402
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "real_exports")
+NETS = [("example:gan3d", lambda: examples.build("gan3d")), ("example:unet3d", lambda: examples.build("unet3d"))] + [
+    (name, lambda name=name: onnx.load(os.path.join(FIXTURES, f"{name}.onnx")))
+    for name in ("monai_unet.torchscript.fixed", "monai_dynunet.torchscript.fixed",
+                 "monai_attentionunet.torchscript.fixed")]
 
 LAYERS = [  # name, cin, cout, kernel, stride, pads, output_padding, spatial
     ("64->32 k2 s2 @32^3", 64, 32, 2, 2, 0, 0, 32),
@@ -76,6 +86,15 @@ def main(argv=None) -> int:
                   + " | ".join(result.ratio[f].text() for f in forms) + f" | {result.rounds} | "
                   f"{model_macs(model, {'X': feeds['X'].shape}):,} | " + " | ".join(f"{m:,}" for m in macs) + " |",
                   flush=True)
+    print("\n| net | native ms | " + " | ".join(f"{st} / native" for st in strategies) + " | rounds |")
+    print("|---|---|" + "---|" * len(strategies) + "---|")
+    for name, build in NETS:
+        model = build()
+        feeds = {k: random_input(v) for k, v in run_plan.plan(model, runs=1).first.items()}    # sizes it runs at
+        forms = {"native": model, **{st: api.convert_model(model, strategy=st)[0] for st in strategies}}
+        result = compare_models(forms, feeds, args)
+        print(f"| {name} | {result.ms['native'].text()} | " + " | ".join(result.ratio[st].text() for st in strategies)
+              + f" | {result.rounds} |", flush=True)
     print(load_text() + " (after)")
     return 0
 
