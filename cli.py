@@ -60,6 +60,10 @@ def _json_arg(p: argparse.ArgumentParser, what: str) -> None:
                    help=f"write {what} as JSON to FILE (--json or --json - : to stdout, instead of the text)")
 
 
+def _html_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--html", metavar="FILE", help=f"write {what} as one self-contained HTML page (pictures, offline)")
+
+
 def _verify_args(p: argparse.ArgumentParser, shape: bool = True) -> None:
     if shape:
         p.add_argument("--shape", action="append", metavar="NAME=DIMS",
@@ -146,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--allow-partial", action="store_true", help="write even if some nodes still violate the target")
     _json_arg(p, "the conversion report")
+    _html_arg(p, "the conversion: each rewrite before and after, error histograms")
     p.add_argument("--report", metavar="FILE", help=argparse.SUPPRESS)          # the old spelling of --json FILE
     p.add_argument("--dense", action="store_true",
                    help="slide a fully convolutional net in steps of 1 (strides 1, dilations multiplied)")
@@ -182,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--against-provider", choices=PROVIDERS[1:],
                    help="run B (or A) on this provider and A on --provider: a cross-provider check, e.g. CUDA vs cpu")
     _json_arg(p, "the comparison")
-    p.add_argument("--force", action="store_true", help="replace an existing JSON file")
+    _html_arg(p, "the comparison: error histograms per output and size")
+    p.add_argument("--force", action="store_true", help="replace existing JSON and HTML files")
     p.add_argument("--unit-dims", action="store_true",
                    help="B's outputs may add trailing dims of size 1 (a head made fully convolutional)")
     p.add_argument("--sample-strides", metavar="S,S", help="compare every S-th output position of B (a --dense net)")
@@ -216,8 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      "at which it loses nothing, with the node that decides each")
     p.add_argument("input", help="model file, or example:NAME")
     _json_arg(p, "the sizes")
-    p.add_argument("--force", action="store_true", help="replace an existing JSON file")
+    _html_arg(p, "the sizes: each axis's admissible sizes on a number line")
+    p.add_argument("--force", action="store_true", help="replace existing JSON and HTML files")
     p.set_defaults(run=_sizes)
+
+    p = sub.add_parser("report", help="render a JSON report written earlier (convert, verify, sizes) as HTML")
+    p.add_argument("input", metavar="REPORT.json", help="the JSON report")
+    p.add_argument("--html", metavar="FILE", required=True, help="where to write the page")
+    p.add_argument("--force", action="store_true", help="replace an existing HTML file")
+    p.set_defaults(run=_report)
 
     p = sub.add_parser("passes", help="list the rewrites, targets and examples")
     p.set_defaults(run=_passes)
@@ -248,7 +261,7 @@ def _convert(args) -> int:
                                      args.provider, parse_shape_args(args.fix_sizes, "--fix-sizes") or None)
         report = api.convert(args.input, args.output, options, verify=not args.no_verify,
                              verify_options=_verify_options(args), force=args.force, allow_partial=args.allow_partial,
-                             report=_json_file(args), verify_on=args.verify_on)
+                             report=_json_file(args), verify_on=args.verify_on, html=args.html)
     except ResultError as e:      # no model written; the report was (to --json FILE, and here)
         _show(e.report, args)
         raise
@@ -273,7 +286,7 @@ def _out(text: str) -> None:
 def _verify(args) -> int:
     strides = tuple(_ints(args.sample_strides, "--sample-strides")) if args.sample_strides else ()
     result = api.verify(args.a, args.b, _verify_options(args), api.Alignment(args.unit_dims, strides),
-                        args.against_provider, report=_json_file(args), force=args.force)
+                        args.against_provider, report=_json_file(args), force=args.force, html=args.html)
     _out(json.dumps(result.to_dict(), indent=1) if args.json == STDOUT else result.summary())
     return 0 if result.ok else 1
 
@@ -319,12 +332,18 @@ def _shapes(args) -> int:
 
 
 def _sizes(args) -> int:
-    rows = api.admissible_sizes(args.input, report=_json_file(args), force=args.force)
+    rows = api.admissible_sizes(args.input, report=_json_file(args), force=args.force, html=args.html)
     if args.json == STDOUT:
         _out(json.dumps(api.sizes_listing(rows), indent=1))
         return 0
     for r in rows:
         print(f"{r.input} axis {r.axis}: {r.text()}")
+    return 0
+
+
+def _report(args) -> int:
+    api.render_report(args.input, args.html, force=args.force)
+    _out(f"wrote {args.html}")
     return 0
 
 

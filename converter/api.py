@@ -13,10 +13,11 @@ from pathlib import Path
 
 import onnx
 
-from onnxport.converter import (auto_strategy, graph_io, input_sizes, inputs, inspection, macs, model_io, output_paths, pipeline,
-                       profiles, recipes, run_plan, runtime, saved_data, shapes, sizes as sizes_mod,
+from onnxport.converter import (auto_strategy, graph_io, html_report, input_sizes, inputs, inspection, macs, model_io,
+                       output_paths, pipeline,
+                       profiles, recipes, rewrites, run_plan, runtime, saved_data, shapes, sizes as sizes_mod,
                        verify as verify_mod)
-from onnxport.converter.errors import BadArgument, ResultError, TargetNotReached, VerificationMismatch
+from onnxport.converter.errors import BadArgument, BadInput, ResultError, TargetNotReached, VerificationMismatch, first_line
 from onnxport.converter.output_paths import Outputs
 from onnxport.converter.report import ConvertReport
 from onnxport.converter.verify import VerifyResult
@@ -94,7 +95,10 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     report = ConvertReport(source, list(options.targets or plan.targets), plan.strategy, len(graph.nodes),
                            ops_before=Counter(n.op for n in graph.nodes), fuse=options.fuse)
     report.macs_at = macs_at or first_sizes(model, {}, folder)
-    report.macs_before = macs.count(graph, report.macs_at)
+    infos = shapes.infer(graph, report.macs_at)
+    macs_per_node = macs.per_node(graph, report.macs_at, infos)
+    report.macs_before = None if macs_per_node is None else sum(macs_per_node.values())
+    before = rewrites.snapshot(graph, infos)
     stored = recipes.load(model)
     report.passes = pipeline.run(graph, (pipeline.plan_fuse(tuple(stored)) if options.fuse else [])
                                  + _target_steps(model, plan, report, options, folder))
@@ -117,7 +121,9 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
         report.remaining += plan.profile.violations(graph)
     report.nodes_after = len(graph.nodes)
     report.ops_after = Counter(n.op for n in graph.nodes)
-    report.macs_after = macs.count(graph, report.macs_at)
+    infos = shapes.infer(graph, report.macs_at)
+    report.macs_after = macs.count(graph, report.macs_at, infos)
+    report.rewrites = rewrites.describe(before, graph, infos, report.passes, pipeline.EXPLICIT_FORM, macs_per_node)
     converted = graph_io.to_model(graph, like=model)
     recipes.store(converted, recipes.update(stored, report.passes))
     return converted, report
@@ -175,17 +181,29 @@ def inspect(source: Source, options: ConvertOptions = ConvertOptions(), *, repor
     return found
 
 
-def _claim_report(loaded: list, report, force: bool, reads: tuple = ()):
-    """The JSON report's output, checked now (never a file the models or `reads` are); None when there is none."""
-    if report is None:
-        return None
+@dataclass(frozen=True)
+class ReportOutputs:
+    """Where a command's report goes: JSON (the source of truth) and the HTML page rendered from it."""
+    json: object = None
+    html: object = None
+
+
+def _claim_pages(outputs: Outputs, report, html) -> ReportOutputs:
+    return ReportOutputs(outputs.claim(report, "the report") if report else None,
+                         outputs.claim(html, "the HTML page") if html else None)
+
+
+def _claim_report(loaded: list, report, force: bool, reads: tuple = (), html=None) -> ReportOutputs:
+    """The report's outputs, checked now (never a file the models or `reads` are, never each other)."""
     protected = [p for m in loaded for p in m.protected_paths()] + [Path(r) for r in reads if r]
-    return Outputs(force=force, reads=protected).claim(report, "the report")
+    return _claim_pages(Outputs(force=force, reads=protected), report, html)
 
 
-def _write_report(data: dict, report_out, force: bool) -> None:
-    if report_out is not None:
-        output_paths.write_text(json.dumps(data, indent=1), report_out, force=force)
+def _write_report(data: dict, report_out: ReportOutputs, force: bool) -> None:
+    if report_out.json is not None:
+        output_paths.write_text(json.dumps(data, indent=1), report_out.json, force=force)
+    if report_out.html is not None:
+        output_paths.write_text(html_report.render(data), report_out.html, force=force)
 
 
 def first_sizes(model: onnx.ModelProto, overrides: dict, folder: Path | None = None) -> dict:
@@ -196,13 +214,14 @@ def first_sizes(model: onnx.ModelProto, overrides: dict, folder: Path | None = N
 
 def convert(source: Source, output: str | os.PathLike, options: ConvertOptions = ConvertOptions(), *, verify: bool = True,
             verify_options: VerifyOptions = VerifyOptions(), force: bool = False,
-            allow_partial: bool = False, report: str | None = None, verify_on: str | None = None) -> ConvertReport:
-    """Load, rewrite, verify, then write atomically. Every output (the model, its data, the report) is
-    checked before any work; nothing but the report is written when a step fails."""
+            allow_partial: bool = False, report: str | None = None, verify_on: str | None = None,
+            html: str | os.PathLike | None = None) -> ConvertReport:
+    """Load, rewrite, verify, then write atomically. Every output (the model, its data, the report and its
+    HTML page) is checked before any work; nothing but the report is written when a step fails."""
     loaded = model_io.load(source)
     outputs = Outputs(force=force, reads=loaded.protected_paths())
     out = outputs.claim(output, "the output model", data=loaded.uses_external_data)
-    report_out = outputs.claim(report, "the report") if report else None
+    report_out = _claim_pages(outputs, report, html)
     if options.fix_sizes:           # the converted model runs at those sizes only
         inputs.check_overrides(inputs.input_specs(loaded.model), options.fix_sizes, "--fix-sizes")
         verify_options = replace(verify_options, shapes={**verify_options.shapes, **options.fix_sizes})
@@ -221,8 +240,8 @@ def convert(source: Source, output: str | os.PathLike, options: ConvertOptions =
     return _reporting(work, report_out, force)
 
 
-def _reporting(work, report_out, force: bool):
-    """Run `work`; its report (also the one a ResultError carries) goes to report_out as JSON."""
+def _reporting(work, report_out: ReportOutputs, force: bool):
+    """Run `work`; its report (also the one a ResultError carries) goes to report_out."""
     try:
         result = work()
     except ResultError as e:
@@ -250,7 +269,8 @@ Alignment = verify_mod.Alignment
 
 
 def verify(a: Source, b: Source | None = None, options: VerifyOptions = VerifyOptions(), alignment: Alignment = Alignment(),
-           against_provider: str | None = None, report: str | None = None, force: bool = False) -> VerifyResult:
+           against_provider: str | None = None, report: str | None = None, force: bool = False,
+           html: str | os.PathLike | None = None) -> VerifyResult:
     """Compare two model files (or examples); the caller decides what a mismatch means. With
     against_provider, b (default: a itself) runs on that provider and a on options.provider. report:
     where the comparison goes as JSON (checked before any work; never one of the models' files)."""
@@ -258,7 +278,7 @@ def verify(a: Source, b: Source | None = None, options: VerifyOptions = VerifyOp
         raise BadArgument("verify needs a second model, --expected outputs, or --against-provider")
     first = model_io.load(a)
     second = model_io.load(b) if b is not None else first
-    report_out = _claim_report([first, second], report, force, (options.inputs, options.expected))
+    report_out = _claim_report([first, second], report, force, (options.inputs, options.expected), html)
     result = verify_models(first.model, second.model, options, alignment, (first.folder, second.folder),
                            against_provider)
     _write_report(result.to_dict(), report_out, force)
@@ -281,17 +301,37 @@ def shapes_listing(rows: list[shapes.NodeShapes]) -> dict:
     return {**header(), "nodes": [asdict(r) for r in rows]}
 
 
-def admissible_sizes(source: Source, *, report: str | os.PathLike | None = None,
-                     force: bool = False) -> list[sizes_mod.AxisSizes]:
+def admissible_sizes(source: Source, *, report: str | os.PathLike | None = None, force: bool = False,
+                     html: str | os.PathLike | None = None) -> list[sizes_mod.AxisSizes]:
     """Per input axis: the sizes at which the net runs and its joins match, and those at which it also
     loses nothing, with the node that decides each (converter.sizes)."""
     loaded = model_io.load(source)
-    report_out = _claim_report([loaded], report, force)
+    report_out = _claim_report([loaded], report, force, html=html)
     graph = graph_io.to_graph(loaded.model, loaded.folder)
     shapes.annotate(graph)
     rows = sizes_mod.admissible_sizes(graph)
     _write_report(sizes_listing(rows), report_out, force)
     return rows
+
+
+def render_report(report: str | os.PathLike, html: str | os.PathLike, *, force: bool = False) -> None:
+    """The HTML page of a JSON report written earlier (by convert, verify or sizes)."""
+    report = Path(report)
+    page = Outputs(force=force, reads=[report]).claim(html, "the HTML page")
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{report}: no such file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise BadInput(f"{report}: not a JSON report ({first_line(e, 120)})") from None
+    try:
+        text = html_report.render(data)
+    except html_report.NotAReport as e:
+        raise BadInput(f"{report}: {e}") from None
+    except (KeyError, TypeError, AttributeError) as e:       # a report with a field missing or mistyped
+        raise BadInput(f"{report}: not an onnxport convert, verify or sizes report ({type(e).__name__}: "
+                       f"{first_line(e, 120)})") from None
+    output_paths.write_text(text, page, force=force)
 
 
 def sizes_listing(rows: list[sizes_mod.AxisSizes]) -> dict:
@@ -332,7 +372,7 @@ def strip_sizes(source: Source, output: str | os.PathLike, *, inputs_: list[str]
     loaded = model_io.load(source)
     outputs = Outputs(force=force, reads=loaded.protected_paths())
     out = outputs.claim(output, "the output model", data=loaded.uses_external_data)
-    report_out = outputs.claim(report, "the report") if report else None
+    report_out = _claim_pages(outputs, report, None)
 
     def work():
         freed, result = input_sizes.strip(loaded.model, inputs_, axes, loaded.folder)
@@ -347,7 +387,7 @@ def fix_sizes(source: Source, output: str | os.PathLike, shapes_: dict, *, verif
     loaded = model_io.load(source)
     outputs = Outputs(force=force, reads=loaded.protected_paths())
     out = outputs.claim(output, "the output model", data=loaded.uses_external_data)
-    report_out = outputs.claim(report, "the report") if report else None
+    report_out = _claim_pages(outputs, report, None)
 
     def work():
         fixed, result = input_sizes.fix(loaded.model, shapes_, loaded.folder)

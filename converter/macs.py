@@ -12,9 +12,16 @@ import onnx_graphsurgeon as gs
 from onnxport.converter import shapes
 
 
-def count(graph: gs.Graph, input_shapes: dict) -> int | None:
+def count(graph: gs.Graph, input_shapes: dict, infos: dict | None = None) -> int | None:
     """Total MACs at the given input sizes; None if some counted op has an unknown shape."""
-    infos = shapes.infer(graph, input_shapes)
+    found = per_node(graph, input_shapes, infos)
+    return None if found is None else sum(found.values())
+
+
+def per_node(graph: gs.Graph, input_shapes: dict, infos: dict | None = None) -> dict[str, int] | None:
+    """MACs of each counted node at the given input sizes (`infos`: shapes.infer at those sizes, if at hand);
+    None if some counted op has an unknown shape."""
+    infos = shapes.infer(graph, input_shapes) if infos is None else infos
 
     def dims(t: gs.Tensor):
         if isinstance(t, gs.Constant):
@@ -23,7 +30,7 @@ def count(graph: gs.Graph, input_shapes: dict) -> int | None:
         d = shapes.dims_of(vi) if vi is not None else None
         return d if d is not None and all(isinstance(v, int) and v > 0 for v in d) else None
 
-    total = 0
+    found = {}
     for node in graph.nodes:
         if node.op not in ("Conv", "ConvTranspose", "Gemm", "MatMul"):
             continue
@@ -31,10 +38,10 @@ def count(graph: gs.Graph, input_shapes: dict) -> int | None:
         if x is None or w is None or y is None:
             return None
         if node.op == "Conv":
-            total += int(np.prod(y)) * int(np.prod(w[1:]))
+            found[node.name] = int(np.prod(y)) * int(np.prod(w[1:]))
         elif node.op == "ConvTranspose":
-            total += int(np.prod(x)) * int(np.prod(w[1:]))
+            found[node.name] = int(np.prod(x)) * int(np.prod(w[1:]))
         else:
             k = x[-2] if node.op == "Gemm" and node.attrs.get("transA", 0) else x[-1]
-            total += int(np.prod(y)) * k
-    return total
+            found[node.name] = int(np.prod(y)) * k
+    return found

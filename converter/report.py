@@ -34,6 +34,7 @@ class ConvertReport:
     extras: list = field(default_factory=list)     # dense, pad-to-valid: what ran after the targets
     profile: str | None = None
     choices: list = field(default_factory=list)    # --strategy auto: auto_strategy.Choice per ConvTranspose
+    rewrites: dict = field(default_factory=dict)    # converter.rewrites.describe: each node before and after
     verify_skipped: str = "not asked for"          # why there is no verification, when there is none
 
     @property
@@ -58,6 +59,7 @@ class ConvertReport:
             "macs": {"before": self.macs_before, "after": self.macs_after, "at": self.macs_at},
             "remaining": [v.to_dict() for v in self.remaining],
             "profile": self.profile, "strategy_choices": [c.to_dict() for c in self.choices],
+            "rewrites": self.rewrites,
             "verification": self.verification.to_dict() if self.verification else None,
             "runtime_verification": self.runtime_verification.to_dict() if self.runtime_verification else None,
         }

@@ -39,6 +39,7 @@ class OutputCheck:
     bound: float
     note: str = ""
     worst_at: list[int] | None = None       # index of the largest |a-b|
+    histogram: dict | None = None           # error_histogram(): how the |a-b| are spread, for pictures
 
     @property
     def ratio(self) -> float:
@@ -204,7 +205,19 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: floa
     worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
     err = float(diff[worst]) if diff.ndim else float(diff)
     bound = atol + rtol * ref_max
-    return OutputCheck(name, err <= bound, err, ref_max, bound, worst_at=[int(i) for i in worst])
+    return OutputCheck(name, err <= bound, err, ref_max, bound, worst_at=[int(i) for i in worst],
+                       histogram=error_histogram(diff[finite]))
+
+
+HISTOGRAM_EDGES = [10.0 ** k for k in range(-12, 3)]      # decades 1e-12 .. 1e2
+
+
+def error_histogram(errors: np.ndarray) -> dict:
+    """|a-b| counted per decade: `exact` zeros, then counts[i] for edges[i-1] <= e < edges[i] (counts[0]:
+    above 0 and below edges[0]; the last: edges[-1] and up)."""
+    nonzero = errors[errors > 0]
+    counts = np.bincount(np.searchsorted(HISTOGRAM_EDGES, nonzero, side="right"), minlength=len(HISTOGRAM_EDGES) + 1)
+    return {"exact": int(errors.size - nonzero.size), "edges": HISTOGRAM_EDGES, "counts": [int(c) for c in counts]}
 
 
 def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None, atol: float = 1e-4,

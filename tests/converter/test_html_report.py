@@ -1,0 +1,181 @@
+"""The HTML report: one self-contained page per convert, verify or sizes report, rendered from the JSON.
+
+Unit checks parse the page (html.parser) for what the issue asks of it; the browser checks load it in
+headless Chromium from a file URL (.ci/run installs Debian's chromium where it is absent).
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from onnxport import cli
+from onnxport.converter import api, html_report
+from onnxport.models import large_unet3d
+from tests.cli.test_cli import assert_one_line_error, run
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class Page(HTMLParser):
+    """The parts of a page the tests look at: sections by class, SVGs per section, every URL-like value."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.sections: list[dict] = []
+        self.stack: list[dict | None] = []
+        self.urls: list[str] = []
+        self.svgs = 0
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.urls += [v for k, v in attrs.items() if k in ("href", "src", "xlink:href") and v]
+        section = None
+        if tag == "section":
+            section = {"class": attrs.get("class"), "attrs": attrs, "svgs": [], "divs": []}
+            self.sections.append(section)
+        if tag == "svg":
+            self.svgs += 1
+            owner = next((s for s in reversed(self.stack) if s is not None), None)
+            if owner is not None:
+                owner["svgs"].append((attrs.get("class"), self._div))
+        if tag == "div" and attrs.get("class") in ("before", "after"):
+            self._div = attrs["class"]
+        self.stack.append(section)
+
+    _div = None
+
+    def handle_endtag(self, tag):
+        if self.stack:
+            self.stack.pop()
+
+
+def convert_report(tmp_path, name="example:unet3d", *extra) -> tuple[dict, str]:
+    report, page = tmp_path / "r.json", tmp_path / "r.html"
+    code, stdout, _ = run_cli(["convert", name, "-o", str(tmp_path / "o.onnx"), "--json", str(report),
+                               "--html", str(page), *extra])
+    assert code == 0, stdout
+    return json.loads(report.read_text()), page.read_text()
+
+
+def run_cli(argv):
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def no_external_reference(text: str, page: Page) -> bool:
+    external = re.compile(r"^(https?:|//|ftp:)", re.I)
+    return not any(external.match(u) for u in page.urls) and not re.search(r"url\(|@import|https?://", text)
+
+
+def test_every_rewrite_has_a_before_and_an_after_picture_and_every_output_a_histogram(tmp_path):
+    data, text = convert_report(tmp_path)
+    page = Page(text)
+    rewrites = [s for s in page.sections if s["class"] == "rewrite"]
+    assert {s["attrs"]["data-node"] for s in rewrites} == {r["node"] for r in data["rewrites"]["rewritten"]} != set()
+    for s in rewrites:
+        assert [d for _, d in s["svgs"]] == ["before", "after"]
+    outputs = [s for s in page.sections if s["class"] == "output"]
+    runs = data["verification"]["runs"]
+    assert len(outputs) == sum(len(r["outputs"]) for r in runs)
+    assert all([c for c, _ in s["svgs"]] == ["chart"] for s in outputs)
+    assert no_external_reference(text, page)
+    assert html_report.render(data) == text                  # the page is the JSON, rendered
+
+
+def test_the_report_json_says_what_each_rewrite_replaced_and_with_what(tmp_path):
+    data, _ = convert_report(tmp_path, "example:gan3d")
+    for entry in data["rewrites"]["rewritten"]:
+        assert entry["before"]["op"] == "ConvTranspose" and entry["identity"].startswith("Identity")
+        ops = [n["op"] for n in entry["after"]]
+        assert "Conv" in ops and "ConvTranspose" not in ops
+        assert all(n["name"] == entry["node"] or n["name"].startswith(entry["node"] + "/") for n in entry["after"])
+        assert 0 < entry["macs_share"] <= 1
+    first = data["verification"]["runs"][0]
+    histogram = first["outputs"][0]["histogram"]
+    assert first["shapes"]["z"][0] == 1 and histogram["exact"] + sum(histogram["counts"]) == 32 ** 3   # every voxel
+
+
+def test_verify_and_sizes_pages_and_rendering_a_saved_report(tmp_path):
+    page = tmp_path / "v.html"
+    code, _, _ = run_cli(["verify", "example:gan3d", "example:gan3d", "--html", str(page)])
+    assert code == 0 and Page(page.read_text()).svgs == 3               # one histogram per run
+    sizes = tmp_path / "s.html"
+    code, _, _ = run_cli(["sizes", "example:unet3d", "--html", str(sizes), "--json", str(tmp_path / "s.json")])
+    parsed = Page(sizes.read_text())
+    assert code == 0 and parsed.svgs == 2 * len([s for s in parsed.sections if s["class"] == "axis"]) > 0
+    again = tmp_path / "again.html"
+    code, stdout, _ = run_cli(["report", str(tmp_path / "s.json"), "--html", str(again)])
+    assert code == 0 and again.read_text() == sizes.read_text()
+
+
+def test_bad_report_inputs_are_one_line_errors_and_write_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": 2}')
+    for path, message in ((bad, "not an onnxport convert, verify or sizes report"),
+                          (tmp_path / "missing.json", "no such file")):
+        code, _, err = run(capsys, "report", path, "--html", tmp_path / "p.html")
+        assert_one_line_error(code, err)
+        assert message in err
+    code, _, err = run(capsys, "convert", "example:gan3d", "-o", tmp_path / "o.onnx", "--html", tmp_path / "o.onnx")
+    assert code == 2 and "o.onnx" in err
+    assert not (tmp_path / "p.html").exists() and not (tmp_path / "o.onnx").exists()
+
+
+def browser(page: Path, screenshot: Path) -> tuple[dict, str, float]:
+    """Load the page in headless Chromium: what a probe script measured (SVG sizes), the console's log
+    lines, and the seconds it took; and a screenshot."""
+    probe = page.with_name("probe.html")
+    script = ("<script>window.addEventListener('load',()=>{const s=[...document.querySelectorAll('svg')]"
+              ".map(e=>{const r=e.getBoundingClientRect();return [r.width,r.height]});"
+              "const p=document.createElement('pre');p.id='probe';p.textContent=JSON.stringify({svgs:s});"
+              "document.body.appendChild(p);});</script>")
+    probe.write_text(page.read_text().replace("</body>", script + "</body>"))
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"]
+    start = time.perf_counter()
+    done = subprocess.run(flags + ["--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    seconds = time.perf_counter() - start
+    subprocess.run(flags + ["--window-size=1400,1800", f"--screenshot={screenshot}", page.as_uri()],
+                   capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stderr[-2000:]
+    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    return json.loads(found.group(1).replace("&quot;", '"')), "\n".join(console), seconds
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
+def test_the_page_renders_in_chromium_without_console_errors(tmp_path):
+    _, _ = convert_report(tmp_path)
+    measured, console, _ = browser(tmp_path / "r.html", tmp_path / "unet3d.png")
+    assert measured["svgs"] and all(w > 0 and h > 0 for w, h in measured["svgs"])
+    assert console == ""
+    assert (tmp_path / "unet3d.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
+def test_a_3000_node_model_gives_a_small_page_that_renders_quickly(tmp_path):
+    src = large_unet3d.write(tmp_path, widths=(4, 8, 8, 16))
+    loaded_nodes = len(__import__("onnx").load(str(src), load_external_data=False).graph.node)
+    assert loaded_nodes >= 3000
+    page = tmp_path / "big.html"
+    code, stdout, _ = run_cli(["convert", str(src), "-o", str(tmp_path / "big_port.onnx"), "--html", str(page),
+                               "--shape", "X=1x1x8x8x8", "--runs", "1"])
+    assert code == 0, stdout
+    assert page.stat().st_size < 3 * 2**20
+    measured, console, seconds = browser(page, tmp_path / "big.png")
+    assert measured["svgs"] and all(w > 0 and h > 0 for w, h in measured["svgs"]) and console == ""
+    assert seconds < 15
