@@ -32,6 +32,7 @@ _PUBLIC = {
     "fix_sizes": ("onnxport.converter.api", "fix_sizes"),
     "inspect": ("onnxport.converter.api", "inspect"),
     "list_passes": ("onnxport.converter.api", "list_passes"),
+    "render_report": ("onnxport.converter.api", "render_report"),
     "ConvertOptions": ("onnxport.converter.api", "ConvertOptions"),
     "VerifyOptions": ("onnxport.converter.api", "VerifyOptions"),
     "Alignment": ("onnxport.converter.api", "Alignment"),

@@ -108,6 +108,15 @@ def test_the_report_json_says_what_each_rewrite_replaced_and_with_what(tmp_path)
     assert first["shapes"]["z"][0] == 1 and histogram["exact"] + sum(histogram["counts"]) == 32 ** 3   # every voxel
 
 
+def test_auto_strategy_timings_are_drawn_as_bars_through_the_api(tmp_path):
+    import onnxport
+    page = tmp_path / "auto.html"
+    report = onnxport.convert("example:gan3d", tmp_path / "o.onnx", onnxport.ConvertOptions(strategy="auto"),
+                              html=page)
+    charts = re.findall(r'<svg class="chart"[^>]*><title>timings of ([^<]*)</title>', page.read_text())
+    assert sorted(charts) == sorted(c.node for c in report.choices) and len(charts) == 4
+
+
 def test_verify_and_sizes_pages_and_rendering_a_saved_report(tmp_path):
     page = tmp_path / "v.html"
     code, _, _ = run_cli(["verify", "example:gan3d", "example:gan3d", "--html", str(page)])
