@@ -37,8 +37,8 @@ _PUBLIC = {
     "VerifyOptions": ("onnxport.converter.api", "VerifyOptions"),
     "Alignment": ("onnxport.converter.api", "Alignment"),
     "VerifyResult": ("onnxport.converter.verify", "VerifyResult"),
-    "OnnxportError": ("onnxport.converter.errors", "OnnxportError"),
-    "ResultError": ("onnxport.converter.errors", "ResultError"),
+    "OnnxportError": ("onnxport.errors", "OnnxportError"),
+    "ResultError": ("onnxport.errors", "ResultError"),
 }
 __all__ = sorted(_PUBLIC) + ["__version__"]
 

@@ -24,7 +24,7 @@ if not __package__:         # `python cli.py` in a checkout never installed: thi
         _spec.loader.exec_module(sys.modules["onnxport"])
 
 from onnxport.converter import model_paths, progress  # noqa: E402
-from onnxport.converter.errors import BadArgument, OnnxportError, ResultError  # noqa: E402
+from onnxport.errors import BadArgument, OnnxportError, ResultError  # noqa: E402
 
 # The library (onnx, onnxruntime, numpy) is imported once a command runs, after the signal handlers are
 # in place: argparse and --help need none of it, and Ctrl-C while importing must be one line too.

@@ -63,7 +63,7 @@ def onnxport_port(tmp_path):
     """convert(model, **ConvertOptions fields) -> Ported: converted into tmp_path and verified (a mismatch or
     an unreached target fails the test with onnxport's reason)."""
     from onnxport.converter import api
-    from onnxport.converter.errors import ResultError
+    from onnxport.errors import ResultError
 
     def port(model, name: str = "port.onnx", **options) -> Ported:
         out = tmp_path / name

@@ -12,6 +12,7 @@ the first allowed form in PREFERENCE.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import onnx
@@ -19,6 +20,7 @@ import onnx_graphsurgeon as gs
 from onnx import helper, numpy_helper
 
 from onnxport.converter import choice_cache, graph_io, pipeline, shapes, timing
+from onnxport.errors import OnnxportError, first_line
 from onnxport.passes._graph import constant_value, weight_shape
 
 PREFERENCE = ("subpixel", "conv2d", "resize-conv")
@@ -40,7 +42,9 @@ class Choice:
 
 
 def choose(model: onnx.ModelProto, targets: list[str], max_rank, profile, sizes: dict, provider: str,
-           timing: bool, folder=None) -> list[Choice]:
+           timing: bool, convert: Callable, folder=None) -> list[Choice]:
+    """A Choice per ConvTranspose the targets (or the profile) lower. `convert` is the engine's
+    convert_model (converter.conversion), given rather than imported: the engine calls this module."""
     graph = graph_io.to_graph(model, folder)
     infos = shapes.infer(graph, sizes)
     ranks = pipeline.lowering_ranks(targets)
@@ -52,24 +56,25 @@ def choose(model: onnx.ModelProto, targets: list[str], max_rank, profile, sizes:
         if one is None:
             continue
         lowered_by_targets = ranks is None or (ranks is not False and _rank(node) in ranks)
-        if not lowered_by_targets and not (profile is not None and _forbidden(one, targets, profile)):
+        if not lowered_by_targets and not (profile is not None and _forbidden(one, targets, profile, convert)):
             continue
         node_targets = targets if lowered_by_targets else targets + ["no-convtranspose"]
         choice = Choice(node.name, "", "")
-        allowed = []
+        lowered = {}                     # one conversion per candidate form, reused for timing
         for strategy in PREFERENCE:
-            why = _refusal(one, strategy, node_targets, max_rank, profile)
+            form, why = _lowered(one, strategy, node_targets, max_rank, profile, convert)
             if why:
                 choice.refused[strategy] = why
             else:
-                allowed.append(strategy)
+                lowered[strategy] = form
+        allowed = list(lowered)
         if not allowed:
             choice.strategy, choice.reason = PREFERENCE[0], "no form satisfies the target; the default is kept"
         elif timing:
             key = choice_cache.key(one, allowed, _provider_name(provider))
             cached = choice_cache.get(key)
             if cached is None:
-                cached = _timed(one, allowed, node_targets, max_rank, profile, provider)
+                cached = _timed(one, lowered, provider)
                 choice_cache.put(key, cached)
                 how = f"{cached['rounds']} interleaved rounds"
             else:
@@ -116,41 +121,38 @@ def _single(node: gs.Node, infos: dict, graph: gs.Graph) -> onnx.ModelProto | No
     return model
 
 
-def _convert(one: onnx.ModelProto, **options):
-    from onnxport.converter import api
-    return api.convert_model(one, **options)
+def _lowered(one: onnx.ModelProto, strategy: str, targets, max_rank, profile,
+             convert: Callable) -> tuple[onnx.ModelProto | None, str]:
+    """(the node in this form, '') or (None, why the strategy cannot serve it)."""
+    try:
+        form, report = convert(one, targets=targets + ([profile.origin] if profile is not None else []),
+                               strategy=strategy, max_rank=max_rank, macs_at=_sizes(one))
+    except OnnxportError as e:          # this strategy cannot take this node (a bug keeps its traceback)
+        return None, first_line(e, 160)
+    return (None, f"leaves {report.remaining[0].text()}") if report.remaining else (form, "")
 
 
-def _lowered(one: onnx.ModelProto, strategy: str, targets, max_rank, profile) -> onnx.ModelProto:
-    return _convert(one, targets=targets + ([profile.origin] if profile is not None else []), strategy=strategy,
-                    max_rank=max_rank)[0]
+def _sizes(one: onnx.ModelProto) -> dict:
+    """The one-node model's input size (static): where its conversion counts MACs, with no size analysis."""
+    return {"X": [d.dim_value for d in one.graph.input[0].type.tensor_type.shape.dim]}
 
 
-def _forbidden(one: onnx.ModelProto, targets: list[str], profile) -> bool:
+def _forbidden(one: onnx.ModelProto, targets: list[str], profile, convert: Callable) -> bool:
     """Whether the profile still forbids the ConvTranspose once its padding is normalised (as convert does)."""
-    out, _ = _convert(one, targets=["normalize-padding"] if "normalize-padding" in targets else [])
+    out, _ = convert(one, targets=["normalize-padding"] if "normalize-padding" in targets else [], macs_at=_sizes(one))
     graph = graph_io.to_graph(out)
     shapes.annotate(graph)
     return any(profile.forbids(n) for n in graph.nodes if n.op == "ConvTranspose")
 
 
-def _refusal(one, strategy, targets, max_rank, profile) -> str:
-    try:
-        _, report = _convert(one, targets=targets + ([profile.origin] if profile is not None else []),
-                             strategy=strategy, max_rank=max_rank)
-    except Exception as e:  # noqa: BLE001 - a strategy that cannot serve this node says why
-        return str(e).splitlines()[0][:160]
-    return f"leaves {report.remaining[0].text()}" if report.remaining else ""
-
-
-def _timed(one: onnx.ModelProto, allowed: list[str], targets, max_rank, profile, provider: str) -> dict:
-    """The allowed forms timed in interleaved rounds; the first in PREFERENCE unless another is faster by
-    more than MARGIN (then the fastest of those)."""
+def _timed(one: onnx.ModelProto, lowered: dict[str, onnx.ModelProto], provider: str) -> dict:
+    """The allowed forms (in PREFERENCE order) timed in interleaved rounds; the first unless another is
+    faster by more than MARGIN (then the fastest of those)."""
     from onnxport.converter import verify
-    dims = [d.dim_value for d in one.graph.input[0].type.tensor_type.shape.dim]
-    feeds = {"X": np.random.default_rng(0).standard_normal(dims).astype(np.float32)}
-    sessions = {s: verify.make_session(_lowered(one, s, targets, max_rank, profile), verify.providers_for(provider),
-                                       optimized=True) for s in allowed}
+    allowed = list(lowered)
+    feeds = {"X": np.random.default_rng(0).standard_normal(_sizes(one)["X"]).astype(np.float32)}
+    sessions = {s: verify.make_session(form, verify.providers_for(provider), optimized=True)
+                for s, form in lowered.items()}
     result = timing.compare({s: (lambda x=x: x.run(None, feeds)) for s, x in sessions.items()}, allowed[0],
                             budget_s=TIMING_BUDGET_S, min_rounds=5, max_rounds=30)
     faster = [s for s in allowed if result.ratio[s].median < 1 - MARGIN]

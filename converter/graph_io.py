@@ -17,7 +17,7 @@ import onnx_graphsurgeon as gs
 from onnx import external_data_helper, numpy_helper
 from onnx_graphsurgeon.ir.tensor import LazyValues
 
-from onnxport.converter.errors import BadInput, first_line
+from onnxport.errors import BadInput, first_line
 from onnxport.passes._driver import all_graphs
 
 

@@ -16,7 +16,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from onnxport.converter import graph_io, inputs, pipeline, shapes, sizes
-from onnxport.converter.errors import BadArgument, UnsupportedGraph
+from onnxport.errors import BadArgument, UnsupportedGraph
 from onnxport.passes._driver import PassReport
 from onnxport.passes._registry import Options
 from onnxport.passes._symbolic_dims import propagate

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from onnxport.converter.errors import BadArgument, BadInput
+from onnxport.errors import BadArgument, BadInput
 
 MAX_DIM = 2**31 - 1               # no real input is longer on one axis
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import onnx
 
-from onnxport.converter import graph_io, pipeline, shapes
-from onnxport.converter.errors import OnnxportError
+from onnxport.converter import conversion, graph_io, pipeline, shapes
+from onnxport.errors import OnnxportError
 from onnxport.converter.profiles import Profile, Violation
+from onnxport.passes import _registry
 
 
 @dataclass
@@ -104,21 +105,20 @@ class Inspection:
 
 def inspect(model: onnx.ModelProto, options, source: str = "<model>", folder=None) -> Inspection:
     """Blockers of `model` under ConvertOptions `options`, and whether convert would clear each."""
-    from onnxport.converter import api
     model = _named(model)
-    plan = api.resolve_options(options)
+    plan = conversion.resolve_options(options)
     graph = graph_io.to_graph(model, folder)
     shapes.annotate(graph)
     found = pipeline.violations(graph, plan.checked) + (plan.profile.violations(graph) if plan.profile else [])
     inspection = Inspection(source, plan.targets, plan.profile, [], [])
     try:
-        _, report = api.convert_model(model, options, source=source, folder=folder)
+        _, report = conversion.convert_model(model, options, source=source, folder=folder)
     except OnnxportError as e:
         inspection.refused = str(e)
         inspection.blockers = [Blocker(v) for v in found]
         return inspection
     inspection.remaining = report.remaining
-    summaries = {p.name: p.summary for p in api.list_passes()}
+    summaries = {p.name: p.summary for p in _registry.all_passes()}
     for v in found:
         blocker = Blocker(v, left=[r for r in report.remaining if r.node == v.node or r.node.startswith(v.node + "/")])
         if v.op == "graph input":

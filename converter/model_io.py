@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
 from onnxport.converter import model_paths, progress
-from onnxport.converter.errors import BadArgument, BadInput, OutputError, first_line
+from onnxport.errors import BadArgument, BadInput, OutputError, first_line
 from onnxport.converter.output_paths import Output, Outputs, publish, staging
 
 EXAMPLE_PREFIX = model_paths.EXAMPLE_PREFIX

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from onnxport.converter.errors import BadInput
+from onnxport.errors import BadInput
 
 EXAMPLE_PREFIX = "example:"
 

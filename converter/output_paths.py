@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from onnxport.converter.errors import OutputError
+from onnxport.errors import OutputError
 
 NAME_MAX = 255
 TEMP_PREFIX = ".onnxport-"

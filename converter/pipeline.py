@@ -16,86 +16,11 @@ import onnx_graphsurgeon as gs
 import onnxport.passes as _passes  # noqa: F401  (registers every pass)
 from onnxport.converter import progress, shapes
 from onnxport.converter.profiles import Violation
-from onnxport.converter.errors import BadArgument
-from onnxport.passes import _driver, _registry, gelu_scale_last, reshape_allowzero_off
+from onnxport.errors import BadArgument
+from onnxport.passes import _conditions as conditions, _driver, _registry
 from onnxport.passes._driver import PassReport
-from onnxport.passes._graph import text_attr, weight_shape
 
 MAX_ROUNDS = 4
-
-
-def _convtranspose_rank(node: gs.Node) -> int | None:
-    shape = weight_shape(node.inputs[1])
-    return len(shape) - 2 if shape is not None else None
-
-
-def _convtranspose_of_rank(ranks: frozenset[int] | None) -> Callable[[gs.Node], str | None]:
-    def violation(node: gs.Node) -> str | None:
-        if node.op != "ConvTranspose":
-            return None
-        rank = _convtranspose_rank(node)
-        if ranks is None or rank is None or rank in ranks:
-            return f"ConvTranspose with {rank if rank is not None else '?'} spatial dims"
-        return None
-    return violation
-
-
-def _implicit_padding(node: gs.Node) -> str | None:
-    if node.op != "ConvTranspose":
-        return None
-    auto_pad = text_attr(node, "auto_pad", "NOTSET")
-    if auto_pad != "NOTSET" or node.attrs.get("output_shape"):
-        return "ConvTranspose with " + (f"auto_pad {auto_pad}" if auto_pad != "NOTSET" else "output_shape")
-    return None
-
-
-def _resize_over_three_axes(node: gs.Node) -> str | None:
-    if node.op not in ("Resize", "Upsample"):
-        return None
-    shape = node.inputs[0].shape
-    return f"Resize of a rank-{len(shape)} tensor" if shape is not None and len(shape) >= 5 else None
-
-
-def _gelu_scale_first(node: gs.Node) -> str | None:
-    found = gelu_scale_last.scale_first(node) is not None
-    return "GELU with its scale before the product (x * (0.5 * (1 + erf)))" if found else None
-
-
-def _reshape_allowzero(node: gs.Node) -> str | None:
-    return "Reshape with allowzero=1" if reshape_allowzero_off.allowzero_set(node) else None
-
-
-def _dense_head(node: gs.Node) -> str | None:
-    return f"a {node.op} head (the features are counted, not slid over)" if node.op in ("Flatten", "Gemm") else None
-
-
-def _of_spatial_rank(ops: tuple[str, ...], rank: int) -> Callable[[gs.Node], str | None]:
-    def violation(node: gs.Node) -> str | None:
-        if node.op not in ops:
-            return None
-        kernel = node.attrs.get("kernel_shape")
-        if kernel is None and node.op == "Conv":
-            kernel = (weight_shape(node.inputs[1]) or (None, None))[2:]
-        return f"{node.op} with {rank} spatial dims" if kernel is not None and len(kernel) == rank else None
-    return violation
-
-
-def _nearest_not_floor(node: gs.Node) -> str | None:
-    if node.op != "Resize" or text_attr(node, "mode", "nearest") != "nearest":
-        return None
-    pair = (text_attr(node, "coordinate_transformation_mode", "half_pixel"),
-            text_attr(node, "nearest_mode", "round_prefer_floor"))
-    return None if pair == ("asymmetric", "floor") else f"nearest Resize in {pair[0]} + {pair[1]} form"
-
-
-def _symmetric_coordinates(node: gs.Node) -> str | None:
-    symmetric = node.op == "Resize" and text_attr(node, "coordinate_transformation_mode", "") == "half_pixel_symmetric"
-    return "Resize with coordinate_transformation_mode half_pixel_symmetric" if symmetric else None
-
-
-def _aspect_ratio_policy(node: gs.Node) -> str | None:
-    policy = text_attr(node, "keep_aspect_ratio_policy", "stretch") if node.op == "Resize" else "stretch"
-    return None if policy == "stretch" else f"Resize with keep_aspect_ratio_policy {policy}"
 
 
 @dataclass(frozen=True)
@@ -108,30 +33,30 @@ class Target:
 
 
 TARGETS = {t.name: t for t in (
-    Target("no-convtranspose3d", "no ConvTranspose with 3 spatial dims", _convtranspose_of_rank(frozenset({3})),
+    Target("no-convtranspose3d", "no ConvTranspose with 3 spatial dims", conditions.convtranspose_of_rank(frozenset({3})),
            convtranspose_ranks=frozenset({3})),
-    Target("no-convtranspose", "no ConvTranspose at all (1-D, 2-D and 3-D)", _convtranspose_of_rank(None),
+    Target("no-convtranspose", "no ConvTranspose at all (1-D, 2-D and 3-D)", conditions.convtranspose_of_rank(None),
            convtranspose_ranks=None),
     Target("normalize-padding", "ConvTranspose pads explicit: no auto_pad SAME_*/VALID, no output_shape",
-           _implicit_padding, passes=("normalize-convtranspose-padding",)),
+           conditions.implicit_padding, passes=("normalize-convtranspose-padding",)),
     Target("no-conv3d", "no Conv with 3 spatial dims (2-D Convs over (H, W) and over depth instead)",
-           _of_spatial_rank(("Conv",), 3), passes=("conv-same-to-pads", "conv3d-to-conv2d")),
+           conditions.of_spatial_rank(("Conv",), 3), passes=("conv-same-to-pads", "conv3d-to-conv2d")),
     Target("no-pool3d", "no MaxPool/AveragePool/LpPool with 3 spatial dims (2-D pools instead)",
-           _of_spatial_rank(("MaxPool", "AveragePool", "LpPool"), 3), passes=("conv-same-to-pads", "pool3d-to-pool2d")),
+           conditions.of_spatial_rank(("MaxPool", "AveragePool", "LpPool"), 3), passes=("conv-same-to-pads", "pool3d-to-pool2d")),
     Target("nearest-asymmetric-floor", "every nearest Resize in asymmetric + floor form (where it repeats samples)",
-           _nearest_not_floor, passes=("nearest-repeat-to-asymmetric-floor",)),
+           conditions.nearest_not_floor, passes=("nearest-repeat-to-asymmetric-floor",)),
     Target("no-aspect-ratio-policy", "no Resize with keep_aspect_ratio_policy (a plain scales Resize instead)",
-           _aspect_ratio_policy, passes=("resize-aspect-ratio-to-scales",)),
+           conditions.aspect_ratio_policy, passes=("resize-aspect-ratio-to-scales",)),
     Target("no-half-pixel-symmetric", "no Resize in half_pixel_symmetric form (half_pixel where they agree)",
-           _symmetric_coordinates, passes=("resize-symmetric-to-half-pixel",)),
+           conditions.symmetric_coordinates, passes=("resize-symmetric-to-half-pixel",)),
     Target("gelu-scale-last", "GELU as (x * (1 + erf(x/sqrt2))) * 0.5, the order OpenCV imports",
-           _gelu_scale_first, passes=("gelu-scale-last",)),
+           conditions.gelu_scale_first, passes=("gelu-scale-last",)),
     Target("no-reshape-allowzero", "no Reshape with allowzero=1 (dropped where the target has no 0)",
-           _reshape_allowzero, passes=("reshape-allowzero-off",)),
+           conditions.reshape_allowzero, passes=("reshape-allowzero-off",)),
     Target("fully-convolutional", "no Flatten/Gemm head: the classifier becomes Convs and slides over larger inputs",
-           _dense_head, passes=("gemm-head-to-conv",)),
+           conditions.dense_head, passes=("gemm-head-to-conv",)),
     Target("no-resize5d", "no Resize of a tensor with rank >= 5 (4-D Resizes of one or two spatial axes instead)",
-           _resize_over_three_axes, passes=("resize5d-to-resize4d",)),
+           conditions.resize_over_three_axes, passes=("resize5d-to-resize4d",)),
 )}
 DEFAULT_TARGET = "no-convtranspose3d"
 

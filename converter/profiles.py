@@ -15,7 +15,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from onnxport.converter import profile_schema
-from onnxport.converter.errors import BadArgument, first_line
+from onnxport.errors import BadArgument, first_line
 from onnxport.passes._driver import all_graphs
 from onnxport.passes._graph import constant_shape, text_attr, weight_shape
 from onnxport.passes._resize import resize_spec

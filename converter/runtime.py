@@ -15,7 +15,7 @@ import os
 from importlib import metadata
 from pathlib import Path
 
-from onnxport.converter.errors import BadInput
+from onnxport.errors import BadInput
 
 DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino")
 CUDA = "CUDAExecutionProvider"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from onnxport.converter.errors import BadInput
+from onnxport.errors import BadInput
 
 MAX_BYTES = 4 << 30
 

@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 
 from onnxport.converter import inputs as inputs_mod, model_io, progress, run_plan, runtime
-from onnxport.converter.errors import BadArgument, BadInput, first_line, one_line
+from onnxport.errors import BadArgument, BadInput, first_line, one_line
 from onnxport.converter.model_io import PROTOBUF_LIMIT
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxport.converter.errors import UnsupportedGraph
+from onnxport.errors import UnsupportedGraph
 from onnxport.passes._graph import constant_shape, constant_value, known_dims, weight_shape
 from onnxport.passes._registry import Options, Skip
 

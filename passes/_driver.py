@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import onnx_graphsurgeon as gs
 
-from onnxport.converter.errors import OnnxportError, PassError
+from onnxport.errors import OnnxportError, PassError
 from onnxport.passes._graph import GraphBuilder
 from onnxport.passes._registry import Options, Pass, Skip
 
@@ -88,7 +88,7 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
             matches.append((node, found))
     if not matches:
         return
-    outputs_before = [(t.name, t.dtype) for t in graph.outputs]
+    outputs_before = _outputs(graph, p)
     ops_before = Counter(n.op for n in graph.nodes)
     consumed: set[int] = set()
     for anchor, m in matches:
@@ -112,14 +112,35 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
     report.added.update(ops_after - ops_before)
     report.removed.update(ops_before - ops_after)
     _validate(graph, outputs_before, p, previous, is_root)
+    _check_ensures(graph, p, previous, None if p.anchor_ops == () else report.rewritten)
+
+
+def _outputs(graph: gs.Graph, p: Pass) -> list[tuple]:
+    """What a pass must keep of the graph outputs: names, dtypes and (where known) ranks."""
+    rank = lambda t: None if p.changes_output_ranks or t.shape is None else len(t.shape)   # noqa: E731
+    return [(t.name, t.dtype, rank(t)) for t in graph.outputs]
+
+
+def _check_ensures(graph: gs.Graph, p: Pass, previous: list[str], anchors: list[str] | None) -> None:
+    """The pass's postconditions on the nodes its rewrites wrote (all nodes for a graph-level pass)."""
+    if not p.ensures:
+        return
+    written = graph.nodes if anchors is None else [
+        n for n in graph.nodes if any(n.name == a or n.name.startswith(a + "/") for a in anchors)]
+    for node in written:
+        for ensure in p.ensures:
+            why = ensure(node)
+            if why:
+                raise PassError(p.name, node.name, previous, AssertionError(f"postcondition broken: {why} remains "
+                                                                            f"among the nodes it wrote"))
 
 
 def _validate(graph: gs.Graph, outputs_before, p: Pass, previous: list[str], is_root: bool) -> None:
     def fail(node_name: str, why: str):
         raise PassError(p.name, node_name, previous, AssertionError(why))
 
-    if [(t.name, t.dtype) for t in graph.outputs] != outputs_before:
-        fail("<graph outputs>", "graph outputs changed")
+    if _outputs(graph, p) != outputs_before:
+        fail("<graph outputs>", "graph outputs changed (name, dtype or rank)")
     produced = {t.name for t in graph.inputs}
     for node in graph.nodes:
         for t in node.inputs:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
+from onnxport.errors import OnnxportError
 from onnxport.passes import _driver, _registry
 from onnxport.passes._graph import constant_value
 from onnxport.passes.explicit_attributes import explicit
@@ -111,7 +112,7 @@ def _lower_again(graph, y, rec, tensors):
     scratch = gs.Graph(nodes=[node], inputs=graph_inputs, outputs=[y2], opset=graph.opset)
     try:
         report = _driver.apply(scratch, _registry.get(rec["pass"]), _registry.Options(relowering=True))
-    except Exception as e:  # noqa: BLE001 - a recipe that no longer lowers simply does not match
+    except OnnxportError as e:          # a recipe that no longer lowers simply does not match; bugs keep their traceback
         return f"its recipe no longer lowers ({e})"
     if report.applied != 1:
         return "its recipe no longer lowers"

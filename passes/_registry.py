@@ -11,7 +11,7 @@ from typing import Callable
 
 import onnx_graphsurgeon as gs
 
-from onnxport.converter.errors import UnsupportedGraph
+from onnxport.errors import UnsupportedGraph
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,20 @@ class Options:
 
 @dataclass(frozen=True)
 class Pass:
+    """A rewrite. `ensures`: what it guarantees afterwards, as node predicates (passes._conditions) none of
+    the nodes a rewrite wrote may meet (those named after its anchor: NODE or NODE/...; every node for a
+    graph-level pass); the driver checks them after the pass and raises PassError naming it. Every pass
+    declares them, () with the reason where no node-level statement fits."""
+
     name: str
     summary: str
     anchor_ops: tuple[str, ...] | None              # None: any op can anchor a match; (): the graph itself
     match: Callable[[gs.Graph, gs.Node, Options], object]
     rewrite: Callable[[gs.Graph, object, object], dict | None]   # may return a recipe (see passes._recipes)
+    ensures: tuple[Callable[[gs.Node], str | None], ...]
     doc: str = ""
     min_opset: int = 1
+    changes_output_ranks: bool = False              # a head made fully convolutional gains trailing 1s
 
 
 _REGISTRY: dict[str, Pass] = {}

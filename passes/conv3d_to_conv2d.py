@@ -20,6 +20,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import Dim, GraphBuilder, constant_value, known_dims, text_attr, weight_shape
 from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes import _conditions as conditions
 
 
 @dataclass(frozen=True)
@@ -103,5 +104,6 @@ PASS = register(Pass(
     anchor_ops=("Conv",),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.of_spatial_rank(("Conv",), 3),),
     doc=__doc__,
 ))

@@ -17,6 +17,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder, known_dims, text_attr, weight_shape
 from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes import _conditions as conditions
 
 OPS = ("Conv", "MaxPool", "AveragePool", "LpPool")
 
@@ -79,5 +80,6 @@ PASS = register(Pass(
     anchor_ops=OPS,
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.implicit_window_padding,),
     doc=__doc__,
 ))

@@ -15,6 +15,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._conv_patterns import FoldedConvTranspose, conv_bias, replace, single_consumer, stride_one_conv
 from onnxport.passes._resize import repeat_factors
 from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes import _conditions as conditions
 
 
 def match(graph: gs.Graph, resize: gs.Node, options: Options):
@@ -50,5 +51,6 @@ PASS = register(Pass(
     anchor_ops=("Resize", "Upsample"),
     match=match,
     rewrite=replace,
+    ensures=(conditions.op_is("Resize", "Upsample"),),
     doc=__doc__,
 ))

@@ -20,6 +20,7 @@ from onnxport.passes._graph import Dim, GraphBuilder, known_dims
 from onnxport.passes._recipes import WEIGHT_ROLES, recipe
 from onnxport.passes._registry import Options, Pass, Skip, register
 from onnxport.passes._weights import flat_bias, reshaped_weight
+from onnxport.passes import _conditions as conditions
 
 
 NAME = "convtranspose3d-to-convtranspose2d"
@@ -79,6 +80,7 @@ PASS = register(Pass(
     anchor_ops=("ConvTranspose",),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.convtranspose_of_rank(frozenset({3})),),
     doc=__doc__,
     min_opset=11,
 ))

@@ -26,6 +26,7 @@ from onnxport.passes._interleave import PhaseAxis, interleave
 from onnxport.passes._recipes import WEIGHT_ROLES, recipe
 from onnxport.passes._registry import Options, Pass, register
 from onnxport.passes._weights import add_bias, bias_vector, flipped_weight
+from onnxport.passes import _conditions as conditions
 
 
 NAME = "convtranspose-to-resize-conv"
@@ -101,6 +102,7 @@ PASS = register(Pass(
     anchor_ops=("ConvTranspose",),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.convtranspose_of_rank(None),),
     doc=__doc__,
     min_opset=11,
 ))

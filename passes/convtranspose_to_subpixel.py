@@ -27,6 +27,7 @@ from onnxport.passes._polyphase import AxisPlan, channel_order, conv_parts, plan
 from onnxport.passes._recipes import WEIGHT_ROLES, recipe
 from onnxport.passes._registry import Options, Pass, register
 from onnxport.passes._weights import add_bias, bias_vector, phase_weight
+from onnxport.passes import _conditions as conditions
 
 
 NAME = "convtranspose-to-subpixel"
@@ -103,6 +104,7 @@ PASS = register(Pass(
     anchor_ops=("ConvTranspose",),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.convtranspose_of_rank(None),),
     doc=__doc__,
     min_opset=11,
 ))

@@ -17,6 +17,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._graph import GraphBuilder, text_attr, weight_shape
 from onnxport.passes._registry import Options, Pass, register
 from onnxport.passes._resize import INTERPOLATION
+from onnxport.passes import _conditions as conditions
 
 WINDOWED = ("Conv", "ConvTranspose", "MaxPool", "AveragePool")
 
@@ -81,5 +82,6 @@ PASS = register(Pass(
     anchor_ops=("Resize",) + WINDOWED,
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.implicit_resize_mode,),
     doc=__doc__,
 ))

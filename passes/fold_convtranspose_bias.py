@@ -17,6 +17,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._conv_patterns import single_consumer
 from onnxport.passes._graph import GraphBuilder, constant_value
 from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes import _conditions as conditions
 
 
 @dataclass(frozen=True)
@@ -80,5 +81,6 @@ PASS = register(Pass(
     anchor_ops=("Add",),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.op_is("Add"),),
     doc=__doc__,
 ))

@@ -22,6 +22,7 @@ from onnxport.passes._convtranspose import SymbolicOutputShape, resolve
 from onnxport.passes._graph import GraphBuilder, constant_value, known_dims
 from onnxport.passes._registry import Options, Pass, Skip, register
 from onnxport.passes._shape_eval import evaluate
+from onnxport.passes import _conditions as conditions
 
 PROBES = 4
 
@@ -195,5 +196,6 @@ PASS = register(Pass(
     anchor_ops=("Slice",),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.op_is("Slice"),),
     doc=__doc__,
 ))

@@ -15,6 +15,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._graph import GraphBuilder
 from onnxport.passes._registry import Options, Pass, register
 from onnxport.passes._shape_eval import evaluate
+from onnxport.passes import _conditions as conditions
 
 SHAPE_OPS = {"Shape", "Gather", "Concat", "Slice", "Mul", "Add", "Sub", "Div", "Cast", "Unsqueeze", "Squeeze",
              "Max", "Min", "Floor", "Ceil", "Identity", "Range", "Mod", "Equal", "Where", "Size",
@@ -66,5 +67,6 @@ PASS = register(Pass(
     anchor_ops=tuple(SHAPE_OPS),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.op_is("Shape"),),
     doc=__doc__,
 ))

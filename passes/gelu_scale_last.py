@@ -78,5 +78,6 @@ PASS = register(Pass(
     anchor_ops=("Mul",),
     match=match,
     rewrite=rewrite,
+    ensures=(lambda node: "a GELU with its scale first" if scale_first(node) is not None else None,),
     doc=__doc__,
 ))

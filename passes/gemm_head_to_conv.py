@@ -19,6 +19,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder, constant_value, known_dims
 from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes import _conditions as conditions
 
 POINTWISE = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Gelu", "Dropout", "Identity", "Softplus",
              "HardSigmoid", "HardSwish", "Clip", "Erf", "Mish", "Celu"}
@@ -149,5 +150,7 @@ PASS = register(Pass(
     anchor_ops=("Flatten", "Reshape"),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.dense_head,),
+    changes_output_ranks=True,
     doc=__doc__,
 ))

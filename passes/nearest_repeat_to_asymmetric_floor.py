@@ -14,6 +14,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._graph import GraphBuilder
 from onnxport.passes._registry import Options, Pass, Skip, register
 from onnxport.passes._resize import repeat_factors
+from onnxport.passes import _conditions as conditions
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ PASS = register(Pass(
     anchor_ops=("Resize",),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.nearest_not_floor,),
     doc=__doc__,
     min_opset=11,
 ))

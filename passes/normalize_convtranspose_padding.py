@@ -18,6 +18,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._convtranspose import ConvTransposeSpec, SymbolicOutputShape, resolve
 from onnxport.passes._graph import GraphBuilder, known_dims, weight_shape
 from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes import _conditions as conditions
 
 
 def match(graph: gs.Graph, node: gs.Node, options: Options):
@@ -58,5 +59,6 @@ PASS = register(Pass(
     anchor_ops=("ConvTranspose",),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.implicit_padding,),
     doc=__doc__,
 ))

@@ -17,6 +17,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import Dim, GraphBuilder, text_attr
 from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes import _conditions as conditions
 
 PER_AXIS = ("ceil_mode", "count_include_pad", "p", "storage_order")
 
@@ -72,5 +73,6 @@ PASS = register(Pass(
     anchor_ops=("MaxPool", "AveragePool", "LpPool"),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.of_spatial_rank(("MaxPool", "AveragePool", "LpPool"), 3),),
     doc=__doc__,
 ))

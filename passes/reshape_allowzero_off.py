@@ -47,5 +47,6 @@ PASS = register(Pass(
     anchor_ops=("Reshape",),
     match=match,
     rewrite=rewrite,
+    ensures=(lambda node: "a Reshape with allowzero=1" if allowzero_set(node) else None,),
     doc=__doc__,
 ))

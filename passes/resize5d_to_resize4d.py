@@ -32,6 +32,7 @@ from onnxport.passes._graph import Dim, GraphBuilder, constant_value, known_dims
 from onnxport.passes._recipes import RESIZE_ROLES, recipe
 from onnxport.passes._registry import Options, Pass, Skip, register
 from onnxport.passes._resize import INTERPOLATION, ResizeSpec, resize_spec
+from onnxport.passes import _conditions as conditions
 
 NAME = "resize5d-to-resize4d"
 OPSET_ATTRS = {"antialias": 18}          # attributes that only exist from this opset on
@@ -210,6 +211,7 @@ PASS = register(Pass(
     anchor_ops=("Resize", "Upsample"),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.resize_over_three_axes,),
     doc=__doc__,
     min_opset=10,
 ))

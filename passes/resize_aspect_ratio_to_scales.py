@@ -16,6 +16,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._graph import GraphBuilder
 from onnxport.passes._registry import Options, Pass, Skip, register
 from onnxport.passes._resize import resize_spec
+from onnxport.passes import _conditions as conditions
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ PASS = register(Pass(
     anchor_ops=("Resize",),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.aspect_ratio_policy,),
     doc=__doc__,
     min_opset=18,
 ))

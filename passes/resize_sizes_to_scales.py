@@ -18,6 +18,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._graph import GraphBuilder, known_dims
 from onnxport.passes._registry import Options, Pass, Skip, register
 from onnxport.passes._resize import resize_spec
+from onnxport.passes import _conditions as conditions
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ PASS = register(Pass(
     anchor_ops=("Resize",),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.resize_by_sizes,),
     doc=__doc__,
     min_opset=11,
 ))

@@ -15,6 +15,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._graph import GraphBuilder
 from onnxport.passes._registry import Options, Pass, Skip, register
 from onnxport.passes._resize import resize_spec
+from onnxport.passes import _conditions as conditions
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ PASS = register(Pass(
     anchor_ops=("Resize",),
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.symmetric_coordinates,),
     doc=__doc__,
     min_opset=19,
 ))

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import onnx_graphsurgeon as gs
 
-from onnxport.converter.errors import UnsupportedGraph
+from onnxport.errors import UnsupportedGraph
 from onnxport.passes._graph import GraphBuilder, text_attr
 from onnxport.passes._registry import Options, Pass, register
+from onnxport.passes import _conditions as conditions
 
 WINDOWED = ("Conv", "MaxPool", "AveragePool", "LpPool")
 STRIDE_BREAKERS = ("Flatten", "Gemm", "MatMul", "Reshape", "ConvTranspose", "Resize", "Upsample")
@@ -96,5 +97,6 @@ PASS = register(Pass(
     anchor_ops=WINDOWED,
     match=match,
     rewrite=rewrite,
+    ensures=(conditions.strided_window,),
     doc=__doc__,
 ))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from onnxport.converter.errors import BadArgument
+from onnxport.errors import BadArgument
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 
 import onnx
 
-from onnxport.converter import api, profiles, run_plan
-from onnxport.converter.errors import OnnxportError
+from onnxport.converter import conversion, profiles, run_plan, verify
+from onnxport.errors import OnnxportError
 
 FORMS = ("original", "default", "profile")
 
@@ -43,8 +43,8 @@ def form_of(model: onnx.ModelProto, form: str, runtime: str) -> tuple[onnx.Model
     if form == "profile" and profiles.load(runtime).static_inputs and not _static(model):
         fixed = run_plan.plan(model, runs=1).first           # as a user would: --fix-sizes at a size it runs
     try:
-        converted, report = api.convert_model(model, api.ConvertOptions(targets=targets, timing=False,
-                                                                        fix_sizes=fixed))
+        converted, report = conversion.convert_model(
+            model, conversion.ConvertOptions(targets=targets, timing=False, fix_sizes=fixed))
     except OnnxportError as e:
         return None, f"convert refuses it: {e}"
     if report.remaining:
@@ -61,7 +61,7 @@ def cell(name: str, model: onnx.ModelProto, form: str, runtime: str) -> Cell:
     converted, why = form_of(model, form, runtime)
     if converted is None:
         return Cell(name, form, runtime, "not convertible", why)
-    result = api.verify_models(model, converted, api.VerifyOptions(runs=2, provider="cpu", runtime=runtime))
+    result = verify.verify(model, converted, runs=2, provider="cpu", runtime=runtime)
     run = result.runs[0] if result.runs else None
     if run is not None and run.failure:
         return Cell(name, form, runtime, "refused", run.failure.removeprefix("the second model fails to run: ")[:300])

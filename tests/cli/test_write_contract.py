@@ -183,7 +183,7 @@ def test_a_signal_leaves_no_temporary_data_and_one_line(folder, signum, code):
 
 def test_bounded_reference_fallback_only_for_a_missing_kernel(monkeypatch):
     from onnxport.converter import verify as verify_mod
-    from onnxport.converter.errors import BadInput
+    from onnxport.errors import BadInput
     model = convtranspose.build([4, 4, 4], kernel=[2, 2, 2], strides=[2, 2, 2])
 
     def refusing(*args, **kwargs):

@@ -4,7 +4,7 @@ import onnx
 import pytest
 
 from onnxport.converter import api, input_sizes
-from onnxport.converter.errors import BadArgument, UnsupportedGraph
+from onnxport.errors import BadArgument, UnsupportedGraph
 from onnxport.models import ddae, examples, lenet, resize
 from onnxport.models._builder import NetBuilder
 from tests.helpers import assert_equivalent, count_ops, run_model

@@ -7,7 +7,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 from onnxport.converter import model_io
-from onnxport.converter.errors import BadArgument, BadInput, OutputError
+from onnxport.errors import BadArgument, BadInput, OutputError
 from onnxport.models import convtranspose
 
 

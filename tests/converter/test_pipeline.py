@@ -3,7 +3,7 @@ import pytest
 from onnx import helper
 
 from onnxport.converter import api, graph_io, pipeline
-from onnxport.converter.errors import BadArgument
+from onnxport.errors import BadArgument
 from onnxport.models import convtranspose, examples
 from tests.helpers import count_ops
 

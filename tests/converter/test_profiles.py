@@ -11,7 +11,7 @@ import pytest
 from onnx import numpy_helper
 
 from onnxport.converter import api, graph_io, profiles, shapes
-from onnxport.converter.errors import BadArgument
+from onnxport.errors import BadArgument
 from onnxport.models import convtranspose, examples, resize
 from tests.helpers import assert_same_as_original, assert_structurally_valid
 

@@ -16,7 +16,7 @@ import pytest
 
 from onnxport import cli
 from onnxport.converter import api, runtimes
-from onnxport.converter.errors import BadArgument
+from onnxport.errors import BadArgument
 from onnxport.converter.runtimes.matrix import cell, form_of
 from onnxport.models import examples
 from tests.cli.test_cli import assert_one_line_error, run

@@ -5,7 +5,7 @@ import time
 import onnx
 import pytest
 
-from onnxport.converter import auto_strategy, choice_cache, timing
+from onnxport.converter import auto_strategy, choice_cache, conversion, timing
 from onnxport.models import convtranspose
 
 
@@ -30,7 +30,8 @@ def test_a_later_form_wins_only_by_more_than_the_margin(monkeypatch, conv2d, cho
     assert auto_strategy.MARGIN == 0.10
     monkeypatch.setattr(timing, "compare", lambda forms, reference, **_: ratios(subpixel=1.0, conv2d=conv2d))
     one = convtranspose.build([4, 4, 4], 4, 2, [2, 2, 2], strides=[2, 2, 2], consumer="Relu")
-    found = auto_strategy._timed(one, ["subpixel", "conv2d"], ["no-convtranspose3d"], None, None, "cpu")
+    forms = {s: conversion.convert_model(one, strategy=s)[0] for s in ("subpixel", "conv2d")}
+    found = auto_strategy._timed(one, forms, "cpu")
     assert found["strategy"] == chosen
 
 
@@ -61,3 +62,17 @@ def test_a_cached_choice_is_kept_and_a_broken_cache_is_no_cache(tmp_path, monkey
     monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(blocked / "cache"))          # a folder under a file
     choice_cache.put("k", entry)                                               # no cache, no error
     assert choice_cache.get("k") is None
+
+
+def test_auto_converts_each_candidate_form_once(monkeypatch):
+    """example:gan3d: 4 ConvTransposes x 3 forms, each cut out, lowered and typed once (proto -> graph),
+    plus the one look at the whole model."""
+    from onnxport.converter import graph_io
+    from onnxport.models import examples
+    calls = []
+    real = graph_io.to_graph
+    monkeypatch.setattr(graph_io, "to_graph", lambda *a, **k: calls.append(1) or real(*a, **k))
+    choices = auto_strategy.choose(examples.build("gan3d"), ["no-convtranspose3d"], None, None,
+                                   {"z": [1, 32, 1, 1, 1]}, "cpu", False, conversion.convert_model)
+    forms = sum(len(auto_strategy.PREFERENCE) for _ in choices)
+    assert len(choices) == 4 and len(calls) == 1 + forms

@@ -7,7 +7,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 from onnxport.converter import api, graph_io, run_plan, runtime, verify as verify_mod
-from onnxport.converter.errors import BadArgument, BadInput
+from onnxport.errors import BadArgument, BadInput
 from onnxport.models import convtranspose, examples
 
 
@@ -278,7 +278,7 @@ def test_a_port_is_checked_against_what_the_framework_computed(tmp_path, fmt):
 
 
 def test_saved_data_that_does_not_fit_is_one_line(tmp_path):
-    from onnxport.converter.errors import BadArgument
+    from onnxport.errors import BadArgument
     np.savez(tmp_path / "in.npz", wrong=np.zeros(3, np.float32))
     (tmp_path / "junk.json").write_text("{\"nothing\": 1}")
     model = onnx.load(str(REAL / "decoder3d.torchscript.dynamic.onnx"))

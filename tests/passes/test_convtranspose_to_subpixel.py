@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from onnx import helper
 
-from onnxport.converter.errors import UnsupportedGraph
+from onnxport.errors import UnsupportedGraph
 from onnxport.models import convtranspose
 from onnxport.passes._registry import Options
 from tests.helpers import count_ops, run_pass

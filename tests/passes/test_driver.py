@@ -3,7 +3,7 @@ import onnx_graphsurgeon as gs
 import pytest
 
 from onnxport.converter import graph_io
-from onnxport.converter.errors import PassError
+from onnxport.errors import PassError
 from onnxport.models import convtranspose
 from onnxport.passes import _driver
 from onnxport.passes._registry import Pass, Skip
@@ -21,8 +21,8 @@ class Whole:
         self.nodes = tuple(nodes)
 
 
-def make_pass(match, rewrite, anchors=("ConvTranspose", "Relu")):
-    return Pass("toy", "toy pass", anchors, match, rewrite)
+def make_pass(match, rewrite, anchors=("ConvTranspose", "Relu"), ensures=()):
+    return Pass("toy", "toy pass", anchors, match, rewrite, ensures)
 
 
 def test_overlapping_matches_are_dropped_with_a_reason():
@@ -66,3 +66,41 @@ def test_an_exception_in_a_rewrite_names_the_pass_node_and_history():
 
     with pytest.raises(PassError, match=r"pass 'toy' failed on node 'ct_1_node' \(passes that ran before: a, b\): boom"):
         _driver.apply(graph, make_pass(lambda g, n, o: Whole([n]), boom, anchors=("ConvTranspose",)), previous=["a", "b"])
+
+
+class One:
+    def __init__(self, node):
+        self.nodes = (node,)
+
+
+def test_a_rewrite_that_leaves_what_its_pass_ensures_away_is_a_pass_error():
+    """A toy lowering that 'rewrites' a ConvTranspose into another ConvTranspose under its name: the driver
+    checks the pass's ensures on what it wrote and names the pass."""
+    from onnxport.passes import _conditions
+
+    def rewrite(g, m, b):
+        ct = m.nodes[0]
+        y = ct.outputs[0]
+        ct.outputs.clear()
+        b.op("ConvTranspose", list(ct.inputs), dict(ct.attrs), output=y)
+        ct.inputs.clear()
+
+    toy = make_pass(lambda g, n, o: One(n), rewrite, ("ConvTranspose",), (_conditions.convtranspose_of_rank(None),))
+    with pytest.raises(PassError, match=r"toy.*postcondition broken: ConvTranspose with 3 spatial dims remains"):
+        _driver.apply(graph_with_two_convtransposes(), toy)
+
+
+def test_a_rewrite_that_changes_an_output_rank_is_a_pass_error():
+    def rewrite(g, m, b):
+        relu = m.nodes[0]
+        y = relu.outputs[0]
+        relu.outputs.clear()
+        b.op("Unsqueeze", [relu.inputs[0], b.ints([0], "axes")], output=y)
+        y.shape = [1] + list(y.shape)                # what it writes, typed: one rank more
+        relu.inputs.clear()
+
+    graph = graph_with_two_convtransposes()
+    graph.outputs[0].shape = [1, 2, 6, 6, 6]
+    toy = make_pass(lambda g, n, o: One(n), rewrite, ("Relu",))
+    with pytest.raises(PassError, match="graph outputs changed"):
+        _driver.apply(graph, toy)

@@ -3,7 +3,7 @@ import pytest
 from onnx import helper
 
 from onnxport.converter import api
-from onnxport.converter.errors import BadArgument
+from onnxport.errors import BadArgument
 from onnxport.models import convtranspose
 from tests.helpers import assert_equivalent, assert_structurally_valid, run_pass
 from tests.passes.convtranspose_cases import GRID, check_node_test, node_test_cases

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from onnx import helper, numpy_helper
 
 from onnxport.converter import api
-from onnxport.converter.errors import UnsupportedGraph
+from onnxport.errors import UnsupportedGraph
 from onnxport.models import resize
 from onnxport.passes._registry import Options
 from tests.helpers import (assert_equivalent, assert_same_as_original, assert_structurally_valid, onnx_node_cases,

@@ -1,0 +1,154 @@
+"""The conversion engine: options resolved against a runtime profile, and a model rewritten in memory.
+
+Below the API (converter.api loads, converts, verifies and saves) and above the passes: auto_strategy and
+inspection use it directly, and it imports neither them nor the API (auto_strategy gets convert_model
+passed in), so the package has no import circle.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import onnx
+
+from onnxport.converter import (auto_strategy, graph_io, input_sizes, macs, pipeline, profiles, recipes, rewrites,
+                                run_plan, inputs, shapes, verify as verify_mod)
+from onnxport.converter.report import ConvertReport
+from onnxport.errors import BadArgument
+from onnxport.passes import strided_to_dense
+from onnxport.passes._registry import Options
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What convert does. targets may name runtime profiles (coreml, ./myruntime.toml) besides generic
+    targets; strategy None means the profile's (else subpixel); "auto" times the allowed forms per node;
+    fix_sizes (input name -> dims) fixes input sizes first, for runtimes that want static graphs."""
+
+    targets: list[str] | None = None
+    strategy: str | None = None
+    max_rank: int | None = None
+    fuse: bool = False
+    dense: bool = False
+    pad_to_valid: str | None = None
+    timing: bool = True
+    provider: str = "auto"
+    fix_sizes: dict | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """ConvertOptions resolved against a runtime profile."""
+
+    targets: list[str]            # the generic targets whose passes run (a profile's own among them)
+    checked: list[str]            # the generic targets a result is judged by (besides the profile)
+    profile: profiles.Profile | None
+    strategy: str
+    max_rank: int | None
+    strict_max_rank: bool     # the budget is the user's --max-rank (an unreachable node is an error)
+
+def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None, *, source: str = "<model>",
+                  macs_at: dict | None = None, folder: Path | None = None,
+                  **kwargs) -> tuple[onnx.ModelProto, ConvertReport]:
+    """Rewrite a model in memory (the input is not modified); no verification, no file I/O.
+
+    Order: fix_sizes, fuse (chains folded back into single ops), the targets (with a runtime profile: its
+    own targets, strategy and rank budget first, then every ConvTransposes it forbids lowered, then shape
+    arithmetic folded if it asks), dense (stride 1 everywhere), pad_to_valid (a pad mode: inputs padded to
+    the next admissible size, size-preserving outputs cropped back). Without fuse, dense or pad_to_valid,
+    targets default to no-convtranspose3d. folder: where the model's external data lives (the result's
+    untouched weights keep referring to it). kwargs: ConvertOptions fields.
+    """
+    if options is not None and kwargs:
+        raise TypeError("convert_model takes options or keyword arguments, not both")
+    options = options or ConvertOptions(**kwargs)
+    plan = resolve_options(options)
+    extras = []
+    if options.fix_sizes:
+        model, _ = input_sizes.fix(model, options.fix_sizes, folder)
+        extras.append(f"fixed sizes {input_sizes.inputs_text(options.fix_sizes)}")
+    graph = graph_io.to_graph(model, folder)
+    shapes.annotate(graph)
+    report = ConvertReport(source, list(options.targets or plan.targets), plan.strategy, len(graph.nodes),
+                           ops_before=Counter(n.op for n in graph.nodes), fuse=options.fuse)
+    report.macs_at = macs_at or first_sizes(model, {}, folder)
+    infos = shapes.infer(graph, report.macs_at)
+    macs_per_node = macs.per_node(graph, report.macs_at, infos)
+    report.macs_before = None if macs_per_node is None else sum(macs_per_node.values())
+    before = rewrites.snapshot(graph, infos)
+    stored = recipes.load(model)
+    report.passes = pipeline.run(graph, (pipeline.plan_fuse(tuple(stored)) if options.fuse else [])
+                                 + _target_steps(model, plan, report, options, folder))
+    report.alignment = verify_mod.Alignment(unit_dims="fully-convolutional" in plan.targets)
+    report.extras = extras + (["dense"] if options.dense else []) + \
+        ([f"pad-to-valid ({options.pad_to_valid})"] if options.pad_to_valid else [])
+    if options.dense:
+        report.alignment = verify_mod.Alignment(report.alignment.unit_dims, strided_to_dense.output_strides(graph),
+                                                lossless=True)
+        report.passes += pipeline.run(graph, [pipeline.Step("strided-to-dense", Options())])
+    if options.pad_to_valid:
+        plans = input_sizes.valid_sizes(graph)
+        step = pipeline.Step("pad-inputs-to-valid", Options(valid_sizes=plans, pad_mode=options.pad_to_valid))
+        report.passes += pipeline.run(graph, [step], rounds=1)
+        report.alignment = replace(report.alignment, lossless=True)
+    report.passes = pipeline.merge(report.passes + pipeline.run(graph, pipeline.explicit_form(), rounds=1))
+    report.remaining = pipeline.violations(graph, plan.checked)
+    if plan.profile is not None:
+        report.profile = plan.profile.name
+        report.remaining += plan.profile.violations(graph)
+    report.nodes_after = len(graph.nodes)
+    report.ops_after = Counter(n.op for n in graph.nodes)
+    infos = shapes.infer(graph, report.macs_at)
+    report.macs_after = macs.count(graph, report.macs_at, infos)
+    report.rewrites = rewrites.describe(before, graph, infos, report.passes, pipeline.EXPLICIT_FORM, macs_per_node)
+    converted = graph_io.to_model(graph, like=model)
+    recipes.store(converted, recipes.update(stored, report.passes))
+    return converted, report
+
+
+def _target_steps(model: onnx.ModelProto, plan: Plan, report: ConvertReport, options: ConvertOptions,
+                  folder: Path | None) -> list[pipeline.Step]:
+    """The steps that reach the targets and the profile; --strategy auto chooses per node here."""
+    if not plan.targets and plan.profile is None:
+        return []
+    forbids = plan.profile.forbids if plan.profile is not None else None
+    assignments = None
+    if plan.strategy == "auto":
+        report.choices = auto_strategy.choose(model, plan.targets, plan.max_rank, plan.profile, report.macs_at,
+                                              options.provider, options.timing, convert_model, folder)
+        assignments = {}
+        for c in report.choices:
+            assignments.setdefault(c.strategy, set()).add(c.node)
+        assignments = {k: frozenset(v) for k, v in assignments.items()}
+    steps = pipeline.plan(plan.targets, plan.strategy, plan.max_rank, assignments, forbids, plan.strict_max_rank)
+    if plan.profile is not None and plan.profile.fold_shapes:
+        steps.append(pipeline.Step("fold-shape-computations", Options()))
+    return steps
+
+
+def resolve_options(options: ConvertOptions) -> Plan:
+    """The generic targets, profile, strategy and rank budget that options amount to."""
+    if options.targets is None:
+        wanted = [] if options.fuse or options.dense or options.pad_to_valid else [pipeline.DEFAULT_TARGET]
+    else:
+        wanted = list(options.targets)
+    named = [t for t in wanted if profiles.is_profile(t)]
+    if len(named) > 1:
+        raise BadArgument(f"one runtime profile at a time ({', '.join(named)} given)")
+    profile = profiles.load(named[0]) if named else None
+    targets = checked = [t for t in wanted if t not in named]
+    pipeline.check_targets(targets)
+    max_rank, strict = options.max_rank, True
+    if profile is not None:
+        targets = list(dict.fromkeys(profile.targets + targets))
+        if profile.max_rank is not None and (max_rank is None or profile.max_rank < max_rank):
+            max_rank, strict = profile.max_rank, False
+    strategy = options.strategy or (profile.strategy if profile is not None else pipeline.DEFAULT_STRATEGY)
+    return Plan(targets, checked, profile, strategy, max_rank, strict)
+
+
+def first_sizes(model: onnx.ModelProto, overrides: dict, folder: Path | None = None) -> dict:
+    """The input sizes a first verification run tries: where MACs are counted."""
+    inputs.check_overrides(inputs.input_specs(model), overrides)
+    return run_plan.plan(model, overrides=overrides, runs=1, folders=(folder, None)).first
