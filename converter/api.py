@@ -13,6 +13,7 @@ from pathlib import Path
 
 import onnx
 
+from onnxport.converter.report_header import header
 from onnxport.converter import (graph_io, html_report, input_sizes, inputs, inspection, model_io, output_paths,
                                 pipeline, run_plan, runtime, saved_data, shapes, sizes as sizes_mod, verify as verify_mod)
 from onnxport.converter.conversion import ConvertOptions, Plan, convert_model, first_sizes, resolve_options  # noqa: F401
@@ -163,7 +164,6 @@ def node_shapes(source: Source, shapes_override: dict | None = None, *, report: 
 
 
 def shapes_listing(rows: list[shapes.NodeShapes]) -> dict:
-    from onnxport.converter.report import header
     return {**header(), "nodes": [asdict(r) for r in rows]}
 
 
@@ -201,7 +201,6 @@ def render_report(report: str | os.PathLike, html: str | os.PathLike, *, force: 
 
 
 def sizes_listing(rows: list[sizes_mod.AxisSizes]) -> dict:
-    from onnxport.converter.report import header
     return {**header(), "axes": [r.to_dict() for r in rows]}
 
 

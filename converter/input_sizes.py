@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
+from onnxport.converter.report_header import header
 from onnxport.converter import graph_io, inputs, pipeline, shapes, sizes
 from onnxport.errors import BadArgument, UnsupportedGraph
 from onnxport.passes._driver import PassReport
@@ -69,7 +70,6 @@ class SizesReport:
         return f"{done}; {check}" + (f"; wrote {self.output}" if self.output else "")
 
     def to_dict(self) -> dict:
-        from onnxport.converter.report import header
         return {**header(), "ok": self.ok, "summary": self.summary(), "freed": self.freed, "kept": self.kept, "fixed": self.fixed,
                 "admissible": [a.to_dict() for a in self.admissible],
                 "passes": [p.to_dict() for p in self.passes], "output": self.output,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import onnx
 
+from onnxport.converter.report_header import header
 from onnxport.converter import conversion, graph_io, pipeline, shapes
 from onnxport.errors import OnnxportError
 from onnxport.converter.profiles import Profile, Violation
@@ -96,7 +97,6 @@ class Inspection:
     def to_dict(self) -> dict:
         profile = {k: getattr(self.profile, k) for k in ("name", "title", "source", "read", "notes")} \
             if self.profile else None
-        from onnxport.converter.report import header
         return {**header(), "ok": self.ok, "summary": self.summary(), "source": self.source, "targets": self.targets, "profile": profile,
                 "blockers": [b.to_dict() for b in self.blockers],
                 "remaining_after_convert": [v.to_dict() for v in self.remaining],

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from onnxport.converter.report_header import header
 from onnxport.converter.verify import VerifyResult, shapes_text
 from onnxport.passes._driver import PassReport
 
@@ -96,27 +97,6 @@ class ConvertReport:
         if self.output:
             lines.append(f"  wrote {self.output}")
         return "\n".join(lines)
-
-
-SCHEMA = 2          # 2: versions, ok and summary in every report; runs say why their sizes were chosen
-
-
-def header() -> dict:
-    """The schema number and the versions of what made a report."""
-    import platform
-    from importlib import metadata
-
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-    import onnx
-
-    from onnxport.converter import runtime
-    return {"schema": SCHEMA, "versions": {"onnxport": version("onnxport") or "checkout", "onnx": onnx.__version__,
-                                           "onnxruntime": runtime.onnxruntime().__version__,
-                                           "python": platform.python_version()}}
 
 
 def grouped_violations(remaining: list, shown: int = 3) -> list[str]:

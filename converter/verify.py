@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from onnxport.converter.report_header import header
 from onnxport.converter import inputs as inputs_mod, model_io, progress, run_plan, runtime
 from onnxport.errors import BadArgument, BadInput, first_line, one_line
 from onnxport.converter.model_io import PROTOBUF_LIMIT
@@ -97,7 +98,6 @@ class VerifyResult:
                 f"on '{worst[1].name}' (bound {worst[1].bound:.3g}){notes} [{self.provider}]")
 
     def to_dict(self) -> dict:
-        from onnxport.converter.report import header
         return {**header(), **asdict(self), "summary": self.summary()}
 
 

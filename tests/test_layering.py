@@ -84,3 +84,24 @@ def test_converter_and_models_never_import_the_cli():
 def test_models_do_not_depend_on_the_rewrites():
     for path in modules("models"):
         assert not any(n.split(".")[0] in {"passes", "converter"} for n in imports(path)), path.name
+
+
+def test_no_import_circle():
+    """Every import (in functions too) between onnxport's modules, as a graph: no module reaches itself.
+    Packages' __init__ files only hand names on (passes/__init__ registers every pass) and are left out."""
+    files = {p: "onnxport." + ".".join(p.relative_to(ROOT).with_suffix("").parts)
+             for p in [ROOT / "cli.py", ROOT / "errors.py"] + modules("converter") + modules("passes")
+             if p.name != "__init__.py"}
+    names = set(files.values())
+    edges = {}
+    for path, name in files.items():
+        found = {f"onnxport.{n}" for n in imports(path)}
+        edges[name] = {n for n in found if n in names and n != name}
+    for start in edges:
+        seen, todo = set(), list(edges[start])
+        while todo:
+            n = todo.pop()
+            assert n != start, f"{start} imports itself through {sorted(seen)}"
+            if n not in seen:
+                seen.add(n)
+                todo += edges[n]
