@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -21,8 +20,6 @@ from onnxport.errors import BadArgument, BadInput, ResultError, TargetNotReached
 from onnxport.converter.output_paths import Outputs
 from onnxport.converter.report import ConvertReport
 from onnxport.converter.verify import VerifyResult
-from onnxport.passes import strided_to_dense
-from onnxport.passes._registry import Options
 
 
 Source = str | os.PathLike | onnx.ModelProto      # a model file, example:NAME, or a model in memory

@@ -24,7 +24,7 @@ import onnx
 
 from onnxport.converter.report_header import header
 from onnxport.converter import inputs as inputs_mod, model_io, progress, run_plan, runtime
-from onnxport.errors import BadArgument, BadInput, first_line, one_line
+from onnxport.errors import BadArgument, BadInput, one_line
 from onnxport.converter.model_io import PROTOBUF_LIMIT
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}

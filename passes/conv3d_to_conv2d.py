@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxport.passes._graph import Dim, GraphBuilder, constant_value, known_dims, text_attr, weight_shape
+from onnxport.passes._graph import Dim, GraphBuilder, constant_value, text_attr, weight_shape
 from onnxport.passes._registry import Options, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
