@@ -7,6 +7,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder, constant_value, text_attr
+from onnxport.passes._resize import repeat_factors
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,27 @@ def stride_one_conv(conv: gs.Node) -> tuple[np.ndarray, list[int]] | str:
     if any(v != 1 for v in conv.attrs.get("strides", [1] * n)) or any(v != 1 for v in conv.attrs.get("dilations", [1] * n)):
         return "the Conv is strided or dilated"
     return weight, conv_pads(conv, list(weight.shape[2:]))
+
+
+def repeat_beside_conv(graph: gs.Graph, resize: gs.Node, conv: gs.Node, between: gs.Tensor,
+                       fits=lambda weight, pads: True):
+    """What both repeat + Conv folds read: (Conv weight, Conv pads, repeat factors of the spatial axes) when
+    a nearest Resize repeats on the spatial axes only and a plain stride-1 Conv meets it through `between`,
+    which feeds nothing else; a string saying why not; None when the Conv is not the pattern's (`fits`)."""
+    found = stride_one_conv(conv)
+    if isinstance(found, str):
+        return found
+    weight, pads = found
+    if not fits(weight, pads):
+        return None
+    factors = repeat_factors(resize, weight.ndim)
+    if isinstance(factors, str):
+        return f"Resize '{resize.name}' is not a plain repeat: {factors}"
+    if factors[:2] != [1, 1] or all(f == 1 for f in factors[2:]):
+        return f"Resize '{resize.name}' scales {factors}: only spatial up-sampling folds"
+    if not single_consumer(between, graph):
+        return f"'{between.name}' between Resize '{resize.name}' and Conv '{conv.name}' is used elsewhere"
+    return weight, pads, factors[2:]
 
 
 def conv_bias(conv: gs.Node) -> gs.Tensor | None:

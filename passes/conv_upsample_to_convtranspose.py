@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxport.passes._conv_patterns import FoldedConvTranspose, conv_bias, replace, single_consumer, stride_one_conv
-from onnxport.passes._resize import repeat_factors
+from onnxport.passes._conv_patterns import FoldedConvTranspose, conv_bias, repeat_beside_conv, replace
 from onnxport.passes._registry import Options, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
@@ -22,22 +21,15 @@ def match(graph: gs.Graph, resize: gs.Node, options: Options):
     conv = resize.inputs[0].inputs[0] if resize.inputs[0].inputs else None
     if conv is None or conv.op != "Conv":
         return None
-    found = stride_one_conv(conv)
+    pointwise = lambda weight, pads: all(k == 1 for k in weight.shape[2:]) and not any(pads)   # noqa: E731
+    found = repeat_beside_conv(graph, resize, conv, resize.inputs[0], pointwise)
+    if found is None:
+        return None                                   # not a pointwise Conv: not this pattern
     if isinstance(found, str):
         return Skip(f"before Resize '{resize.name}': {found}")
-    v, pads = found
+    v, _, strides = found
     n = v.ndim - 2
-    if any(k != 1 for k in v.shape[2:]) or any(pads):
-        return None                                   # not a pointwise Conv: not this pattern
-    factors = repeat_factors(resize, n + 2)
-    if isinstance(factors, str):
-        return Skip(f"not a plain repeat: {factors}")
-    if factors[:2] != [1, 1] or all(f == 1 for f in factors[2:]):
-        return Skip(f"scales {factors}: only spatial up-sampling folds")
-    if not single_consumer(resize.inputs[0], graph):
-        return Skip(f"Conv '{conv.name}' output is used elsewhere")
     group = int(conv.attrs.get("group", 1))
-    strides = factors[2:]
     cout, cin_g = v.shape[:2]
     w = v.reshape(group, cout // group, cin_g).swapaxes(1, 2).reshape(group * cin_g, cout // group)
     w = np.ascontiguousarray(np.broadcast_to(w.reshape(w.shape + (1,) * n), w.shape + tuple(strides)))

@@ -18,8 +18,7 @@ import itertools
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxport.passes._conv_patterns import FoldedConvTranspose, conv_bias, replace, single_consumer, stride_one_conv
-from onnxport.passes._resize import repeat_factors
+from onnxport.passes._conv_patterns import FoldedConvTranspose, conv_bias, repeat_beside_conv, replace
 from onnxport.passes._registry import Options, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
@@ -28,20 +27,11 @@ def match(graph: gs.Graph, conv: gs.Node, options: Options):
     resize = conv.inputs[0].inputs[0] if conv.inputs[0].inputs else None
     if resize is None or resize.op not in ("Resize", "Upsample"):
         return None
-    found = stride_one_conv(conv)
+    found = repeat_beside_conv(graph, resize, conv, conv.inputs[0])
     if isinstance(found, str):
         return Skip(f"after Resize '{resize.name}': {found}")
-    weight, pads = found
-    n = weight.ndim - 2
-    factors = repeat_factors(resize, n + 2)
-    if isinstance(factors, str):
-        return Skip(f"Resize '{resize.name}' is not a plain repeat: {factors}")
-    if factors[:2] != [1, 1] or all(f == 1 for f in factors[2:]):
-        return Skip(f"Resize '{resize.name}' scales {factors}: only spatial up-sampling folds")
-    if not single_consumer(conv.inputs[0], graph):
-        return Skip(f"Resize '{resize.name}' output is used elsewhere")
+    weight, pads, strides = found
     kernel = list(weight.shape[2:])
-    strides = factors[2:]
     if any(p > k - 1 for p, k in zip(pads, kernel + kernel)):
         return Skip(f"Conv pads {pads} exceed kernel-1: no ConvTranspose pads express them")
     group = int(conv.attrs.get("group", 1))
