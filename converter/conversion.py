@@ -69,7 +69,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
         model, _ = input_sizes.fix(model, options.fix_sizes, folder)
         extras.append(f"fixed sizes {input_sizes.inputs_text(options.fix_sizes)}")
     graph = graph_io.to_graph(model, folder)
-    shapes.annotate(graph)
+    typed = shapes.annotate(graph) is None          # then every pass must leave it typed (pipeline.run)
     report = ConvertReport(source, list(options.targets or plan.targets), plan.strategy, len(graph.nodes),
                            ops_before=Counter(n.op for n in graph.nodes), fuse=options.fuse)
     report.macs_at = macs_at or first_sizes(model, {}, folder)
@@ -79,20 +79,20 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     before = rewrites.snapshot(graph, infos)
     stored = recipes.load(model)
     report.passes = pipeline.run(graph, (pipeline.plan_fuse(tuple(stored)) if options.fuse else [])
-                                 + _target_steps(model, plan, report, options, folder))
+                                 + _target_steps(model, plan, report, options, folder), typed=typed)
     report.alignment = verify_mod.Alignment(unit_dims="fully-convolutional" in plan.targets)
     report.extras = extras + (["dense"] if options.dense else []) + \
         ([f"pad-to-valid ({options.pad_to_valid})"] if options.pad_to_valid else [])
     if options.dense:
         report.alignment = verify_mod.Alignment(report.alignment.unit_dims, strided_to_dense.output_strides(graph),
                                                 lossless=True)
-        report.passes += pipeline.run(graph, [pipeline.Step("strided-to-dense", Options())])
+        report.passes += pipeline.run(graph, [pipeline.Step("strided-to-dense", Options())], typed=typed)
     if options.pad_to_valid:
         plans = input_sizes.valid_sizes(graph)
         step = pipeline.Step("pad-inputs-to-valid", Options(valid_sizes=plans, pad_mode=options.pad_to_valid))
-        report.passes += pipeline.run(graph, [step], rounds=1)
+        report.passes += pipeline.run(graph, [step], rounds=1, typed=typed)
         report.alignment = replace(report.alignment, lossless=True)
-    report.passes = pipeline.merge(report.passes + pipeline.run(graph, pipeline.explicit_form(), rounds=1))
+    report.passes = pipeline.merge(report.passes + pipeline.run(graph, pipeline.explicit_form(), rounds=1, typed=typed))
     report.remaining = pipeline.violations(graph, plan.checked)
     if plan.profile is not None:
         report.profile = plan.profile.name

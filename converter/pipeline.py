@@ -8,6 +8,7 @@ a target afterwards is listed with the reason the pass gave for skipping it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -16,7 +17,7 @@ import onnx_graphsurgeon as gs
 import onnxport.passes as _passes  # noqa: F401  (registers every pass)
 from onnxport.converter import progress, shapes
 from onnxport.converter.profiles import Violation
-from onnxport.errors import BadArgument
+from onnxport.errors import BadArgument, PassError
 from onnxport.passes import _conditions as conditions, _driver, _registry
 from onnxport.passes._driver import PassReport
 
@@ -172,23 +173,36 @@ def _dedupe(steps: list[Step]) -> list[Step]:
     return kept
 
 
-def run(graph: gs.Graph, steps: list[Step], rounds: int = MAX_ROUNDS) -> list[PassReport]:
+def run(graph: gs.Graph, steps: list[Step], rounds: int = MAX_ROUNDS, typed: bool = False) -> list[PassReport]:
     """Apply the steps in order, repeating until a round changes nothing (at most `rounds` rounds; 1 for a
-    step that is not idempotent, like padding the inputs)."""
+    step that is not idempotent, like padding the inputs). typed: onnx's shape inference succeeded on the
+    graph before (shapes.annotate returned None); then a pass after which it fails is a PassError."""
     reports: list[PassReport] = []
     for _ in range(rounds):
         changed = False
         for step in steps:
             progress.say(f"pass {step.pass_name}")
-            report = _driver.apply(graph, _registry.get(step.pass_name), step.options,
-                                   [r.name for r in reports if r.modified])
+            previous = [r.name for r in reports if r.modified]
+            report = _driver.apply(graph, _registry.get(step.pass_name), step.options, previous)
             if report.modified:
-                shapes.annotate(graph)
+                error = shapes.annotate(graph)
+                broken = _failing_node(error) if typed and error else None
+                if broken is not None and any(broken == a or broken.startswith(a + "/") for a in report.rewritten):
+                    raise PassError(step.pass_name, broken, previous, RuntimeError(f"a node it wrote no longer "
+                                                                                   f"types: {error}"))
             reports.append(report)
             changed |= report.modified
         if not changed:
             break
     return merge(reports)
+
+
+def _failing_node(error: str) -> str | None:
+    """The node onnx's shape inference names in its error ('... node name: NAME): ...'), if it names one.
+    Only a node the pass wrote is the pass's fault: a sharper type elsewhere can expose what was wrong
+    before (an Add of shapes that never broadcast, hidden by an unknown dim)."""
+    found = re.search(r"node name: (.*?)\)", error)
+    return found.group(1) if found else None
 
 
 def merge(reports: list[PassReport]) -> list[PassReport]:

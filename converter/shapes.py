@@ -17,7 +17,7 @@ from onnx import external_data_helper, numpy_helper
 from onnx_graphsurgeon.exporters.onnx_exporter import OnnxExporter, dtype_to_onnx
 from onnx_graphsurgeon.ir.tensor import LazyValues
 
-from onnxport.errors import UnsupportedGraph
+from onnxport.errors import UnsupportedGraph, one_line
 from onnxport.passes._convtranspose import resolve
 from onnxport.passes._graph import weight_shape
 
@@ -63,18 +63,30 @@ def _declared(name: str, dtype, shape) -> onnx.ValueInfoProto:
 
 
 def infer(graph: gs.Graph, input_shapes: dict | None = None) -> dict[str, onnx.ValueInfoProto]:
-    """Inferred type of every tensor that inference could type (name -> ValueInfoProto)."""
-    try:
-        inferred = onnx.shape_inference.infer_shapes(skeleton(graph, input_shapes), data_prop=True)
-    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError):
-        return {}
-    infos = list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input)
-    return {vi.name: vi for vi in infos if vi.type.HasField("tensor_type")}
+    """Inferred type of every tensor that inference could type (name -> ValueInfoProto); {} where onnx's
+    inference fails on the graph (some exports carry ops or types it rejects, which runtimes still run)."""
+    return _inferred(graph, input_shapes)[0]
 
 
-def annotate(graph: gs.Graph) -> None:
-    """Set dtype and shape of every intermediate tensor from inference (graph inputs/outputs stay)."""
-    infos = infer(graph)
+def _inferred(graph: gs.Graph, input_shapes: dict | None = None) -> tuple[dict, str | None]:
+    """(types, None), or (what a lenient inference could type, why strict inference failed)."""
+    model = skeleton(graph, input_shapes)
+    error = None
+    for strict in (True, False):
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, data_prop=True, strict_mode=strict)
+        except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as e:
+            error = error or one_line(e)
+            continue
+        infos = list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input)
+        return {vi.name: vi for vi in infos if vi.type.HasField("tensor_type")}, error
+    return {}, error
+
+
+def annotate(graph: gs.Graph) -> str | None:
+    """Set dtype and shape of every intermediate tensor from inference (graph inputs/outputs stay); returns
+    why inference failed, or None (a pass that breaks typing is found by comparing with before it)."""
+    infos, error = _inferred(graph)
     io = {t.name for t in graph.inputs + graph.outputs}
     for name, tensor in graph.tensors().items():
         vi = infos.get(name)
@@ -82,6 +94,7 @@ def annotate(graph: gs.Graph) -> None:
             continue
         tensor.dtype = onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)
         tensor.shape = dims_of(vi)
+    return error
 
 
 def value_infos(graph: gs.Graph) -> list[onnx.ValueInfoProto]:

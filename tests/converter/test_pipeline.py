@@ -1,4 +1,5 @@
 """Targets and strategies -> passes; the report of a run; what remains after it."""
+import numpy as np
 import pytest
 from onnx import helper
 
@@ -53,3 +54,36 @@ def test_violations_see_subgraphs():
     assert len(pipeline.violations(graph, ["no-convtranspose3d"])) == 2
     pipeline.run(graph, pipeline.plan(["no-convtranspose3d"], "subpixel"))
     assert pipeline.violations(graph, ["no-convtranspose3d"]) == []
+
+
+class _One:
+    def __init__(self, node):
+        self.nodes = (node,)
+
+
+def _adds_what_never_broadcasts(graph, m, b):
+    """A toy rewrite: the Relu becomes an Add with a length-5 constant, which (1, 2, 6, 6, 6) never takes."""
+    relu = m.nodes[0]
+    y = relu.outputs[0]
+    relu.outputs.clear()
+    b.op("Add", [relu.inputs[0], b.const(np.ones((5,), np.float32), "c")], output=y)
+    relu.inputs.clear()
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_a_pass_after_which_its_nodes_no_longer_type_is_a_pass_error(monkeypatch, typed):
+    from onnxport.converter import graph_io, shapes
+    from onnxport.errors import PassError
+    from onnxport.models import convtranspose
+    from onnxport.passes import _registry
+
+    graph = graph_io.to_graph(convtranspose.build([3, 3, 3], 2, 2, [2, 2, 2], strides=[2, 2, 2], consumer="Relu"))
+    assert shapes.annotate(graph) is None
+    toy = _registry.Pass("toy", "toy", ("Relu",), lambda g, n, o: _One(n), _adds_what_never_broadcasts, ())
+    monkeypatch.setattr(_registry, "get", lambda name: toy)
+    steps = [pipeline.Step("toy", _registry.Options())]
+    if typed:
+        with pytest.raises(PassError, match=r"pass 'toy' failed on node 'relu.*no longer types"):
+            pipeline.run(graph, steps, typed=True)
+    else:                                       # a graph that never typed: nothing to compare with
+        assert pipeline.run(graph, steps)[0].applied == 1
