@@ -21,7 +21,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.errors import UnsupportedGraph
 from onnxport.passes._graph import constant_shape, constant_value, known_dims, weight_shape
-from onnxport.passes._registry import Options, Skip
+from onnxport.passes._registry import RankBudget, Skip
 
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 
@@ -191,21 +191,21 @@ class ConvTransposeMatch:
     spec: ConvTransposeSpec
 
 
-def match_node(node: gs.Node, options: Options):
+def match_node(node: gs.Node, settings: RankBudget):
     """The shared preconditions of every ConvTranspose lowering: in scope, W of static shape, sizes resolvable.
 
-    Returns None when the node is out of the options' scope, a Skip saying why it cannot be lowered, or
+    Returns None when the node is out of the settings' scope, a Skip saying why it cannot be lowered, or
     the match. Attributes that contradict each other raise UnsupportedGraph naming the node.
     """
     w_shape = weight_shape(node.inputs[1])
     if w_shape is None:
         return Skip("the weight's rank is unknown")
     rank = len(w_shape) - 2
-    if options.spatial_ranks is not None and rank not in options.spatial_ranks:
+    if settings.spatial_ranks is not None and rank not in settings.spatial_ranks:
         return None
-    if options.max_rank is not None and options.max_rank < rank + 2:
-        return options.out_of_budget(f"ConvTranspose '{node.name}': --max-rank {options.max_rank} is below the "
-                                     f"rank {rank + 2} of its own input and output; no rewrite can reach it")
+    if settings.max_rank is not None and settings.max_rank < rank + 2:
+        return settings.out_of_budget(f"ConvTranspose '{node.name}': --max-rank {settings.max_rank} is below the "
+                                      f"rank {rank + 2} of its own input and output; no rewrite can reach it")
     constant = constant_shape(node.inputs[1]) is not None
     if not constant and any(d is None for d in known_dims(node.inputs[1], rank + 2)):
         return Skip(f"the weight's shape {list(w_shape)} is not static: the new kernels need its sizes")

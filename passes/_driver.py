@@ -15,7 +15,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.errors import OnnxportError, PassError
 from onnxport.passes._graph import GraphBuilder
-from onnxport.passes._registry import Options, Pass, Skip
+from onnxport.passes._registry import Options, Pass, Skip, settings_for
 
 
 @dataclass
@@ -71,17 +71,18 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
         return
     matches = []
     if p.anchor_ops == ():                          # a graph-level pass: one match for the whole graph
-        found = p.match(graph, None, options) if is_root else None
+        found = p.match(graph, None, settings_for(p, options)) if is_root else None
         if isinstance(found, Skip):
             report.skipped.append((graph.name, found.reason))
         elif found is not None:
             matches.append((graph, found))
+    settings = settings_for(p, options)
     for node in list(graph.nodes) if p.anchor_ops != () else []:
         if (p.anchor_ops is not None and node.op not in p.anchor_ops) or (node.domain or "") not in ("", "ai.onnx") \
                 or (options.nodes is not None and node.name not in options.nodes) \
                 or (options.only is not None and not options.only(node)):
             continue
-        found = p.match(graph, node, options)
+        found = p.match(graph, node, settings)
         if isinstance(found, Skip):
             report.skipped.append((node.name, found.reason))
         elif found is not None:

@@ -6,7 +6,7 @@ when the node is not its business) and a rewrite step (builds the replacement fo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable
 
 import onnx_graphsurgeon as gs
@@ -23,7 +23,9 @@ class Skip:
 
 @dataclass(frozen=True)
 class Options:
-    """What the pipeline asks of a pass: which nodes are in scope and the rank budget of new tensors."""
+    """What the pipeline asks of a step: which nodes are in scope (the driver reads nodes and only) and
+    every setting some pass reads. A pass never sees this: it gets its own `settings` object, built by
+    settings_for from the fields that class declares."""
 
     spatial_ranks: frozenset[int] | None = None     # None: every spatial rank
     max_rank: int | None = None
@@ -37,14 +39,57 @@ class Options:
     strict_max_rank: bool = True                    # a node max_rank cannot reach: error (the user's --max-rank)
                                                     # or Skip (a profile's rank budget: the node is listed as left)
 
-    def exported_shape(self, name: str):
-        return dict(self.static_shapes).get(name)
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    """A pass that reads no setting."""
+
+
+@dataclass(frozen=True)
+class RankBudget:
+    """What a lowering reads: the spatial ranks in scope and the rank budget of the tensors it creates."""
+
+    spatial_ranks: frozenset[int] | None = None
+    max_rank: int | None = None
+    strict_max_rank: bool = True
+    relowering: bool = False
 
     def out_of_budget(self, message: str) -> Skip:
         """A node the rank budget cannot reach: a Skip under a profile's budget, else bad input."""
         if self.strict_max_rank:
             raise UnsupportedGraph(message)
         return Skip(message)
+
+
+@dataclass(frozen=True)
+class Recipes:
+    """What fuse-lowered reads: the recipes earlier lowerings stored in the model."""
+
+    recipes: tuple = ()
+
+
+@dataclass(frozen=True)
+class ExportedShapes:
+    """What the size-freeing passes read: tensor shapes at the exported sizes."""
+
+    static_shapes: tuple = ()
+
+    def exported_shape(self, name: str):
+        return dict(self.static_shapes).get(name)
+
+
+@dataclass(frozen=True)
+class PadToValid:
+    """What pad-inputs-to-valid reads: the admissible sizes to pad to and how."""
+
+    valid_sizes: tuple = ()
+    pad_mode: str = "constant"
+
+
+def settings_for(p: "Pass", options: Options):
+    """The pass's own settings, taken from the step's options (a pass reads nothing else)."""
+    return p.settings(**{f.name: getattr(options, f.name) for f in fields(p.settings)})
 
 
 @dataclass(frozen=True)
@@ -57,9 +102,10 @@ class Pass:
     name: str
     summary: str
     anchor_ops: tuple[str, ...] | None              # None: any op can anchor a match; (): the graph itself
-    match: Callable[[gs.Graph, gs.Node, Options], object]
+    match: Callable[[gs.Graph, gs.Node, object], object]     # (graph, anchor, its settings) -> Match, Skip, None
     rewrite: Callable[[gs.Graph, object, object], dict | None]   # may return a recipe (see passes._recipes)
     ensures: tuple[Callable[[gs.Node], str | None], ...]
+    settings: type = NoSettings                     # the settings class its match reads (see settings_for)
     doc: str = ""
     min_opset: int = 1
     changes_output_ranks: bool = False              # a head made fully convolutional gains trailing 1s

@@ -19,7 +19,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import Dim, GraphBuilder, constant_value, text_attr, weight_shape
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
 
@@ -38,7 +38,7 @@ class Match:
     group: int
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     w = node.inputs[1]
     shape = weight_shape(w)
     if shape is None or len(shape) != 5:

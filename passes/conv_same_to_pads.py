@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder, known_dims, text_attr, weight_shape
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
 OPS = ("Conv", "MaxPool", "AveragePool", "LpPool")
@@ -44,7 +44,7 @@ def same_pads(lengths: list, kernel: list[int], strides: list[int], upper: bool)
     return begins + ends
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     auto_pad = text_attr(node, "auto_pad", "NOTSET")
     if auto_pad == "NOTSET":
         return None

@@ -13,11 +13,11 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._conv_patterns import FoldedConvTranspose, conv_bias, repeat_beside_conv, replace
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
 
-def match(graph: gs.Graph, resize: gs.Node, options: Options):
+def match(graph: gs.Graph, resize: gs.Node, settings: NoSettings):
     conv = resize.inputs[0].inputs[0] if resize.inputs[0].inputs else None
     if conv is None or conv.op != "Conv":
         return None

@@ -18,15 +18,15 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._convtranspose import ConvTransposeMatch, match_node
 from onnxport.passes._graph import Dim, GraphBuilder, known_dims
 from onnxport.passes._recipes import WEIGHT_ROLES, recipe
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import Pass, RankBudget, Skip, register
 from onnxport.passes._weights import flat_bias, reshaped_weight
 from onnxport.passes import _conditions as conditions
 
 
 NAME = "convtranspose3d-to-convtranspose2d"
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
-    m = match_node(node, options)
+def match(graph: gs.Graph, node: gs.Node, settings: RankBudget):
+    m = match_node(node, settings)
     if isinstance(m, ConvTransposeMatch) and m.spec.spatial_rank != 3:
         return Skip(f"{m.spec.spatial_rank}-D: this strategy splits 3-D ConvTransposes only")
     return m
@@ -81,6 +81,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.convtranspose_of_rank(frozenset({3})),),
+    settings=RankBudget,
     doc=__doc__,
     min_opset=11,
 ))

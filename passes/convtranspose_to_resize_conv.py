@@ -24,15 +24,15 @@ from onnxport.passes._convtranspose import ConvTransposeMatch, match_node
 from onnxport.passes._graph import INT64_MAX, GraphBuilder, known_dims
 from onnxport.passes._interleave import PhaseAxis, interleave
 from onnxport.passes._recipes import WEIGHT_ROLES, recipe
-from onnxport.passes._registry import Options, Pass, register
+from onnxport.passes._registry import Pass, RankBudget, register
 from onnxport.passes._weights import add_bias, bias_vector, flipped_weight
 from onnxport.passes import _conditions as conditions
 
 
 NAME = "convtranspose-to-resize-conv"
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
-    return match_node(node, options)
+def match(graph: gs.Graph, node: gs.Node, settings: RankBudget):
+    return match_node(node, settings)
 
 
 def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> dict | None:
@@ -103,6 +103,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.convtranspose_of_rank(None),),
+    settings=RankBudget,
     doc=__doc__,
     min_opset=11,
 ))

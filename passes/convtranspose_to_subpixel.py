@@ -25,19 +25,19 @@ from onnxport.passes._graph import INT64_MAX, GraphBuilder, known_dims
 from onnxport.passes._interleave import PhaseAxis, interleave
 from onnxport.passes._polyphase import AxisPlan, channel_order, conv_parts, plan_axis
 from onnxport.passes._recipes import WEIGHT_ROLES, recipe
-from onnxport.passes._registry import Options, Pass, register
+from onnxport.passes._registry import Pass, RankBudget, register
 from onnxport.passes._weights import add_bias, bias_vector, phase_weight
 from onnxport.passes import _conditions as conditions
 
 
 NAME = "convtranspose-to-subpixel"
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
-    m = match_node(node, options)
-    if isinstance(m, ConvTransposeMatch) and options.max_rank is not None and m.weight is None \
-            and m.spec.group > 1 and options.max_rank < 5:
-        return options.out_of_budget(f"ConvTranspose '{node.name}': a computed weight with groups needs a "
-                                     f"rank-5 reorder, above --max-rank {options.max_rank}")
+def match(graph: gs.Graph, node: gs.Node, settings: RankBudget):
+    m = match_node(node, settings)
+    if isinstance(m, ConvTransposeMatch) and settings.max_rank is not None and m.weight is None \
+            and m.spec.group > 1 and settings.max_rank < 5:
+        return settings.out_of_budget(f"ConvTranspose '{node.name}': a computed weight with groups needs a "
+                                      f"rank-5 reorder, above --max-rank {settings.max_rank}")
     return m
 
 
@@ -105,6 +105,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.convtranspose_of_rank(None),),
+    settings=RankBudget,
     doc=__doc__,
     min_opset=11,
 ))

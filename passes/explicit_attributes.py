@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder, text_attr, weight_shape
-from onnxport.passes._registry import Options, Pass, register
+from onnxport.passes._registry import NoSettings, Pass, register
 from onnxport.passes._resize import INTERPOLATION
 from onnxport.passes import _conditions as conditions
 
@@ -66,7 +66,7 @@ def explicit(node: gs.Node, opset: int = 19) -> dict:
         k: v for k, v in _wanted(node, opset).items() if k not in node.attrs}}
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     wanted = _wanted(node, int(graph.opset))
     missing = {k: v for k, v in wanted.items() if k not in node.attrs}
     return Match((node,), missing) if missing else None

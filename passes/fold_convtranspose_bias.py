@@ -16,7 +16,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._conv_patterns import single_consumer
 from onnxport.passes._graph import GraphBuilder, constant_value
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
 
@@ -37,7 +37,7 @@ def per_channel(c: np.ndarray, channels: int, rank: int) -> np.ndarray | None:
     return np.broadcast_to(c.reshape(-1), (channels,)) if shape[1] == 1 else c.reshape(channels)
 
 
-def match(graph: gs.Graph, add: gs.Node, options: Options):
+def match(graph: gs.Graph, add: gs.Node, settings: NoSettings):
     for mine, other in ((0, 1), (1, 0)):
         ct = add.inputs[mine].inputs[0] if add.inputs[mine].inputs else None
         if ct is not None and ct.op == "ConvTranspose":

@@ -20,7 +20,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._convtranspose import SymbolicOutputShape, resolve
 from onnxport.passes._graph import GraphBuilder, constant_value, known_dims
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes._shape_eval import evaluate
 from onnxport.passes import _conditions as conditions
 
@@ -35,7 +35,7 @@ class Match:
     output_padding: list[int]
 
 
-def match(graph: gs.Graph, sl: gs.Node, options: Options):
+def match(graph: gs.Graph, sl: gs.Node, settings: NoSettings):
     ct = sl.inputs[0].inputs[0] if sl.inputs[0].inputs else None
     if ct is None or ct.op != "ConvTranspose":
         return None

@@ -13,7 +13,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder
-from onnxport.passes._registry import Options, Pass, register
+from onnxport.passes._registry import NoSettings, Pass, register
 from onnxport.passes._shape_eval import evaluate
 from onnxport.passes import _conditions as conditions
 
@@ -32,7 +32,7 @@ class Match:
     value: np.ndarray
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     """A shape computation's last node (its result feeds something else, or is a parameter of a Slice,
     Pad, Reshape, ...), when it evaluates."""
     out = node.outputs[0] if len(node.outputs) == 1 else None

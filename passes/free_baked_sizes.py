@@ -8,7 +8,7 @@ Shape(home)[axis] from the tensor it first appears in. So an unflatten (n*d, c, 
 exported at n = 1 gets the target (N, D, c, H, W), not (1, N*D, c, H, W): the batch is not folded into
 the depth. An Expand keeps a freed dim by a 1 in its shape (broadcasting keeps the input's length); a
 Slice end equal to the exported length of a freed dim reads to the end.
-Needs Options.static_shapes (the exported shapes); the freed dims are the graph inputs' symbolic ones.
+Needs ExportedShapes.static_shapes (the exported shapes); the freed dims are the graph inputs' symbolic ones.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import INT64_MAX, Dim, GraphBuilder, constant_value
-from onnxport.passes._registry import Options, Pass, register
+from onnxport.passes._registry import ExportedShapes, Pass, register
 from onnxport.passes._symbolic_dims import Atom, SymbolicDims, constant_part, propagate
 
 
@@ -36,8 +36,8 @@ def freed_dims(graph: gs.Graph, static: dict) -> dict[str, list[int]]:
             for x in graph.inputs if x.shape is not None and x.name in static}
 
 
-def match(graph: gs.Graph, _node, options: Options):
-    static = {name: list(shape) for name, shape in options.static_shapes}
+def match(graph: gs.Graph, _node, settings: ExportedShapes):
+    static = {name: list(shape) for name, shape in settings.static_shapes}
     freed = freed_dims(graph, static)
     if not static or not any(freed.values()):
         return None
@@ -129,5 +129,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(),  # graph-level: what it frees is checked by running the model at freed sizes (verify)
+    settings=ExportedShapes,
     doc=__doc__,
 ))

@@ -5,7 +5,7 @@ lowered again with coded weights and must reproduce the chain node for node (pas
 also reads the weights back. Replacing a chain by the node whose exact lowering it is computes the
 same thing. The node gets back its name, its attributes as they were (auto_pad, output_shape, Resize
 modes and all) and the names of its constant inputs.
-Preconditions: a recipe in Options.recipes whose output is this node's output; the chain unchanged
+Preconditions: a recipe in Recipes.recipes whose output is this node's output; the chain unchanged
 since (same ops, attributes and constants) and no interior tensor used outside it.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder
 from onnxport.passes._recipes import recognise
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import Pass, Recipes, Skip, register
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,9 @@ class Match:
     inputs: list
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: Recipes):
     y = node.outputs[0] if node.outputs else None
-    rec = next((r for r in options.recipes if y is not None and r["y"] == y.name), None)
+    rec = next((r for r in settings.recipes if y is not None and r["y"] == y.name), None)
     if rec is None or node.op == rec["op"]:          # nothing recorded here, or folded already
         return None
     found = recognise(graph, y, rec)
@@ -65,5 +65,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(),  # it folds recipes back into the op they came from; verification compares the result
+    settings=Recipes,
     doc=__doc__,
 ))

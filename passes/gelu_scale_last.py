@@ -16,7 +16,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder, constant_value
-from onnxport.passes._registry import Options, Pass, register
+from onnxport.passes._registry import NoSettings, Pass, register
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def scale_first(node: gs.Node) -> Match | None:
     return None
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     found = scale_first(node)
     return found if found is not None and found.nodes[1].outputs[0] not in graph.outputs else None
 

@@ -18,7 +18,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder, constant_value, known_dims
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
 POINTWISE = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Gelu", "Dropout", "Identity", "Softplus",
@@ -43,7 +43,7 @@ class Match:
     layers: tuple[Layer, ...]
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     x = node.inputs[0]
     dims = known_dims(x, len(x.shape)) if x.shape is not None else []
     if len(dims) < 3 or not _flattens(node, dims):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes._resize import repeat_factors
 from onnxport.passes import _conditions as conditions
 
@@ -22,7 +22,7 @@ class Match:
     nodes: tuple[gs.Node, ...]
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     if len(node.inputs) < 3 or node.inputs[0].shape is None:
         return None
     attrs = node.attrs

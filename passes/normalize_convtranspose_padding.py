@@ -17,11 +17,11 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._convtranspose import ConvTransposeSpec, SymbolicOutputShape, resolve
 from onnxport.passes._graph import GraphBuilder, known_dims, weight_shape
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     auto_pad = node.attrs.get("auto_pad", "NOTSET")
     if auto_pad in ("NOTSET", b"NOTSET") and not node.attrs.get("output_shape"):
         return None

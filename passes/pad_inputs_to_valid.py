@@ -6,7 +6,7 @@ n' = max(m, m + k*ceil((n - m)/k)) and every output whose length followed the in
 to [0, n). At admissible sizes the pad is 0 and the crop keeps everything, so the model is unchanged
 there; elsewhere the result is by construction the net run on the padded input, cropped. The pad is
 computed from Shape (no size baked in); mode constant (zeros), edge or reflect.
-Needs Options.valid_sizes (from converter.sizes) and Options.pad_mode.
+Needs PadToValid.valid_sizes (from converter.sizes) and PadToValid.pad_mode.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import PadToValid, Pass, Skip, register
 
 PAD_MODES = ("constant", "edge", "reflect")
 
@@ -37,12 +37,12 @@ class Match:
     mode: str
 
 
-def match(graph: gs.Graph, _node, options: Options):
-    if not options.valid_sizes:
+def match(graph: gs.Graph, _node, settings: PadToValid):
+    if not settings.valid_sizes:
         return None
-    if options.pad_mode not in PAD_MODES:
-        return Skip(f"unknown pad mode {options.pad_mode} ({', '.join(PAD_MODES)})")
-    return Match((), tuple(options.valid_sizes), options.pad_mode)
+    if settings.pad_mode not in PAD_MODES:
+        return Skip(f"unknown pad mode {settings.pad_mode} ({', '.join(PAD_MODES)})")
+    return Match((), tuple(settings.valid_sizes), settings.pad_mode)
 
 
 def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> None:
@@ -100,6 +100,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(),  # graph-level: pads inputs and crops outputs; the driver's output checks apply
+    settings=PadToValid,
     doc=__doc__,
     min_opset=11,
 ))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import Dim, GraphBuilder, text_attr
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
 PER_AXIS = ("ceil_mode", "count_include_pad", "p", "storage_order")
@@ -29,7 +29,7 @@ class Match:
     y: gs.Tensor
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     kernel = node.attrs.get("kernel_shape")
     if kernel is None or len(kernel) != 3:
         return None

@@ -14,7 +14,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder, constant_value
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def allowzero_set(node: gs.Node) -> bool:
     return node.op == "Reshape" and bool(node.attrs.get("allowzero", 0))
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     if not allowzero_set(node):
         return None
     target = constant_value(node.inputs[1])

@@ -25,7 +25,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._conv_patterns import single_consumer
 from onnxport.passes._graph import GraphBuilder, constant_value, known_dims
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes._resize import INTERPOLATION, resize_spec
 from onnxport.passes._shape_eval import evaluate
 
@@ -47,7 +47,7 @@ class _NotAChain(Exception):
     """The walk left the pattern; the message says where."""
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     x = node.inputs[0]
     if x.shape is None or len(x.shape) < 5:
         return None

@@ -30,7 +30,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import Dim, GraphBuilder, constant_value, known_dims, product
 from onnxport.passes._recipes import RESIZE_ROLES, recipe
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import Pass, RankBudget, Skip, register
 from onnxport.passes._resize import INTERPOLATION, ResizeSpec, resize_spec
 from onnxport.passes import _conditions as conditions
 
@@ -47,14 +47,14 @@ class Match:
     rank: int
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: RankBudget):
     x = node.inputs[0]
     if x.shape is None or len(x.shape) < 5:
         return None
     rank = len(x.shape)
-    if options.max_rank is not None and options.max_rank < 4:
-        return options.out_of_budget(f"Resize '{node.name}': --max-rank {options.max_rank} is below the rank 4 "
-                                     f"that a Resize of two spatial axes needs")
+    if settings.max_rank is not None and settings.max_rank < 4:
+        return settings.out_of_budget(f"Resize '{node.name}': --max-rank {settings.max_rank} is below the rank 4 "
+                                      f"that a Resize of two spatial axes needs")
     spec = resize_spec(node, rank)
     if isinstance(spec, str):
         return Skip(spec)
@@ -62,7 +62,7 @@ def match(graph: gs.Graph, node: gs.Node, options: Options):
             (spec.sizes is not None and any(s is not None and s != d for s, d in zip(spec.sizes[:2], x.shape[:2]))):
         return Skip("it resizes the batch or channel axis")
     computed = spec.scales_tensor if spec.scales_tensor is not None else spec.sizes_tensor
-    if computed is not None and min(spec.axes) < 2 and not options.relowering \
+    if computed is not None and min(spec.axes) < 2 and not settings.relowering \
             and not _keeps_batch_and_channels(computed, x):
         return Skip("its computed scales/sizes may resize the batch or channel axis")
     m = Match((node,), x, node.outputs[0], spec, rank)
@@ -212,6 +212,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.resize_over_three_axes,),
+    settings=RankBudget,
     doc=__doc__,
     min_opset=10,
 ))

@@ -14,7 +14,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes._resize import resize_spec
 from onnxport.passes import _conditions as conditions
 
@@ -25,7 +25,7 @@ class Match:
     scales: np.ndarray
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     policy = node.attrs.get("keep_aspect_ratio_policy", "stretch")
     if policy in ("stretch", b"stretch") or node.inputs[0].shape is None:
         return None

@@ -4,7 +4,7 @@ Identity: a Resize given sizes interpolates with scale = size/length per axis; g
 computes the same coordinates, and floor(length * scale) is the same size whenever float32 rounding
 does not push it below (checked at the exported sizes). Scales then follow the input at every other
 size, where constant sizes would pin the output.
-Needs Options.static_shapes; keep_aspect_ratio_policy other than stretch stays (its scale is shared
+Needs ExportedShapes.static_shapes; keep_aspect_ratio_policy other than stretch stays (its scale is shared
 across axes and its sizes round half up).
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder, known_dims
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import ExportedShapes, Pass, Skip, register
 from onnxport.passes._resize import resize_spec
 from onnxport.passes import _conditions as conditions
 
@@ -27,9 +27,9 @@ class Match:
     scales: np.ndarray
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: ExportedShapes):
     x = node.inputs[0]
-    exported = options.exported_shape(x.name)
+    exported = settings.exported_shape(x.name)
     if node.op != "Resize" or len(node.inputs) < 4 or not node.inputs[3].name or exported is None \
             or all(d is not None for d in known_dims(x, len(exported))):
         return None
@@ -58,6 +58,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.resize_by_sizes,),
+    settings=ExportedShapes,
     doc=__doc__,
     min_opset=11,
 ))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes._resize import resize_spec
 from onnxport.passes import _conditions as conditions
 
@@ -23,7 +23,7 @@ class Match:
     nodes: tuple[gs.Node, ...]
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     if node.attrs.get("coordinate_transformation_mode") not in ("half_pixel_symmetric", b"half_pixel_symmetric") \
             or node.inputs[0].shape is None:
         return None

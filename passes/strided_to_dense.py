@@ -17,7 +17,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.errors import UnsupportedGraph
 from onnxport.passes._graph import GraphBuilder, text_attr
-from onnxport.passes._registry import Options, Pass, register
+from onnxport.passes._registry import NoSettings, Pass, register
 from onnxport.passes import _conditions as conditions
 
 WINDOWED = ("Conv", "MaxPool", "AveragePool", "LpPool")
@@ -63,7 +63,7 @@ def output_strides(graph: gs.Graph) -> tuple[int, ...]:
     return found.pop()
 
 
-def match(graph: gs.Graph, node: gs.Node, options: Options):
+def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     kernel = node.attrs.get("kernel_shape") or (node.inputs[1].shape[2:] if node.op == "Conv" else None)
     if kernel is None:
         return None

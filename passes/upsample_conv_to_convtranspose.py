@@ -19,11 +19,11 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._conv_patterns import FoldedConvTranspose, conv_bias, repeat_beside_conv, replace
-from onnxport.passes._registry import Options, Pass, Skip, register
+from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
 
-def match(graph: gs.Graph, conv: gs.Node, options: Options):
+def match(graph: gs.Graph, conv: gs.Node, settings: NoSettings):
     resize = conv.inputs[0].inputs[0] if conv.inputs[0].inputs else None
     if resize is None or resize.op not in ("Resize", "Upsample"):
         return None

@@ -62,3 +62,17 @@ def test_each_postcondition_flags_what_its_pass_removes_and_passes_what_it_write
     if broken is not None:
         assert any(e(broken) for e in ensures), name
     assert not any(e(fine) for e in ensures), name
+
+
+def test_each_pass_gets_only_the_settings_it_declares():
+    """The step's Options carry every setting; a pass's match sees its own settings class, built from the
+    fields that class declares (RankBudget for lowerings, Recipes, ExportedShapes, PadToValid, or none)."""
+    from onnxport.passes._registry import NoSettings, Options, RankBudget, settings_for
+    options = Options(max_rank=4, spatial_ranks=frozenset({3}), recipes=({"y": "t"},), pad_mode="edge")
+    subpixel = settings_for(_registry.get("convtranspose-to-subpixel"), options)
+    assert subpixel == RankBudget(spatial_ranks=frozenset({3}), max_rank=4)
+    assert settings_for(_registry.get("fuse-lowered"), options).recipes == ({"y": "t"},)
+    assert settings_for(_registry.get("pad-inputs-to-valid"), options).pad_mode == "edge"
+    assert settings_for(_registry.get("explicit-attributes"), options) == NoSettings()
+    for p in _registry.all_passes():
+        assert not hasattr(settings_for(p, options), "nodes")        # the scope is the driver's, not a pass's
