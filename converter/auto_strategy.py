@@ -41,11 +41,11 @@ class Choice:
                 "timings_ms": self.timings_ms, "refused": self.refused}
 
 
-def choose(model: onnx.ModelProto, targets: list[str], max_rank, profile, sizes: dict, provider: str,
-           timing: bool, convert: Callable, folder=None) -> list[Choice]:
-    """A Choice per ConvTranspose the targets (or the profile) lower. `convert` is the engine's
-    convert_model (converter.conversion), given rather than imported: the engine calls this module."""
-    graph = graph_io.to_graph(model, folder)
+def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, provider: str,
+           timing: bool, convert: Callable) -> list[Choice]:
+    """A Choice per ConvTranspose the targets (or the profile) lower, read from the graph being converted
+    (not changed here). `convert` is the engine's convert_model (converter.conversion), given rather than
+    imported: the engine calls this module."""
     infos = shapes.infer(graph, sizes)
     ranks = pipeline.lowering_ranks(targets)
     choices = []

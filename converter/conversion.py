@@ -65,21 +65,22 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     options = options or ConvertOptions(**kwargs)
     plan = resolve_options(options)
     extras = []
+    graph = graph_io.to_graph(model, folder)        # the one proto -> graph of this conversion
     if options.fix_sizes:
-        model, _ = input_sizes.fix(model, options.fix_sizes, folder)
+        inputs.check_overrides(inputs.input_specs(model), options.fix_sizes, "--fix-sizes")
+        input_sizes.fix_graph(graph, options.fix_sizes)
         extras.append(f"fixed sizes {input_sizes.inputs_text(options.fix_sizes)}")
-    graph = graph_io.to_graph(model, folder)
     typed = shapes.annotate(graph) is None          # then every pass must leave it typed (pipeline.run)
     report = ConvertReport(source, list(options.targets or plan.targets), plan.strategy, len(graph.nodes),
                            ops_before=Counter(n.op for n in graph.nodes), fuse=options.fuse)
-    report.macs_at = macs_at or first_sizes(model, {}, folder)
+    report.macs_at = macs_at or first_sizes(model, options.fix_sizes or {}, folder)
     infos = shapes.infer(graph, report.macs_at)
     macs_per_node = macs.per_node(graph, report.macs_at, infos)
     report.macs_before = None if macs_per_node is None else sum(macs_per_node.values())
     before = rewrites.snapshot(graph, infos)
     stored = recipes.load(model)
     report.passes = pipeline.run(graph, (pipeline.plan_fuse(tuple(stored)) if options.fuse else [])
-                                 + _target_steps(model, plan, report, options, folder), typed=typed)
+                                 + _target_steps(graph, plan, report, options), typed=typed)
     report.alignment = verify_mod.Alignment(unit_dims="fully-convolutional" in plan.targets)
     report.extras = extras + (["dense"] if options.dense else []) + \
         ([f"pad-to-valid ({options.pad_to_valid})"] if options.pad_to_valid else [])
@@ -107,16 +108,15 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     return converted, report
 
 
-def _target_steps(model: onnx.ModelProto, plan: Plan, report: ConvertReport, options: ConvertOptions,
-                  folder: Path | None) -> list[pipeline.Step]:
+def _target_steps(graph, plan: Plan, report: ConvertReport, options: ConvertOptions) -> list[pipeline.Step]:
     """The steps that reach the targets and the profile; --strategy auto chooses per node here."""
     if not plan.targets and plan.profile is None:
         return []
     forbids = plan.profile.forbids if plan.profile is not None else None
     assignments = None
     if plan.strategy == "auto":
-        report.choices = auto_strategy.choose(model, plan.targets, plan.max_rank, plan.profile, report.macs_at,
-                                              options.provider, options.timing, convert_model, folder)
+        report.choices = auto_strategy.choose(graph, plan.targets, plan.max_rank, plan.profile, report.macs_at,
+                                              options.provider, options.timing, convert_model)
         assignments = {}
         for c in report.choices:
             assignments.setdefault(c.strategy, set()).add(c.node)

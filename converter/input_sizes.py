@@ -187,11 +187,19 @@ def inputs_text(shapes_: dict) -> str:
 
 def fix(model: onnx.ModelProto, wanted: dict[str, tuple[int, ...]], folder=None):
     """(model with the given input sizes and its shape arithmetic folded, SizesReport)."""
-    specs = inputs.input_specs(model)
     if not wanted:
         raise BadArgument("fix-sizes needs --shape NAME=DIMS")
-    inputs.check_overrides(specs, wanted)
+    inputs.check_overrides(inputs.input_specs(model), wanted)
     graph = graph_io.to_graph(model, folder)
+    report = fix_graph(graph, wanted)
+    fixed = graph_io.to_model(graph, like=model)
+    del fixed.graph.value_info[:]
+    fixed.graph.value_info.extend(shapes.value_infos(graph))
+    return fixed, report
+
+
+def fix_graph(graph: gs.Graph, wanted: dict[str, tuple[int, ...]]) -> SizesReport:
+    """fix() on a graph in place (convert --fix-sizes goes on with the same graph)."""
     _check_admissible(graph, wanted)
     for t in graph.inputs:
         if t.name in wanted:
@@ -202,10 +210,7 @@ def fix(model: onnx.ModelProto, wanted: dict[str, tuple[int, ...]], folder=None)
     shapes.annotate(graph)
     reports = pipeline.run(graph, [pipeline.Step("fold-shape-computations", Options())])
     _declare_outputs(graph)
-    fixed = graph_io.to_model(graph, like=model)
-    del fixed.graph.value_info[:]
-    fixed.graph.value_info.extend(shapes.value_infos(graph))
-    return fixed, SizesReport(fixed={k: list(v) for k, v in wanted.items()}, passes=reports)
+    return SizesReport(fixed={k: list(v) for k, v in wanted.items()}, passes=reports)
 
 
 def _check_admissible(graph: gs.Graph, wanted: dict[str, tuple[int, ...]]) -> None:

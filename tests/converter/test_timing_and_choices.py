@@ -65,14 +65,26 @@ def test_a_cached_choice_is_kept_and_a_broken_cache_is_no_cache(tmp_path, monkey
 
 
 def test_auto_converts_each_candidate_form_once(monkeypatch):
-    """example:gan3d: 4 ConvTransposes x 3 forms, each cut out, lowered and typed once (proto -> graph),
-    plus the one look at the whole model."""
+    """example:gan3d: 4 ConvTransposes x 3 forms, each cut out and lowered with one proto -> graph; the
+    graph being converted is read as it is (the engine's own, not converted again)."""
+    from onnxport.converter import graph_io
+    from onnxport.models import examples
+    graph = graph_io.to_graph(examples.build("gan3d"))
+    calls = []
+    real = graph_io.to_graph
+    monkeypatch.setattr(graph_io, "to_graph", lambda *a, **k: calls.append(1) or real(*a, **k))
+    choices = auto_strategy.choose(graph, ["no-convtranspose3d"], None, None, {"z": [1, 32, 1, 1, 1]}, "cpu", False,
+                                   conversion.convert_model)
+    assert len(choices) == 4 and len(calls) == 4 * len(auto_strategy.PREFERENCE)
+
+
+def test_a_conversion_with_fixed_sizes_goes_proto_to_graph_once(monkeypatch):
     from onnxport.converter import graph_io
     from onnxport.models import examples
     calls = []
     real = graph_io.to_graph
     monkeypatch.setattr(graph_io, "to_graph", lambda *a, **k: calls.append(1) or real(*a, **k))
-    choices = auto_strategy.choose(examples.build("gan3d"), ["no-convtranspose3d"], None, None,
-                                   {"z": [1, 32, 1, 1, 1]}, "cpu", False, conversion.convert_model)
-    forms = sum(len(auto_strategy.PREFERENCE) for _ in choices)
-    assert len(choices) == 4 and len(calls) == 1 + forms
+    converted, report = conversion.convert_model(examples.build("unet3d"), fix_sizes={"X": (1, 1, 8, 8, 8)},
+                                                 macs_at={"X": [1, 1, 8, 8, 8]})
+    assert len(calls) == 1 and "fixed sizes" in " ".join(report.extras)
+    assert [d.dim_value for d in converted.graph.input[0].type.tensor_type.shape.dim] == [1, 1, 8, 8, 8]
