@@ -12,8 +12,8 @@ from pathlib import Path
 
 import onnx
 
-from onnxport.converter import (auto_strategy, graph_io, input_sizes, macs, pipeline, profiles, recipes, rewrites,
-                                run_plan, inputs, shapes, verify as verify_mod)
+from onnxport.converter import (auto_strategy, graph_io, input_sizes, inputs, macs, pipeline, profiles, recipe_store,
+                                rewrites, run_plan, shapes, verify as verify_mod)
 from onnxport.converter.report import ConvertReport
 from onnxport.errors import BadArgument
 from onnxport.passes import strided_to_dense
@@ -78,7 +78,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     macs_per_node = macs.per_node(graph, report.macs_at, infos)
     report.macs_before = None if macs_per_node is None else sum(macs_per_node.values())
     before = rewrites.snapshot(graph, infos)
-    stored = recipes.load(model)
+    stored = recipe_store.load(model)
     report.passes = pipeline.run(graph, (pipeline.plan_fuse(tuple(stored)) if options.fuse else [])
                                  + _target_steps(graph, plan, report, options), typed=typed)
     report.alignment = verify_mod.Alignment(unit_dims="fully-convolutional" in plan.targets)
@@ -104,7 +104,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     report.macs_after = macs.count(graph, report.macs_at, infos)
     report.rewrites = rewrites.describe(before, graph, infos, report.passes, pipeline.EXPLICIT_FORM, macs_per_node)
     converted = graph_io.to_model(graph, like=model)
-    recipes.store(converted, recipes.update(stored, report.passes))
+    recipe_store.store(converted, recipe_store.update(stored, report.passes))
     return converted, report
 
 

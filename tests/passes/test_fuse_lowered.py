@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from onnx import helper, numpy_helper
 
-from onnxport.converter import api, pipeline, recipes
+from onnxport.converter import api, pipeline, recipe_store
 from onnxport.models import convtranspose, examples
 from tests.helpers import assert_equivalent, count_ops, run_pass
 from tests.passes.convtranspose_cases import GRID, node_test_cases, random_models
@@ -48,7 +48,7 @@ def test_every_strategy_folds_back(strategy, case):
     assert count_ops(lowered, "ConvTranspose", spatial_rank=3 if strategy == "conv2d" else None) == 0
     back, report = api.convert_model(lowered, fuse=True)
     assert_round_trip(model, back)
-    assert not recipes.load(back)                  # the recipe was consumed
+    assert not recipe_store.load(back)                  # the recipe was consumed
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGY_TARGETS))
@@ -89,7 +89,7 @@ def test_an_edited_chain_is_left_alone():
     assert count_ops(back, "ConvTranspose") == 0
     skipped = [r for p in report.passes for _, r in p.skipped]
     assert any("not folded back" in r for r in skipped)
-    assert recipes.load(back)                       # kept for a later attempt
+    assert recipe_store.load(back)                       # kept for a later attempt
 
 
 def test_a_chain_whose_intermediate_is_used_elsewhere_stays():

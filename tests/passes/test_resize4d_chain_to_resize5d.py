@@ -4,7 +4,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from onnxport.converter import api, recipes
+from onnxport.converter import api, recipe_store
 from onnxport.models import examples, resize, wolfram
 from tests.helpers import assert_equivalent, assert_same_as_original, count_ops, run_pass
 
@@ -94,7 +94,7 @@ def test_split_then_fuse_gives_the_resize_back(shape, opset):
     assert [n.op_type for n in back.graph.node] == [n.op_type for n in model.graph.node]
     original, got = model.graph.node[0], back.graph.node[0]
     assert original.name == got.name and list(original.attribute) == list(got.attribute)
-    assert not recipes.load(back)
+    assert not recipe_store.load(back)
     assert_same_as_original(model, back)
 
 

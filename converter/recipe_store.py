@@ -1,4 +1,5 @@
-"""Lowering recipes kept in the model's metadata_props, so `convert --fuse` can fold chains back later.
+"""Where lowering recipes live between runs: the model's metadata_props, so `convert --fuse` can fold
+chains back later (passes._recipes makes and reads the recipes themselves; this only stores them).
 
 Each rewrite that lowers a node records a recipe (passes._recipes); they accumulate under one key as a
 JSON list. Fusing consumes the recipes of the chains it folded; the others stay for a later run.
