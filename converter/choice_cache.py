@@ -2,9 +2,10 @@
 
 A timing on a busy machine can differ from one on a quiet one; once a layer configuration (input size,
 attributes, weight shape, the allowed forms) has been timed on a provider with an onnxruntime version,
-later conversions reuse the choice instead of timing again. The cache is one JSON file under
-$ONNXPORT_CACHE_DIR, else $XDG_CACHE_HOME/onnxport, else ~/.cache/onnxport; delete it to time afresh.
-A cache that cannot be read or written is no cache (the choice is then timed each time).
+later conversions reuse the choice instead of timing again. onnxport writes no file the user did not
+name, so the cache is kept only where $ONNXPORT_CACHE_DIR names a folder (one JSON file there; delete
+it to time afresh); without it every conversion times (the margin keeps choices stable). A cache that
+cannot be read or written is no cache.
 """
 from __future__ import annotations
 
@@ -22,11 +23,10 @@ from onnxport.converter import runtime
 FILE_NAME = "auto_strategy.json"
 
 
-def path() -> Path:
+def path() -> Path | None:
+    """The cache file, or None when the user named no cache folder."""
     base = os.environ.get("ONNXPORT_CACHE_DIR")
-    if base:
-        return Path(base) / FILE_NAME
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "onnxport" / FILE_NAME
+    return Path(base) / FILE_NAME if base else None
 
 
 def key(one: onnx.ModelProto, allowed: list[str], provider: str) -> str:
@@ -42,6 +42,8 @@ def key(one: onnx.ModelProto, allowed: list[str], provider: str) -> str:
 
 
 def _read() -> dict:
+    if path() is None:
+        return {}
     try:
         data = json.loads(path().read_text())
     except (OSError, ValueError):
@@ -58,6 +60,8 @@ def get(found_key: str) -> dict | None:
 def put(found_key: str, entry: dict) -> None:
     """Add the entry, written atomically (a temporary file renamed over the old one)."""
     target = path()
+    if target is None:
+        return
     data = _read()
     data[found_key] = entry
     try:

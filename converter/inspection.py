@@ -20,6 +20,7 @@ from onnxport.converter import conversion, graph_io, pipeline, shapes
 from onnxport.errors import OnnxportError
 from onnxport.converter.profiles import Profile, Violation
 from onnxport.passes import _registry
+from onnxport.passes._graph import anchor_of
 
 
 @dataclass
@@ -120,7 +121,7 @@ def inspect(model: onnx.ModelProto, options, source: str = "<model>", folder=Non
     inspection.remaining = report.remaining
     summaries = {p.name: p.summary for p in _registry.all_passes()}
     for v in found:
-        blocker = Blocker(v, left=[r for r in report.remaining if r.node == v.node or r.node.startswith(v.node + "/")])
+        blocker = Blocker(v, left=[r for r in report.remaining if anchor_of(r.node, {v.node}) is not None])
         if v.op == "graph input":
             if options.fix_sizes and not blocker.left:
                 blocker.rewritten_by = "--fix-sizes (input sizes fixed, shape arithmetic folded)"

@@ -20,6 +20,7 @@ from onnxport.converter.profiles import Violation
 from onnxport.errors import BadArgument, PassError
 from onnxport.passes import _conditions as conditions, _driver, _registry
 from onnxport.passes._driver import PassReport
+from onnxport.passes._graph import anchor_of
 
 MAX_ROUNDS = 4
 
@@ -187,7 +188,7 @@ def run(graph: gs.Graph, steps: list[Step], rounds: int = MAX_ROUNDS, typed: boo
             if report.modified:
                 error = shapes.annotate(graph)
                 broken = _failing_node(error) if typed and error else None
-                if broken is not None and any(broken == a or broken.startswith(a + "/") for a in report.rewritten):
+                if broken is not None and anchor_of(broken, set(report.rewritten)) is not None:
                     raise PassError(step.pass_name, broken, previous, RuntimeError(f"a node it wrote no longer "
                                                                                    f"types: {error}"))
             reports.append(report)

@@ -12,6 +12,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.converter import shapes
 from onnxport.passes import _registry
+from onnxport.passes._graph import anchor_of
 
 
 def snapshot(graph: gs.Graph, infos: dict) -> dict[str, dict]:
@@ -50,12 +51,18 @@ def describe(before: dict[str, dict], graph: gs.Graph, infos: dict, passes: list
              macs_before: dict[str, int] | None) -> dict:
     """{'rewritten': [...], 'kept': [...]}: per rewritten node its before and after, per kept one the reason."""
     total = sum(macs_before.values()) if macs_before else 0
+    anchors = {name for report in passes if report.name not in skip for name in report.rewritten}
+    written: dict[str, list[dict]] = {}
+    for n in graph.nodes:                                  # one walk for every rewrite's replacement
+        anchor = anchor_of(n.name, anchors)
+        if anchor is not None:
+            written.setdefault(anchor, []).append(node_dict(n, infos))
     rewritten, kept = [], []
     for report in passes:
         if report.name in skip:
             continue
         for name in report.rewritten:
-            after = [node_dict(n, infos) for n in graph.nodes if n.name == name or n.name.startswith(name + "/")]
+            after = written.get(name, [])
             macs = (macs_before or {}).get(name)
             rewritten.append({"node": name, "pass": report.name, "identity": identity(report.name),
                               "before": before.get(name), "after": after, "macs": macs,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import onnx_graphsurgeon as gs
 
 from onnxport.errors import OnnxportError, PassError
-from onnxport.passes._graph import GraphBuilder
+from onnxport.passes._graph import GraphBuilder, anchor_of
 from onnxport.passes._registry import Options, Pass, Skip, settings_for
 
 
@@ -126,8 +126,8 @@ def _check_ensures(graph: gs.Graph, p: Pass, previous: list[str], anchors: list[
     """The pass's postconditions on the nodes its rewrites wrote (all nodes for a graph-level pass)."""
     if not p.ensures:
         return
-    written = graph.nodes if anchors is None else [
-        n for n in graph.nodes if any(n.name == a or n.name.startswith(a + "/") for a in anchors)]
+    found = set(anchors or ())
+    written = graph.nodes if anchors is None else [n for n in graph.nodes if anchor_of(n.name, found) is not None]
     for node in written:
         for ensure in p.ensures:
             why = ensure(node)

@@ -105,6 +105,18 @@ def product(dims: list[Dim], ref: gs.Tensor) -> Dim:
     return Dim(const, extra=tuple(factors))
 
 
+def anchor_of(name: str, anchors: set[str] | frozenset[str]) -> str | None:
+    """The anchor whose rewrite wrote the node `name`: GraphBuilder names what it adds ANCHOR/stem, and a
+    rewrite may keep the anchor itself; None when no anchor's. Prefixes are looked up, not scanned, so
+    this stays cheap when a pass rewrote thousands of nodes."""
+    while name:
+        if name in anchors:
+            return name
+        cut = name.rfind("/")
+        name = name[:cut] if cut > 0 else ""
+    return None
+
+
 class GraphBuilder:
     """Appends nodes to a graph under a name prefix; the driver toposorts and cleans up afterwards."""
 

@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _fresh_choice_cache(tmp_path_factory, monkeypatch):
-    """--strategy auto caches its timings per user (converter.choice_cache): each test starts with none,
-    and nothing is written to the home folder."""
-    monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def _no_choice_cache(monkeypatch):
+    """--strategy auto keeps its timings only where ONNXPORT_CACHE_DIR names a folder
+    (converter.choice_cache): no test inherits one; those about the cache set their own."""
+    monkeypatch.delenv("ONNXPORT_CACHE_DIR", raising=False)

@@ -23,7 +23,7 @@ WINOGRAD_MEMORY_LEVEL = 3       # Interpreter::HintMode; level 0 selects dense c
 
 
 def version() -> str:
-    return f"MNN {MNN.version()}"
+    return f"MNN {MNN.version()} (high precision, Winograd off)"
 
 
 class Model:

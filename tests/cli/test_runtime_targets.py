@@ -56,7 +56,8 @@ def test_convert_for_a_runtime_the_net_cannot_reach_lists_what_remains(tmp_path,
     assert "verify: skipped (the target is not reached)" in stdout
 
 
-def test_auto_strategy_reports_a_timed_choice_per_convtranspose(tmp_path, capsys):
+def test_auto_strategy_reports_a_timed_choice_per_convtranspose(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(tmp_path / "cache"))      # the user names a cache folder
     out, report = tmp_path / "gan.onnx", tmp_path / "report.json"
     code, stdout, _ = run(capsys, "convert", "example:gan3d", "-o", out, "--strategy", "auto", "--json", report)
     assert code == 0, stdout
@@ -75,6 +76,14 @@ def test_auto_strategy_reports_a_timed_choice_per_convtranspose(tmp_path, capsys
     picked = lambda found: [(c["node"], c["strategy"], c["timings_ms"]) for c in found]     # noqa: E731
     assert code == 0 and picked(json.loads(again.read_text())["strategy_choices"]) == picked(choices)
     assert stdout.count("cached from an earlier timing of this layer") == 4
+
+
+def test_auto_strategy_writes_no_cache_the_user_did_not_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    code, stdout, _ = run(capsys, "convert", "example:gan3d", "-o", tmp_path / "gan.onnx", "--strategy", "auto")
+    assert code == 0 and "interleaved rounds" in stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gan.onnx"]
 
 
 def test_auto_strategy_without_timing_is_deterministic_and_skips_refused_forms(tmp_path, capsys):

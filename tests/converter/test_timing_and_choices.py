@@ -48,8 +48,10 @@ def test_the_cache_key_is_the_layer_configuration_not_its_weights():
 
 
 def test_a_cached_choice_is_kept_and_a_broken_cache_is_no_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(tmp_path / "cache"))
     entry = {"strategy": "conv2d", "timings_ms": {"subpixel": 2.0, "conv2d": 1.0}, "rounds": 7}
+    choice_cache.put("k", entry)                                   # no folder named: nothing kept, nothing written
+    assert choice_cache.path() is None and choice_cache.get("k") is None
+    monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(tmp_path / "cache"))
     choice_cache.put("k", entry)
     assert choice_cache.get("k") == entry and choice_cache.get("other") is None
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [choice_cache.FILE_NAME]    # no temporary left
