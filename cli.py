@@ -34,7 +34,7 @@ api = parse_shape_args = None
 def _load_library() -> None:
     global api, parse_shape_args
     from onnxport.converter import api
-    from onnxport.converter.inputs import parse_shape_args
+    from onnxport.converter.input_specs import parse_shape_args
 
 
 PAD_MODES = {"zero": "constant", "edge": "edge", "reflect": "reflect"}

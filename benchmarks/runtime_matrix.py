@@ -1,4 +1,4 @@
-"""The runtime matrix (converter.runtimes.matrix) over the bundled examples and the real-export fixtures.
+"""The runtime matrix (converter.runtime_matrix) over the bundled examples and the real-export fixtures.
 
 Every installed runtime (openvino, opencv, tract, mnn: pip install 'onnxport[runtimes]'), every model in
 three forms; prints a markdown table (the README's) and writes every cell as JSON with --json FILE.
@@ -18,7 +18,7 @@ from pathlib import Path
 import onnx
 
 from onnxport.converter.runtimes import RUNTIMES
-from onnxport.converter.runtimes.matrix import FORMS, Cell, cell, table
+from onnxport.converter.runtime_matrix import FORMS, Cell, cell, table
 from onnxport.models import examples
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_exports"

@@ -13,8 +13,9 @@ from pathlib import Path
 import onnx
 
 from onnxport.converter.report_header import header
-from onnxport.converter import (graph_io, html_report, input_sizes, inputs, inspection, model_io, output_paths,
-                                pipeline, run_plan, runtime, saved_data, shapes, sizes as sizes_mod, verify as verify_mod)
+from onnxport.converter import (admissible_sizes as admissible, graph_io, html_report, input_specs, inspection,
+                                model_io, output_paths, pipeline, run_plan, runtime, saved_data, shape_inference,
+                                size_edits, verify as verify_mod)
 from onnxport.converter.conversion import ConvertOptions, Plan, convert_model, first_sizes, resolve_options  # noqa: F401
 from onnxport.errors import BadArgument, BadInput, ResultError, TargetNotReached, VerificationMismatch, first_line
 from onnxport.converter.output_paths import Outputs
@@ -87,7 +88,7 @@ def convert(source: Source, output: str | os.PathLike, options: ConvertOptions =
     out = outputs.claim(output, "the output model", data=loaded.uses_external_data)
     report_out = _claim_pages(outputs, report, html)
     if options.fix_sizes:           # the converted model runs at those sizes only
-        inputs.check_overrides(inputs.input_specs(loaded.model), options.fix_sizes, "--fix-sizes")
+        input_specs.check_overrides(input_specs.input_specs(loaded.model), options.fix_sizes, "--fix-sizes")
         verify_options = replace(verify_options, shapes={**verify_options.shapes, **options.fix_sizes})
 
     def work():
@@ -150,29 +151,29 @@ def verify(a: Source, b: Source | None = None, options: VerifyOptions = VerifyOp
 
 
 def node_shapes(source: Source, shapes_override: dict | None = None, *, report: str | os.PathLike | None = None,
-                force: bool = False) -> list[shapes.NodeShapes]:
+                force: bool = False) -> list[shape_inference.NodeShapes]:
     """Output shape of every node of a model, with the sizes each ConvTranspose's stride allows."""
     loaded = model_io.load(source)
     report_out = _claim_report([loaded], report, force)
-    inputs.check_overrides(inputs.input_specs(loaded.model), shapes_override or {})
-    rows = shapes.node_shapes(graph_io.to_graph(loaded.model, loaded.folder), shapes_override)
+    input_specs.check_overrides(input_specs.input_specs(loaded.model), shapes_override or {})
+    rows = shape_inference.node_shapes(graph_io.to_graph(loaded.model, loaded.folder), shapes_override)
     _write_report(shapes_listing(rows), report_out, force)
     return rows
 
 
-def shapes_listing(rows: list[shapes.NodeShapes]) -> dict:
+def shapes_listing(rows: list[shape_inference.NodeShapes]) -> dict:
     return {**header(), "nodes": [asdict(r) for r in rows]}
 
 
 def admissible_sizes(source: Source, *, report: str | os.PathLike | None = None, force: bool = False,
-                     html: str | os.PathLike | None = None) -> list[sizes_mod.AxisSizes]:
+                     html: str | os.PathLike | None = None) -> list[admissible.AxisSizes]:
     """Per input axis: the sizes at which the net runs and its joins match, and those at which it also
-    loses nothing, with the node that decides each (converter.sizes)."""
+    loses nothing, with the node that decides each (converter.admissible_sizes)."""
     loaded = model_io.load(source)
     report_out = _claim_report([loaded], report, force, html=html)
     graph = graph_io.to_graph(loaded.model, loaded.folder)
-    shapes.annotate(graph)
-    rows = sizes_mod.admissible_sizes(graph)
+    shape_inference.annotate(graph)
+    rows = admissible.admissible_sizes(graph)
     _write_report(sizes_listing(rows), report_out, force)
     return rows
 
@@ -197,7 +198,7 @@ def render_report(report: str | os.PathLike, html: str | os.PathLike, *, force: 
     output_paths.write_text(text, page, force=force)
 
 
-def sizes_listing(rows: list[sizes_mod.AxisSizes]) -> dict:
+def sizes_listing(rows: list[admissible.AxisSizes]) -> dict:
     return {**header(), "axes": [r.to_dict() for r in rows]}
 
 
@@ -229,7 +230,7 @@ def list_examples() -> dict[str, str]:
 
 def strip_sizes(source: Source, output: str | os.PathLike, *, inputs_: list[str] | None = None, axes: list[int] | None = None,
                 verify: bool = True, verify_options: VerifyOptions = VerifyOptions(),
-                force: bool = False, report: str | None = None) -> input_sizes.SizesReport:
+                force: bool = False, report: str | None = None) -> size_edits.SizesReport:
     """Free input sizes, verify, write atomically (the JSON report to `report`)."""
     loaded = model_io.load(source)
     outputs = Outputs(force=force, reads=loaded.protected_paths())
@@ -237,14 +238,14 @@ def strip_sizes(source: Source, output: str | os.PathLike, *, inputs_: list[str]
     report_out = _claim_pages(outputs, report, None)
 
     def work():
-        freed, result = input_sizes.strip(loaded.model, inputs_, axes, loaded.folder)
+        freed, result = size_edits.strip(loaded.model, inputs_, axes, loaded.folder)
         return _verified_write(loaded, freed, result, out, verify, verify_options, force)
     return _reporting(work, report_out, force)
 
 
 def fix_sizes(source: Source, output: str | os.PathLike, shapes_: dict, *, verify: bool = True,
               verify_options: VerifyOptions = VerifyOptions(), force: bool = False,
-              report: str | None = None) -> input_sizes.SizesReport:
+              report: str | None = None) -> size_edits.SizesReport:
     """Fix input sizes and fold the shape arithmetic, verify at those sizes, write atomically."""
     loaded = model_io.load(source)
     outputs = Outputs(force=force, reads=loaded.protected_paths())
@@ -252,7 +253,7 @@ def fix_sizes(source: Source, output: str | os.PathLike, shapes_: dict, *, verif
     report_out = _claim_pages(outputs, report, None)
 
     def work():
-        fixed, result = input_sizes.fix(loaded.model, shapes_, loaded.folder)
+        fixed, result = size_edits.fix(loaded.model, shapes_, loaded.folder)
         return _verified_write(loaded, fixed, result, out, verify, replace(verify_options, shapes=shapes_), force)
     return _reporting(work, report_out, force)
 

@@ -19,7 +19,7 @@ import onnx
 import onnx_graphsurgeon as gs
 from onnx import helper, numpy_helper
 
-from onnxport.converter import choice_cache, graph_io, pipeline, shapes, timing
+from onnxport.converter import choice_cache, graph_io, pipeline, shape_inference, timing
 from onnxport.errors import OnnxportError, first_line
 from onnxport.passes._graph import constant_value, weight_shape
 
@@ -46,7 +46,7 @@ def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, 
     """A Choice per ConvTranspose the targets (or the profile) lower, read from the graph being converted
     (not changed here). `convert` is the engine's convert_model (converter.conversion), given rather than
     imported: the engine calls this module."""
-    infos = shapes.infer(graph, sizes)
+    infos = shape_inference.infer(graph, sizes)
     ranks = pipeline.lowering_ranks(targets)
     choices = []
     for node in graph.nodes:
@@ -101,7 +101,7 @@ def _rank(node: gs.Node) -> int:
 def _single(node: gs.Node, infos: dict, graph: gs.Graph) -> onnx.ModelProto | None:
     """The node alone, at concrete sizes, followed by a Relu; None if its weights or sizes are unknown."""
     x = infos.get(node.inputs[0].name)
-    dims = shapes.dims_of(x) if x is not None else None
+    dims = shape_inference.dims_of(x) if x is not None else None
     if dims is None or not all(isinstance(d, int) and d > 0 for d in dims):
         return None
     inits, names = [], ["X"]
@@ -141,7 +141,7 @@ def _forbidden(one: onnx.ModelProto, targets: list[str], profile, convert: Calla
     """Whether the profile still forbids the ConvTranspose once its padding is normalised (as convert does)."""
     out, _ = convert(one, targets=["normalize-padding"] if "normalize-padding" in targets else [], macs_at=_sizes(one))
     graph = graph_io.to_graph(out)
-    shapes.annotate(graph)
+    shape_inference.annotate(graph)
     return any(profile.forbids(n) for n in graph.nodes if n.op == "ConvTranspose")
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import onnx
 
-from onnxport.converter import (auto_strategy, graph_io, input_sizes, inputs, macs, pipeline, profiles, recipe_store,
-                                rewrites, run_plan, shapes, verify as verify_mod)
+from onnxport.converter import (auto_strategy, graph_io, input_specs, macs, pipeline, profiles, recipe_store,
+                                 rewrites, run_plan, shape_inference, size_edits, verify as verify_mod)
 from onnxport.converter.report import ConvertReport
 from onnxport.errors import BadArgument
 from onnxport.passes import strided_to_dense
@@ -67,14 +67,14 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     extras = []
     graph = graph_io.to_graph(model, folder)        # the one proto -> graph of this conversion
     if options.fix_sizes:
-        inputs.check_overrides(inputs.input_specs(model), options.fix_sizes, "--fix-sizes")
-        input_sizes.fix_graph(graph, options.fix_sizes)
-        extras.append(f"fixed sizes {input_sizes.inputs_text(options.fix_sizes)}")
-    typed = shapes.annotate(graph) is None          # then every pass must leave it typed (pipeline.run)
+        input_specs.check_overrides(input_specs.input_specs(model), options.fix_sizes, "--fix-sizes")
+        size_edits.fix_graph(graph, options.fix_sizes)
+        extras.append(f"fixed sizes {size_edits.inputs_text(options.fix_sizes)}")
+    typed = shape_inference.annotate(graph) is None          # then every pass must leave it typed (pipeline.run)
     report = ConvertReport(source, list(options.targets or plan.targets), plan.strategy, len(graph.nodes),
                            ops_before=Counter(n.op for n in graph.nodes), fuse=options.fuse)
     report.macs_at = macs_at or first_sizes(model, options.fix_sizes or {}, folder)
-    infos = shapes.infer(graph, report.macs_at)
+    infos = shape_inference.infer(graph, report.macs_at)
     macs_per_node = macs.per_node(graph, report.macs_at, infos)
     report.macs_before = None if macs_per_node is None else sum(macs_per_node.values())
     before = rewrites.snapshot(graph, infos)
@@ -89,7 +89,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
                                                 lossless=True)
         report.passes += pipeline.run(graph, [pipeline.Step("strided-to-dense", Options())], typed=typed)
     if options.pad_to_valid:
-        plans = input_sizes.valid_sizes(graph)
+        plans = size_edits.valid_sizes(graph)
         step = pipeline.Step("pad-inputs-to-valid", Options(valid_sizes=plans, pad_mode=options.pad_to_valid))
         report.passes += pipeline.run(graph, [step], rounds=1, typed=typed)
         report.alignment = replace(report.alignment, lossless=True)
@@ -100,7 +100,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
         report.remaining += plan.profile.violations(graph)
     report.nodes_after = len(graph.nodes)
     report.ops_after = Counter(n.op for n in graph.nodes)
-    infos = shapes.infer(graph, report.macs_at)
+    infos = shape_inference.infer(graph, report.macs_at)
     report.macs_after = macs.count(graph, report.macs_at, infos)
     report.rewrites = rewrites.describe(before, graph, infos, report.passes, pipeline.EXPLICIT_FORM, macs_per_node)
     converted = graph_io.to_model(graph, like=model)
@@ -150,5 +150,5 @@ def resolve_options(options: ConvertOptions) -> Plan:
 
 def first_sizes(model: onnx.ModelProto, overrides: dict, folder: Path | None = None) -> dict:
     """The input sizes a first verification run tries: where MACs are counted."""
-    inputs.check_overrides(inputs.input_specs(model), overrides)
+    input_specs.check_overrides(input_specs.input_specs(model), overrides)
     return run_plan.plan(model, overrides=overrides, runs=1, folders=(folder, None)).first

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import onnx
 
 from onnxport.converter.report_header import header
-from onnxport.converter import conversion, graph_io, pipeline, shapes
+from onnxport.converter import conversion, graph_io, pipeline, shape_inference
 from onnxport.errors import OnnxportError
 from onnxport.converter.profiles import Profile, Violation
 from onnxport.passes import _registry
@@ -109,7 +109,7 @@ def inspect(model: onnx.ModelProto, options, source: str = "<model>", folder=Non
     model = _named(model)
     plan = conversion.resolve_options(options)
     graph = graph_io.to_graph(model, folder)
-    shapes.annotate(graph)
+    shape_inference.annotate(graph)
     found = pipeline.violations(graph, plan.checked) + (plan.profile.violations(graph) if plan.profile else [])
     inspection = Inspection(source, plan.targets, plan.profile, [], [])
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxport.converter import shapes
+from onnxport.converter import shape_inference
 
 
 def count(graph: gs.Graph, input_shapes: dict, infos: dict | None = None) -> int | None:
@@ -19,15 +19,15 @@ def count(graph: gs.Graph, input_shapes: dict, infos: dict | None = None) -> int
 
 
 def per_node(graph: gs.Graph, input_shapes: dict, infos: dict | None = None) -> dict[str, int] | None:
-    """MACs of each counted node at the given input sizes (`infos`: shapes.infer at those sizes, if at hand);
+    """MACs of each counted node at the given input sizes (`infos`: shape_inference.infer at those sizes, if at hand);
     None if some counted op has an unknown shape."""
-    infos = shapes.infer(graph, input_shapes) if infos is None else infos
+    infos = shape_inference.infer(graph, input_shapes) if infos is None else infos
 
     def dims(t: gs.Tensor):
         if isinstance(t, gs.Constant):
             return list(t.shape)
         vi = infos.get(t.name)
-        d = shapes.dims_of(vi) if vi is not None else None
+        d = shape_inference.dims_of(vi) if vi is not None else None
         return d if d is not None and all(isinstance(v, int) and v > 0 for v in d) else None
 
     found = {}

@@ -15,7 +15,7 @@ from typing import Callable
 import onnx_graphsurgeon as gs
 
 import onnxport.passes as _passes  # noqa: F401  (registers every pass)
-from onnxport.converter import progress, shapes
+from onnxport.converter import progress, shape_inference
 from onnxport.converter.profiles import Violation
 from onnxport.errors import BadArgument, PassError
 from onnxport.passes import _conditions as conditions, _driver, _registry
@@ -177,7 +177,7 @@ def _dedupe(steps: list[Step]) -> list[Step]:
 def run(graph: gs.Graph, steps: list[Step], rounds: int = MAX_ROUNDS, typed: bool = False) -> list[PassReport]:
     """Apply the steps in order, repeating until a round changes nothing (at most `rounds` rounds; 1 for a
     step that is not idempotent, like padding the inputs). typed: onnx's shape inference succeeded on the
-    graph before (shapes.annotate returned None); then a pass after which it fails is a PassError."""
+    graph before (shape_inference.annotate returned None); then a pass after which it fails is a PassError."""
     reports: list[PassReport] = []
     for _ in range(rounds):
         changed = False
@@ -186,7 +186,7 @@ def run(graph: gs.Graph, steps: list[Step], rounds: int = MAX_ROUNDS, typed: boo
             previous = [r.name for r in reports if r.modified]
             report = _driver.apply(graph, _registry.get(step.pass_name), step.options, previous)
             if report.modified:
-                error = shapes.annotate(graph)
+                error = shape_inference.annotate(graph)
                 broken = _failing_node(error) if typed and error else None
                 if broken is not None and anchor_of(broken, set(report.rewritten)) is not None:
                     raise PassError(step.pass_name, broken, previous, RuntimeError(f"a node it wrote no longer "

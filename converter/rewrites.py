@@ -10,7 +10,7 @@ from __future__ import annotations
 import onnx
 import onnx_graphsurgeon as gs
 
-from onnxport.converter import shapes
+from onnxport.converter import shape_inference
 from onnxport.passes import _registry
 from onnxport.passes._graph import anchor_of
 
@@ -23,7 +23,7 @@ def snapshot(graph: gs.Graph, infos: dict) -> dict[str, dict]:
 def node_dict(node: gs.Node, infos: dict) -> dict:
     def tensor(t: gs.Tensor) -> dict:
         vi = infos.get(t.name)
-        dims = shapes.dims_of(vi) if vi is not None else None
+        dims = shape_inference.dims_of(vi) if vi is not None else None
         dims = dims if dims is not None else (list(t.shape) if t.shape is not None else None)
         return {"name": t.name, "shape": [d if isinstance(d, int) else str(d) for d in dims] if dims is not None
                 else None, "constant": isinstance(t, gs.Constant)}

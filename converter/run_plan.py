@@ -1,7 +1,7 @@
 """Which input sizes verification runs at, and why.
 
 Dims fixed in either model take that size (the first model's where both fix it). A dim symbolic in both
-takes sizes from its admissible set (converter.sizes: where the net runs and its joins match, the
+takes sizes from its admissible set (converter.admissible_sizes: where the net runs and its joins match, the
 intersection of both models'), smallest first from MIN_PREFERRED, different per dim within a run (an
 axis mix-up shows) and per run; the batch takes 1, 2, 3. Where the analysis cannot say, fixed lists
 are tried until the first model runs. Each run must fit a memory budget, estimated from the activation
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from onnxport.converter import batch_independence, graph_io, inputs, shapes as shapes_mod, sizes
-from onnxport.converter.inputs import InputSpec
+from onnxport.converter import admissible_sizes, batch_independence, graph_io, input_specs, shape_inference
+from onnxport.converter.input_specs import InputSpec
 
 BASE_SIZES = (16, 24, 32, 8, 12, 20, 28, 40, 48, 5, 6, 7, 9, 10, 11, 13, 15, 17, 3, 4, 2, 1)
 BATCH_SIZES = (1, 2, 3)
@@ -77,16 +77,16 @@ def plan(a: onnx.ModelProto, b: onnx.ModelProto | None = None, overrides: dict |
     """The runs (and checks of freed dims) for comparing b with a; lossless: sizes only from the sets
     where no layer drops a border sample (a dense or pad-to-valid conversion agrees only there)."""
     overrides = overrides or {}
-    specs_a = inputs.input_specs(a)
-    specs_b = inputs.input_specs(b) if b is not None else None
+    specs_a = input_specs.input_specs(a)
+    specs_b = input_specs.input_specs(b) if b is not None else None
     specs = merged_specs(specs_a, specs_b)
     symbolic = [(s, i) for s in specs if s.name not in overrides for i, d in enumerate(s.dims) if not _fixed(d)]
     freed = _freed(specs_a, specs_b, overrides)
     graph_a = graph_io.to_graph(a, folders[0]) if symbolic or freed else None
-    analysis = sizes.admissible_sizes(graph_a) if graph_a is not None else []
+    analysis = admissible_sizes.admissible_sizes(graph_a) if graph_a is not None else []
     hints = _hints(analysis, specs_a, symbolic, lossless)
     if symbolic and b is not None and any(not _fixed(d) for s in specs_b for d in s.dims):
-        for key, other in _hints(sizes.admissible_sizes(graph_io.to_graph(b, folders[1])), specs_b, symbolic,
+        for key, other in _hints(admissible_sizes.admissible_sizes(graph_io.to_graph(b, folders[1])), specs_b, symbolic,
                                  lossless).items():
             hints[key] = hints[key].intersect(other) if key in hints else other
     result = Plan()
@@ -109,7 +109,7 @@ def _freed(specs_a, specs_b, overrides) -> list[tuple[str, int]]:
             for i, d in enumerate(s.dims) if _fixed(d) and not _fixed(by_name[s.name].dims[i])]
 
 
-def _hints(analysis: list[sizes.AxisSizes], specs: list[InputSpec], symbolic, lossless: bool) -> dict:
+def _hints(analysis: list[admissible_sizes.AxisSizes], specs: list[InputSpec], symbolic, lossless: bool) -> dict:
     by_name = {s.name: s for s in specs}
     wanted = {dim_key(s, i) for s, i in symbolic}
     hints = {}
@@ -171,10 +171,10 @@ class _Estimate:
     def bytes(self, shapes: dict) -> int | None:
         volume = sum(math.prod(v) for v in shapes.values())
         if self._reference is None:
-            infos = shapes_mod.infer(self.graph, shapes)
+            infos = shape_inference.infer(self.graph, shapes)
             total = 0
             for vi in infos.values():
-                dims = shapes_mod.dims_of(vi)
+                dims = shape_inference.dims_of(vi)
                 if dims and all(isinstance(d, int) for d in dims):
                     itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)).itemsize
                     total += math.prod(dims) * itemsize
@@ -195,11 +195,11 @@ class _Estimate:
         return [Sizes(_assign(specs, overrides, smallest), why)]
 
 
-def _freed_checks(result: Plan, graph_a, analysis: list[sizes.AxisSizes], specs_a, freed) -> None:
+def _freed_checks(result: Plan, graph_a, analysis: list[admissible_sizes.AxisSizes], specs_a, freed) -> None:
     fixed = {s.name: tuple(s.dims) for s in specs_a if all(_fixed(d) for d in s.dims)}
     if len(fixed) != len(specs_a):
         return
-    static = sizes.static_shapes(graph_a, {k: list(v) for k, v in fixed.items()}) or {}
+    static = admissible_sizes.static_shapes(graph_a, {k: list(v) for k, v in fixed.items()}) or {}
     for name, axis in freed:
         if axis == 0:
             x = next(t for t in graph_a.inputs if t.name == name)

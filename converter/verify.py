@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 
 from onnxport.converter.report_header import header
-from onnxport.converter import inputs as inputs_mod, model_io, progress, run_plan, runtime
+from onnxport.converter import input_specs as inputs_mod, model_io, progress, run_plan, runtime
 from onnxport.errors import BadArgument, BadInput, one_line
 from onnxport.converter.model_io import PROTOBUF_LIMIT
 

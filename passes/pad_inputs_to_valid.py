@@ -1,12 +1,12 @@
 """pad-inputs-to-valid: pad each input up to the next admissible size, crop size-preserving outputs back.
 
-Identity: a net that loses nothing at sizes m + k*n (converter.sizes) computes, at an admissible size,
+Identity: a net that loses nothing at sizes m + k*n (converter.admissible_sizes) computes, at an admissible size,
 exactly what it did; at any other size n >= 1 the input is padded at the end to
 n' = max(m, m + k*ceil((n - m)/k)) and every output whose length followed the input's is cropped back
 to [0, n). At admissible sizes the pad is 0 and the crop keeps everything, so the model is unchanged
 there; elsewhere the result is by construction the net run on the padded input, cropped. The pad is
 computed from Shape (no size baked in); mode constant (zeros), edge or reflect.
-Needs PadToValid.valid_sizes (from converter.sizes) and PadToValid.pad_mode.
+Needs PadToValid.valid_sizes (from converter.admissible_sizes) and PadToValid.pad_mode.
 """
 from __future__ import annotations
 

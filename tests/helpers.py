@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from onnxport.converter import graph_io, shapes
+from onnxport.converter import graph_io, shape_inference
 from onnxport.converter.verify import verify
 from onnxport.passes import _driver, _registry
 from onnxport.passes._registry import Options
@@ -18,7 +18,7 @@ ort.set_default_logger_severity(3)
 
 def run_pass(model: onnx.ModelProto, name: str, options: Options = Options()):
     graph = graph_io.to_graph(model)
-    shapes.annotate(graph)
+    shape_inference.annotate(graph)
     report = _driver.apply(graph, _registry.get(name), options)
     return graph_io.to_model(graph, like=model), report
 
@@ -80,10 +80,10 @@ def assert_same_as_original(a: onnx.ModelProto, b: onnx.ModelProto, shapes: dict
     on onnx's reference instead, so the rewrite is judged on one implementation, not on two that differ."""
     from onnx.reference import ReferenceEvaluator
 
-    from onnxport.converter import inputs, run_plan
-    specs = inputs.input_specs(a)
+    from onnxport.converter import input_specs, run_plan
+    specs = input_specs.input_specs(a)
     sizes = run_plan.plan(a, overrides=shapes or {}, runs=1).first
-    feeds = inputs.random_feeds(specs, sizes, 0)
+    feeds = input_specs.random_feeds(specs, sizes, 0)
     try:
         run_model(a, feeds)
     except Exception:  # noqa: BLE001 - no onnxruntime kernel for the original

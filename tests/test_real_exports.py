@@ -12,7 +12,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from onnxport.converter import api, graph_io, input_sizes, sizes, verify as verify_mod
+from onnxport.converter import admissible_sizes, api, graph_io, size_edits, verify as verify_mod
 
 FIXTURES = Path(__file__).parent / "data" / "real_exports"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
@@ -29,7 +29,7 @@ def load(name: str) -> onnx.ModelProto:
 
 @lru_cache(maxsize=None)
 def analysed(name: str) -> tuple:
-    return tuple(sizes.admissible_sizes(graph_io.to_graph(load(name))))
+    return tuple(admissible_sizes.admissible_sizes(graph_io.to_graph(load(name))))
 
 
 def references(net: str):
@@ -89,7 +89,7 @@ def test_the_dynamic_export_runs_inside_the_set_and_fails_just_outside(net, kind
 
 @pytest.mark.parametrize("net, kind, name", FIXED, ids=[f for _, _, f in FIXED])
 def test_strip_sizes_of_the_fixed_export_matches_the_framework_at_every_size_and_batch(net, kind, name):
-    freed, report = input_sizes.strip(load(name))
+    freed, report = size_edits.strip(load(name))
     assert 0 in report.freed["x"]
     kept = report.kept.get("x", {})
     for x, y in references(net):
@@ -102,12 +102,12 @@ def test_strip_sizes_of_the_fixed_export_matches_the_framework_at_every_size_and
 
 def test_a_vit_frees_the_batch_and_names_what_pins_each_spatial_axis():
     name = "monai_unetr.torchscript.fixed.onnx"
-    _, report = input_sizes.strip(load(name))
+    _, report = size_edits.strip(load(name))
     assert report.freed == {"x": {0: "N"}}
     assert set(report.kept["x"]) == {2, 3, 4}
     assert "32 only (Add '/vit/patch_embedding/Add' meets a fixed length 8)" in report.kept["x"][2]
     with pytest.raises(Exception, match="cannot free x axis 2: .*patch_embedding/Add"):
-        input_sizes.strip(load(name), axes=[0, 2, 3, 4])
+        size_edits.strip(load(name), axes=[0, 2, 3, 4])
 
 
 @pytest.mark.parametrize("net, kind, name", FILES, ids=[f for _, _, f in FILES])

@@ -202,14 +202,14 @@ def test_shape_inference_never_expands_a_large_lookup_table():
     script = (
         "import resource, numpy as np\n"
         "from onnx import helper as h, numpy_helper as nh, TensorProto as T\n"
-        "from onnxport.converter import graph_io, shapes\n"
+        "from onnxport.converter import graph_io, shape_inference\n"
         "t = nh.from_array(np.arange(10_000_000, dtype=np.int64), 'table')\n"
         "g = h.make_graph([h.make_node('Gather', ['table', 'i'], ['y'])], 'g', [h.make_tensor_value_info('i', T.INT64, [3])],"
         " [h.make_tensor_value_info('y', T.INT64, [3])], [t])\n"
         "m = h.make_model(g, opset_imports=[h.make_opsetid('', 17)]); m.ir_version = 8\n"
         "graph = graph_io.to_graph(m)\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "shapes.infer(graph)\n"
+        "shape_inference.infer(graph)\n"
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")
     grown = int(subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
                                check=True).stdout.strip())

@@ -72,13 +72,13 @@ def _adds_what_never_broadcasts(graph, m, b):
 
 @pytest.mark.parametrize("typed", [True, False])
 def test_a_pass_after_which_its_nodes_no_longer_type_is_a_pass_error(monkeypatch, typed):
-    from onnxport.converter import graph_io, shapes
+    from onnxport.converter import graph_io, shape_inference
     from onnxport.errors import PassError
     from onnxport.models import convtranspose
     from onnxport.passes import _registry
 
     graph = graph_io.to_graph(convtranspose.build([3, 3, 3], 2, 2, [2, 2, 2], strides=[2, 2, 2], consumer="Relu"))
-    assert shapes.annotate(graph) is None
+    assert shape_inference.annotate(graph) is None
     toy = _registry.Pass("toy", "toy", ("Relu",), lambda g, n, o: _One(n), _adds_what_never_broadcasts, ())
     monkeypatch.setattr(_registry, "get", lambda name: toy)
     steps = [pipeline.Step("toy", _registry.Options())]

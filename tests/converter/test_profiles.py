@@ -10,7 +10,7 @@ import onnxruntime.tools.mobile_helpers as mobile_helpers
 import pytest
 from onnx import numpy_helper
 
-from onnxport.converter import api, graph_io, profiles, shapes
+from onnxport.converter import api, graph_io, profiles, shape_inference
 from onnxport.errors import BadArgument
 from onnxport.models import convtranspose, examples, resize
 from tests.helpers import assert_same_as_original, assert_structurally_valid
@@ -153,7 +153,7 @@ def _complaints(model: onnx.ModelProto, check) -> list[str]:
 
 def _profile_violations(name: str, model: onnx.ModelProto) -> list[profiles.Violation]:
     graph = graph_io.to_graph(model)
-    shapes.annotate(graph)
+    shape_inference.annotate(graph)
     return profiles.load(name).violations(graph)
 
 

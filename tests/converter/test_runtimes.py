@@ -17,7 +17,7 @@ import pytest
 from onnxport import cli
 from onnxport.converter import api, runtimes
 from onnxport.errors import BadArgument
-from onnxport.converter.runtimes.matrix import cell, form_of
+from onnxport.converter.runtime_matrix import cell, form_of
 from onnxport.models import examples
 from tests.cli.test_cli import assert_one_line_error, run
 

@@ -189,9 +189,9 @@ def test_default_verification_of_a_dynamic_x8_decoder_stays_within_the_memory_bu
 def test_a_freed_batch_folded_into_the_depth_is_caught_at_batch_2():
     """The defect strip-sizes once had: an unflatten target (1, -1, 8, H, W) is right at batch 1 and
     returns batch 1 with the depth doubled at batch 2. Verification must say mismatch."""
-    from onnxport.converter import input_sizes
+    from onnxport.converter import size_edits
     original = onnx.load(str(REAL / "depth_into_batch.torchscript.fixed.onnx"))
-    freed, _ = input_sizes.strip(original, axes=[0])
+    freed, _ = size_edits.strip(original, axes=[0])
     unflatten = next(n for n in freed.graph.node if n.op_type == "Reshape" and n.output[0] not in
                      {i for m in freed.graph.node if m.op_type == "Reshape" for i in m.input[:1]} and
                      any(m.op_type == "Transpose" and m.input[0] == n.output[0] for m in freed.graph.node))
@@ -215,7 +215,7 @@ def test_a_freed_batch_folded_into_the_depth_is_caught_at_batch_2():
                 helper.make_node("Transpose", ["p"], ["Y"], perm=[1, 0, 2, 3])], "batch outside its first dim"),
 ])
 def test_nets_that_mix_samples_are_found_and_the_batch_2_check_is_skipped_with_the_reason(body, why):
-    from onnxport.converter import batch_independence, graph_io, sizes
+    from onnxport.converter import admissible_sizes, batch_independence, graph_io
     nodes = body("X")
     weight = numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")
     graph = helper.make_graph(nodes, "mix", [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [1, 2, 3, 3])],
@@ -223,7 +223,7 @@ def test_nets_that_mix_samples_are_found_and_the_batch_2_check_is_skipped_with_t
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     g = graph_io.to_graph(model)
-    found = batch_independence.coupling(g, sizes.static_shapes(g, {"X": [1, 2, 3, 3]}), g.inputs[0])
+    found = batch_independence.coupling(g, admissible_sizes.static_shapes(g, {"X": [1, 2, 3, 3]}), g.inputs[0])
     assert (found is None) if why is None else (why in found)
 
 

@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from onnxport.converter import graph_io, sizes
+from onnxport.converter import admissible_sizes, graph_io
 from onnxport.converter.size_sets import Progression, SizeSet
 from onnxport.models import examples
 from onnxport.models._builder import NetBuilder
@@ -16,7 +16,7 @@ LIMIT = 150
 
 
 def analysed(model):
-    return {(a.input, a.axis): a for a in sizes.admissible_sizes(graph_io.to_graph(model))}
+    return {(a.input, a.axis): a for a in admissible_sizes.admissible_sizes(graph_io.to_graph(model))}
 
 
 def runs_at(model, shape) -> tuple | None:
@@ -38,8 +38,8 @@ def test_the_seed_autoencoder_runs_at_61_and_62_plus_16n_and_loses_nothing_at_61
     assert a.text().startswith("runs at 61 + 16n, 62 + 16n (Add 'skip2_1_node'")
     assert a.follows() == (("denoised_1", 2),)
     assert analysed(model)[("X", 1)].role == "channels"
-    from onnxport.converter import input_sizes
-    freed, _ = input_sizes.strip(model)
+    from onnxport.converter import size_edits
+    freed, _ = size_edits.strip(model)
     for n in range(55, 100):
         assert (runs_at(freed, (1, 1, n, 157)) is not None) == (n in a.runs), n
 

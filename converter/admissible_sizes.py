@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxport.converter import pipeline, shapes as shapes_mod
+from onnxport.converter import pipeline, shape_inference
 from onnxport.converter.length_rules import DATA_RULES, MULTI_DIM, VALUE_RULES, Place, Stop, full, name
 from onnxport.converter.residues import ResidueClass, const
 from onnxport.converter.size_sets import Progression, SizeSet
@@ -223,7 +223,7 @@ def static_shapes(graph: gs.Graph, held: dict) -> dict | None:
         for t in folded.inputs:
             if t.name in held:
                 t.shape = list(held[t.name])
-        shapes_mod.annotate(folded)
+        shape_inference.annotate(folded)
         pipeline.run(folded, [pipeline.Step("fold-shape-computations", Options())])
         static = {**_inferred(folded, held), **static}
     return static or None
@@ -231,8 +231,8 @@ def static_shapes(graph: gs.Graph, held: dict) -> dict | None:
 
 def _inferred(graph: gs.Graph, held: dict) -> dict:
     static = {}
-    for name_, vi in shapes_mod.infer(graph, held).items():
-        dims = shapes_mod.dims_of(vi)
+    for name_, vi in shape_inference.infer(graph, held).items():
+        dims = shape_inference.dims_of(vi)
         if dims is not None and all(isinstance(d, int) for d in dims):
             static[name_] = dims
     for x in graph.inputs:

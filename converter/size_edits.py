@@ -16,7 +16,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from onnxport.converter.report_header import header
-from onnxport.converter import graph_io, inputs, pipeline, shapes, sizes
+from onnxport.converter import admissible_sizes, graph_io, input_specs, pipeline, shape_inference
 from onnxport.errors import BadArgument, UnsupportedGraph
 from onnxport.passes._driver import PassReport
 from onnxport.passes._registry import Options
@@ -32,7 +32,7 @@ class SizesReport:
     freed: dict = field(default_factory=dict)        # input -> {axis: symbolic name}
     kept: dict = field(default_factory=dict)         # input -> {axis: why it stays fixed}
     fixed: dict = field(default_factory=dict)        # input -> shape
-    admissible: list = field(default_factory=list)   # sizes.AxisSizes of the freed spatial axes
+    admissible: list = field(default_factory=list)   # admissible_sizes.AxisSizes of the freed spatial axes
     passes: list[PassReport] = field(default_factory=list)
     verification: object = None
     output: str | None = None
@@ -78,9 +78,9 @@ class SizesReport:
 
 def choose(model: onnx.ModelProto, names: list[str] | None, axes: list[int] | None,
            spatial: dict[str, list[int]]) -> dict[str, list[int]]:
-    """Input -> axes to free: by default the batch and the spatial axes (`spatial`, from converter.sizes:
+    """Input -> axes to free: by default the batch and the spatial axes (`spatial`, from converter.admissible_sizes:
     channels-last inputs included) of every image-like input."""
-    specs = {s.name: s for s in inputs.input_specs(model)}
+    specs = {s.name: s for s in input_specs.input_specs(model)}
     for name in names or []:
         if name not in specs:
             raise BadArgument(f"--input {name}: not a graph input (inputs: {', '.join(specs) or 'none'})")
@@ -119,8 +119,8 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
     """(model with the chosen sizes free, SizesReport). A pinned dim stays fixed (the report says why),
     unless the user named it in `axes`: then UnsupportedGraph names the node that pins it."""
     graph = graph_io.to_graph(model, folder)
-    shapes.annotate(graph)
-    analysed = sizes.admissible_sizes(graph)
+    shape_inference.annotate(graph)
+    analysed = admissible_sizes.admissible_sizes(graph)
     spatial = {}
     for a in analysed:
         if a.role == "spatial":
@@ -146,7 +146,7 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
     for t in graph.tensors().values():
         if isinstance(t, gs.Variable) and t not in graph.inputs:
             t.shape = None
-    shapes.annotate(graph)
+    shape_inference.annotate(graph)
     options = Options(static_shapes=tuple((n, tuple(v)) for n, v in static.items()))
     reports = pipeline.run(graph, [pipeline.Step(name, options) for name in ("free-baked-sizes", "resize-sizes-to-scales")])
     for r in reports:
@@ -161,7 +161,7 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
     return graph_io.to_model(graph, like=model), report
 
 
-def _why_pinned(a: sizes.AxisSizes) -> str:
+def _why_pinned(a: admissible_sizes.AxisSizes) -> str:
     if a.runs is None:
         return f"its sizes could not be followed ({a.note})"
     return f"{a.text()}" + _head_hint(a.runs_by)
@@ -174,10 +174,10 @@ def _head_hint(why: str) -> str:
 
 def _declare_outputs(graph: gs.Graph) -> None:
     """Graph outputs get their inferred shapes; dims inference cannot tell stay unnamed."""
-    infos = shapes.infer(graph)
+    infos = shape_inference.infer(graph)
     for t in graph.outputs:
         vi = infos.get(t.name)
-        dims = shapes.dims_of(vi) if vi is not None else None
+        dims = shape_inference.dims_of(vi) if vi is not None else None
         t.shape = [d if isinstance(d, int) else None for d in dims] if dims is not None else None
 
 
@@ -189,12 +189,12 @@ def fix(model: onnx.ModelProto, wanted: dict[str, tuple[int, ...]], folder=None)
     """(model with the given input sizes and its shape arithmetic folded, SizesReport)."""
     if not wanted:
         raise BadArgument("fix-sizes needs --shape NAME=DIMS")
-    inputs.check_overrides(inputs.input_specs(model), wanted)
+    input_specs.check_overrides(input_specs.input_specs(model), wanted)
     graph = graph_io.to_graph(model, folder)
     report = fix_graph(graph, wanted)
     fixed = graph_io.to_model(graph, like=model)
     del fixed.graph.value_info[:]
-    fixed.graph.value_info.extend(shapes.value_infos(graph))
+    fixed.graph.value_info.extend(shape_inference.value_infos(graph))
     return fixed, report
 
 
@@ -207,7 +207,7 @@ def fix_graph(graph: gs.Graph, wanted: dict[str, tuple[int, ...]]) -> SizesRepor
     for t in graph.tensors().values():
         if isinstance(t, gs.Variable) and t not in graph.inputs:
             t.shape = None
-    shapes.annotate(graph)
+    shape_inference.annotate(graph)
     reports = pipeline.run(graph, [pipeline.Step("fold-shape-computations", Options())])
     _declare_outputs(graph)
     return SizesReport(fixed={k: list(v) for k, v in wanted.items()}, passes=reports)
@@ -218,7 +218,7 @@ def _check_admissible(graph: gs.Graph, wanted: dict[str, tuple[int, ...]]) -> No
     symbolic = {t.name for t in graph.inputs if t.shape is not None and not all(isinstance(d, int) for d in t.shape)}
     if not symbolic & set(wanted):
         return
-    for a in sizes.admissible_sizes(graph):
+    for a in admissible_sizes.admissible_sizes(graph):
         if a.input not in wanted or a.role != "spatial" or a.runs is None or a.exported is not None:
             continue
         n = wanted[a.input][a.axis]
@@ -232,7 +232,7 @@ def valid_sizes(graph: gs.Graph) -> tuple[ValidSize, ...]:
     """The pad-to-valid plan: every spatial axis whose lossless sizes are one progression m + k*n, and
     the outputs that follow it."""
     plans = []
-    for a in sizes.admissible_sizes(graph):
+    for a in admissible_sizes.admissible_sizes(graph):
         if a.role != "spatial":
             continue
         progressions = a.lossless.progressions() if a.lossless is not None else []

@@ -3,7 +3,7 @@ import numpy as np
 import onnx
 import pytest
 
-from onnxport.converter import api, input_sizes
+from onnxport.converter import api, size_edits
 from onnxport.errors import BadArgument, UnsupportedGraph
 from onnxport.models import ddae, examples, lenet, resize
 from onnxport.models._builder import NetBuilder
@@ -16,7 +16,7 @@ def feeds(shape, seed=0):
 
 @pytest.fixture(scope="module")
 def free_ddae():
-    model, _ = input_sizes.strip(examples.build("ddae"))
+    model, _ = size_edits.strip(examples.build("ddae"))
     return model
 
 
@@ -38,21 +38,21 @@ def test_freed_dims_are_named_and_stale_shapes_dropped(free_ddae):
 def test_a_linear_head_keeps_the_spatial_axes_fixed_and_says_why():
     """Floor pooling lets lenet run at 28..31, then its Gemm counts 800 features: the batch is freed, the
     spatial axes stay fixed with the node named; naming them with --axes is an error."""
-    freed, report = input_sizes.strip(examples.build("lenet"))
+    freed, report = size_edits.strip(examples.build("lenet"))
     assert report.freed == {"X": {0: "N"}}
     assert set(report.kept["X"]) == {2, 3}
     assert "28, 29, 30, 31 only (Gemm 'fc1_1_node' fixes its features at 800)" in report.kept["X"][2]
     assert "fully-convolutional" in report.kept["X"][2]
     assert "kept X axis 2 fixed" in report.text()
     with pytest.raises(UnsupportedGraph, match="cannot free X axis 2.*Gemm 'fc1_1_node'.*fully-convolutional"):
-        input_sizes.strip(examples.build("lenet"), axes=[2, 3])
+        size_edits.strip(examples.build("lenet"), axes=[2, 3])
 
 
 def test_bad_names_and_axes():
     with pytest.raises(BadArgument, match="not a graph input"):
-        input_sizes.strip(examples.build("ddae"), names=["Y"])
+        size_edits.strip(examples.build("ddae"), names=["Y"])
     with pytest.raises(BadArgument, match="out of range"):
-        input_sizes.strip(examples.build("ddae"), axes=[4])
+        size_edits.strip(examples.build("ddae"), axes=[4])
 
 
 def baked_reshapes(size: int):
@@ -67,7 +67,7 @@ def baked_reshapes(size: int):
 
 
 def test_reshape_targets_that_bake_sizes_are_computed_from_shape():
-    freed, report = input_sizes.strip(baked_reshapes(8))
+    freed, report = size_edits.strip(baked_reshapes(8))
     assert {p.name: p.applied for p in report.passes}["free-baked-sizes"] == 1      # one match, both Reshapes
     for size in (8, 13):
         x = feeds((1, 2, size, size))
@@ -76,7 +76,7 @@ def test_reshape_targets_that_bake_sizes_are_computed_from_shape():
 
 def test_a_resize_with_constant_sizes_becomes_scales():
     model = resize.build([1, 2, 8, 8], sizes=[1, 2, 16, 16], mode="linear")
-    freed, _ = input_sizes.strip(model)
+    freed, _ = size_edits.strip(model)
     x = feeds((1, 2, 12, 12))
     got = run_model(freed, x)[0]
     want = run_model(resize.build([1, 2, 12, 12], scales=[1, 1, 2, 2], mode="linear"), x)[0]
@@ -87,7 +87,7 @@ def test_fix_sizes_folds_the_shape_arithmetic_away():
     """The sub-pixel lowering of a symbolic net computes its reshape targets from Shape; fixed, none stay."""
     lowered, _ = api.convert_model(examples.build("unet3d"))
     assert count_ops(lowered, "Shape") > 0
-    fixed, _ = input_sizes.fix(lowered, {"X": (1, 1, 16, 16, 16)})
+    fixed, _ = size_edits.fix(lowered, {"X": (1, 1, 16, 16, 16)})
     assert count_ops(fixed, "Shape") == 0 and count_ops(fixed, "Concat") == 2      # the U-Net's own joins
     assert all(d.HasField("dim_value") for d in fixed.graph.output[0].type.tensor_type.shape.dim)
     assert len(fixed.graph.value_info) > 20                                         # shapes propagated
@@ -110,7 +110,7 @@ def test_pad_to_valid_runs_any_size_and_is_unchanged_at_admissible_ones(free_dda
 def sliding_lenet():
     fc, report = api.convert_model(examples.build("lenet"), targets=["fully-convolutional"])
     assert not report.remaining and count_ops(fc, "Gemm") == 0 and count_ops(fc, "Flatten") == 0
-    free, _ = input_sizes.strip(fc)
+    free, _ = size_edits.strip(fc)
     return fc, free
 
 
@@ -190,7 +190,7 @@ def test_fix_sizes_folds_shape_arithmetic_with_constant_of_shape():
                                numpy_helper.from_array(np.array([1], np.int64), "one")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    fixed, report = input_sizes.fix(model, {"X": (1, 2, 5)})
+    fixed, report = size_edits.fix(model, {"X": (1, 2, 5)})
     assert {p.name: p.applied for p in report.passes}["fold-shape-computations"] >= 1
     assert "ConstantOfShape" not in {n.op_type for n in fixed.graph.node}
     x = feeds((1, 2, 5))

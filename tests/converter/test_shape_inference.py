@@ -1,25 +1,25 @@
 """Shape inference on the skeleton (no weights copied) and the ConvTranspose size notes."""
-from onnxport.converter import graph_io, shapes
+from onnxport.converter import graph_io, shape_inference
 from onnxport.models import convtranspose, examples
 
 
 def test_skeleton_declares_big_weights_instead_of_copying_them():
     graph = graph_io.to_graph(examples.build("gan3d"))
-    skeleton = shapes.skeleton(graph)
-    assert all(len(i.raw_data) <= 4 * shapes.SMALL_CONSTANT for i in skeleton.graph.initializer)
+    skeleton = shape_inference.skeleton(graph)
+    assert all(len(i.raw_data) <= 4 * shape_inference.SMALL_CONSTANT for i in skeleton.graph.initializer)
     assert skeleton.ByteSize() < 20_000
 
 
 def test_annotate_gives_rewritten_tensors_their_shapes():
     graph = graph_io.to_graph(examples.build("gan3d"))
-    shapes.annotate(graph)
+    shape_inference.annotate(graph)
     assert graph.tensors()["relu_1"].shape == ["N", 64, 4, 4, 4]
 
 
 def test_size_notes_say_which_inverse_size_the_attributes_pick():
     model = convtranspose.build(["D", 5, 6], kernel=[3, 3, 4], strides=[2, 2, 2], pads=[1, 1, 0, 1, 1, 0],
                                 output_padding=[0, 1, 0])
-    row = shapes.node_shapes(graph_io.to_graph(model))[0]
+    row = shape_inference.node_shapes(graph_io.to_graph(model))[0]
     assert row.notes[0].startswith("axis 0: in D -> out 2*D-1; stride 2 allows 2*D-1 | 2*D")
     assert "in 5 -> out 10" in row.notes[1] and "allows 9 | 10" in row.notes[1]
     assert "the attributes pick 14 (outside that set)" in row.notes[2]
