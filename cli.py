@@ -38,7 +38,7 @@ def _load_library() -> None:
 
 
 PAD_MODES = {"zero": "constant", "edge": "edge", "reflect": "reflect"}
-STRATEGIES = ("subpixel", "resize-conv", "conv2d", "auto")    # converter.pipeline.STRATEGIES and auto
+STRATEGIES = ("subpixel", "resize-conv", "convtranspose2d", "auto", "conv2d")  # converter.pipeline: STRATEGIES, auto, aliases
 PROVIDERS = ("auto", "cuda", "cpu")
 RUNTIMES = ("openvino", "opencv", "tract", "mnn", "onnx2torch")    # converter.runtimes.RUNTIMES
 STDOUT = "-"
@@ -128,7 +128,8 @@ def _target_args(p: argparse.ArgumentParser) -> None:
                    help="what must not remain (default no-convtranspose3d, none with --fuse), or a runtime "
                         "profile (coreml, nnapi, ... or ./myruntime.toml); repeatable")
     p.add_argument("--strategy", choices=STRATEGIES,
-                   help="which exact rewrite (default subpixel, or the profile's); auto times the allowed forms per node")
+                   help="which exact rewrite (default subpixel, or the profile's); auto times the allowed forms per node; "
+                        "conv2d is convtranspose2d's earlier name")
     p.add_argument("--max-rank", type=int, help="no tensor a rewrite creates may exceed this rank")
     _fix_sizes_arg(p, "fix an input's size first (runtimes that want static graphs), e.g. X=1x1x16x24x32")
 

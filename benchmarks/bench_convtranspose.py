@@ -8,7 +8,7 @@ over the rounds. `floor` is the sub-pixel form's Conv alone (what the interleave
 Then whole nets with 3-D ConvTransposes (the bundled examples and the fixed MONAI exports), native
 against converted with each strategy.
 
-    python benchmarks/bench_convtranspose.py [--strategies subpixel,conv2d] [--budget 10] [--consumer Relu|none]
+    python benchmarks/bench_convtranspose.py [--strategies subpixel,convtranspose2d] [--budget 10] [--consumer Relu|none]
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from onnxport.converter import choice_cache, graph_io, pipeline, shape_inference
 from onnxport.errors import OnnxportError, first_line
 from onnxport.passes._graph import constant_value, weight_shape
 
-PREFERENCE = ("subpixel", "conv2d", "resize-conv")
+PREFERENCE = ("subpixel", "convtranspose2d", "resize-conv")
 MARGIN = 0.10            # how much faster (median per-round ratio) a later form must be to be chosen
 TIMING_BUDGET_S = 1.0    # per ConvTranspose
 

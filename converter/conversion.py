@@ -145,7 +145,7 @@ def resolve_options(options: ConvertOptions) -> Plan:
         if profile.max_rank is not None and (max_rank is None or profile.max_rank < max_rank):
             max_rank, strict = profile.max_rank, False
     strategy = options.strategy or (profile.strategy if profile is not None else pipeline.DEFAULT_STRATEGY)
-    return Plan(targets, checked, profile, strategy, max_rank, strict)
+    return Plan(targets, checked, profile, pipeline.strategy_named(strategy), max_rank, strict)
 
 
 def first_sizes(model: onnx.ModelProto, overrides: dict, folder: Path | None = None) -> dict:

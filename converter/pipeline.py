@@ -72,9 +72,16 @@ class Strategy:
 STRATEGIES = {
     "subpixel": Strategy("convtranspose-to-subpixel", None),
     "resize-conv": Strategy("convtranspose-to-resize-conv", None),
-    "conv2d": Strategy("convtranspose3d-to-convtranspose2d", frozenset({3})),
+    "convtranspose2d": Strategy("convtranspose3d-to-convtranspose2d", frozenset({3})),
 }
+# Earlier names users' scripts may pass (the command line keeps accepting them): name -> strategy.
+STRATEGY_ALIASES = {"conv2d": "convtranspose2d"}
 DEFAULT_STRATEGY = "subpixel"
+
+
+def strategy_named(name: str | None) -> str | None:
+    """The strategy a name means: its alias resolved, anything else unchanged (plan() judges it)."""
+    return STRATEGY_ALIASES.get(name, name)
 # Last, whatever the targets: every implicit form written out (exact rewrites that hold at every size the
 # model runs at), because runtimes read the implicit ones differently (issue 13: OpenVINO and OpenCV
 # size a SAME_UPPER ConvTranspose wrongly, MNN reads a Resize without its mode as bilinear).

@@ -18,11 +18,9 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder, constant_value, known_dims
+from onnxport.passes._ops import UNARY
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
-
-POINTWISE = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Gelu", "Dropout", "Identity", "Softplus",
-             "HardSigmoid", "HardSwish", "Clip", "Erf", "Mish", "Celu"}
 
 
 @dataclass
@@ -104,7 +102,7 @@ def _layer(node: gs.Node, graph: gs.Graph, opset: int) -> Layer | str | None:
             if c is not None and c.size == w.shape[1]:
                 layer.bias, layer.extra = c.reshape(-1).astype(np.float32), [add]
         return layer
-    if node.op in POINTWISE:
+    if node.op in UNARY:       # acts on each feature alone, so on each position of the map alike
         return Layer(node)
     if node.op in ("Softmax", "LogSoftmax") and node.attrs.get("axis", -1) in (1, -1):
         return Layer(node) if opset >= 13 else "a Softmax before opset 13 (it flattens its input)"

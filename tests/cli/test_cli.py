@@ -104,7 +104,8 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, mod
 
 @pytest.mark.parametrize("args, message", [
     (["--target", "no-such-target"], "unknown target"),
-    (["--strategy", "magic"], "invalid choice: 'magic' (choose from 'subpixel', 'resize-conv', 'conv2d', 'auto')"),
+    (["--strategy", "magic"], "invalid choice: 'magic' (choose from 'subpixel', 'resize-conv', 'convtranspose2d', "
+                                 "'auto', 'conv2d')"),
     (["--shape", "X=1xx2"], "expected NAME=DIMS"),
     (["--shape", "Q=1x2x3x3x3"], "not a graph input"),
     (["--provider", "tpu"], "invalid choice: 'tpu'"),
@@ -187,12 +188,15 @@ def test_console_script_and_python_cli_py(tmp_path):
         assert count_ops(onnx.load(str(out)), "ConvTranspose") == 0
 
 
-@pytest.mark.parametrize("strategy", ["resize-conv", "conv2d"])
+@pytest.mark.parametrize("strategy", ["resize-conv", "convtranspose2d", "conv2d"])
 def test_strategies_from_the_command_line(tmp_path, capsys, model_path, strategy):
-    out = tmp_path / "out.onnx"
-    code, stdout, _ = run(capsys, "convert", model_path, "-o", out, "--strategy", strategy, "--max-rank", "5")
+    out, report = tmp_path / "out.onnx", tmp_path / "report.json"
+    code, stdout, _ = run(capsys, "convert", model_path, "-o", out, "--strategy", strategy, "--max-rank", "5",
+                          "--json", report)
     assert code == 0 and "verify: equivalent" in stdout
     assert count_ops(onnx.load(str(out)), "ConvTranspose", spatial_rank=3) == 0
+    # conv2d, the earlier name, is still taken; the report names the strategy by its name now
+    assert json.loads(report.read_text())["strategy"] == ("convtranspose2d" if strategy == "conv2d" else strategy)
 
 
 def test_convert_then_fuse_gives_the_model_back(tmp_path, capsys, model_path):
@@ -205,7 +209,7 @@ def test_convert_then_fuse_gives_the_model_back(tmp_path, capsys, model_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--strategy", "conv2d", "--target", "no-convtranspose"], "cannot serve target 'no-convtranspose'"),
+    (["--strategy", "convtranspose2d", "--target", "no-convtranspose"], "cannot serve target 'no-convtranspose'"),
     (["--max-rank", "4"], "--max-rank 4 is below the rank 5"),
     (["--max-rank", "0"], "must be a positive rank"),
 ])

@@ -64,7 +64,7 @@ def test_auto_strategy_reports_a_timed_choice_per_convtranspose(tmp_path, capsys
     choices = json.loads(report.read_text())["strategy_choices"]
     assert len(choices) == 4
     for c in choices:
-        assert set(c["timings_ms"]) == {"subpixel", "conv2d", "resize-conv"}
+        assert set(c["timings_ms"]) == {"subpixel", "convtranspose2d", "resize-conv"}
         timings = c["timings_ms"]        # another form only when clearly faster than the preferred one
         assert c["strategy"] == "subpixel" or timings[c["strategy"]] < timings["subpixel"]
     assert stdout.count("auto: '") == 4 and "fastest of 3 allowed form(s) on CPUExecutionProvider" in stdout
@@ -99,7 +99,7 @@ def test_auto_strategy_without_timing_is_deterministic_and_skips_refused_forms(t
     assert reports[0] == reports[1]
     (choice,) = reports[0]
     assert choice["strategy"] == "subpixel" and not choice["timings_ms"]
-    assert "3-D" in choice["refused"]["conv2d"]             # the 2-D-to-2-D form does not apply to a 2-D node
+    assert "3-D" in choice["refused"]["convtranspose2d"]             # the 2-D-to-2-D form does not apply to a 2-D node
 
 
 def test_cross_provider_verify(capsys):

@@ -25,12 +25,12 @@ def ratios(**medians):
                              {k: timing.Spread(v, v, v) for k, v in medians.items()}, 7)
 
 
-@pytest.mark.parametrize("conv2d, chosen", [(0.95, "subpixel"), (0.91, "subpixel"), (0.85, "conv2d"), (1.3, "subpixel")])
-def test_a_later_form_wins_only_by_more_than_the_margin(monkeypatch, conv2d, chosen):
+@pytest.mark.parametrize("ratio_2d, chosen", [(0.95, "subpixel"), (0.91, "subpixel"), (0.85, "convtranspose2d"), (1.3, "subpixel")])
+def test_a_later_form_wins_only_by_more_than_the_margin(monkeypatch, ratio_2d, chosen):
     assert auto_strategy.MARGIN == 0.10
-    monkeypatch.setattr(timing, "compare", lambda forms, reference, **_: ratios(subpixel=1.0, conv2d=conv2d))
+    monkeypatch.setattr(timing, "compare", lambda forms, reference, **_: ratios(subpixel=1.0, convtranspose2d=ratio_2d))
     one = convtranspose.build([4, 4, 4], 4, 2, [2, 2, 2], strides=[2, 2, 2], consumer="Relu")
-    forms = {s: conversion.convert_model(one, strategy=s)[0] for s in ("subpixel", "conv2d")}
+    forms = {s: conversion.convert_model(one, strategy=s)[0] for s in ("subpixel", "convtranspose2d")}
     found = auto_strategy._timed(one, forms, "cpu")
     assert found["strategy"] == chosen
 
@@ -40,15 +40,15 @@ def one_layer(seed: int = 0, strides=(2, 2, 2)) -> onnx.ModelProto:
 
 
 def test_the_cache_key_is_the_layer_configuration_not_its_weights():
-    key = choice_cache.key(one_layer(0), ["subpixel", "conv2d"], "CPUExecutionProvider")
-    assert key == choice_cache.key(one_layer(1), ["subpixel", "conv2d"], "CPUExecutionProvider")
-    assert key != choice_cache.key(one_layer(0, strides=(1, 1, 1)), ["subpixel", "conv2d"], "CPUExecutionProvider")
+    key = choice_cache.key(one_layer(0), ["subpixel", "convtranspose2d"], "CPUExecutionProvider")
+    assert key == choice_cache.key(one_layer(1), ["subpixel", "convtranspose2d"], "CPUExecutionProvider")
+    assert key != choice_cache.key(one_layer(0, strides=(1, 1, 1)), ["subpixel", "convtranspose2d"], "CPUExecutionProvider")
     assert key != choice_cache.key(one_layer(0), ["subpixel"], "CPUExecutionProvider")
-    assert key != choice_cache.key(one_layer(0), ["subpixel", "conv2d"], "CUDAExecutionProvider")
+    assert key != choice_cache.key(one_layer(0), ["subpixel", "convtranspose2d"], "CUDAExecutionProvider")
 
 
 def test_a_cached_choice_is_kept_and_a_broken_cache_is_no_cache(tmp_path, monkeypatch):
-    entry = {"strategy": "conv2d", "timings_ms": {"subpixel": 2.0, "conv2d": 1.0}, "rounds": 7}
+    entry = {"strategy": "convtranspose2d", "timings_ms": {"subpixel": 2.0, "convtranspose2d": 1.0}, "rounds": 7}
     choice_cache.put("k", entry)                                   # no folder named: nothing kept, nothing written
     assert choice_cache.path() is None and choice_cache.get("k") is None
     monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(tmp_path / "cache"))

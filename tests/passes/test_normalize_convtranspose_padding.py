@@ -59,5 +59,5 @@ def test_the_target_reports_what_it_could_not_normalise():
 
 
 def test_conv2d_cannot_serve_a_target_with_2d_convtransposes():
-    with pytest.raises(BadArgument, match="strategy 'conv2d' rewrites only 3-D"):
-        api.convert_model(convtranspose.build([3, 3], kernel=[2, 2]), targets=["no-convtranspose"], strategy="conv2d")
+    with pytest.raises(BadArgument, match="strategy 'convtranspose2d' rewrites only 3-D"):
+        api.convert_model(convtranspose.build([3, 3], kernel=[2, 2]), targets=["no-convtranspose"], strategy="convtranspose2d")
