@@ -101,7 +101,3 @@ class ResidueClass:
             return 0 if b == n else None
         v = (n - b) / a
         return int(v) if v.denominator == 1 else None
-
-    def length_at(self, x: Affine, n: int) -> int | None:
-        v = self.v_of(n)
-        return None if v is None else int(x[0] * v + x[1])

@@ -72,7 +72,6 @@ class ConvTransposeSpec:
     in_channels: int
     out_channels: int
     auto_pad: str
-    has_output_shape: bool
 
     @property
     def spatial_rank(self) -> int:
@@ -172,8 +171,7 @@ def resolve(node_name: str, attrs: dict, weight_shape, input_spatial) -> ConvTra
         else:
             begin, end = pads[i], pads[n + i]
         axes.append(Axis(s, k, d, op, begin, end))
-    return ConvTransposeSpec(tuple(axes), group, weight_shape[0], weight_shape[1] * group, auto_pad,
-                             bool(output_shape))
+    return ConvTransposeSpec(tuple(axes), group, weight_shape[0], weight_shape[1] * group, auto_pad)
 
 
 

@@ -25,10 +25,6 @@ def _size(tensor: gs.Tensor, axis: int) -> int | None:
     return int(d) if isinstance(d, (int, np.integer)) and d >= 0 else None
 
 
-def default_opset(graph: gs.Graph) -> int:
-    return int(graph.opset)
-
-
 def known_dims(tensor: gs.Tensor, rank: int) -> list:
     """The tensor's dims as ints where known, None where symbolic or unknown."""
     shape = tensor.shape if tensor.shape is not None and len(tensor.shape) == rank else [None] * rank
