@@ -187,6 +187,7 @@ class ConvTransposeMatch:
     bias: np.ndarray | None
     bias_tensor: gs.Tensor | None        # set only when the bias is not constant
     spec: ConvTransposeSpec
+    activation: gs.Node | None = None    # a lowering that applies the node's activation itself (in nodes too)
 
 
 def match_node(node: gs.Node, settings: RankBudget):

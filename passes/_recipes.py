@@ -47,6 +47,14 @@ def _entry(t: gs.Tensor | None, role: str) -> dict:
     return entry
 
 
+def then(rec: dict, node: gs.Node) -> dict:
+    """rec with `node` (an activation taking rec's output, its other inputs constant) absorbed by the lowering:
+    the chain now ends at node's output; "then" records node, and the name rec's own output had."""
+    after = {"op": node.op, "node": node.name, "attrs": _attrs(node), "y": rec["y"],
+             "inputs": [_entry(t, "value") for t in node.inputs[1:]]}
+    return {**rec, "y": node.outputs[0].name, "then": after}
+
+
 def recipe(node: gs.Node, pass_name: str, roles: list[str]) -> dict:
     """Record `node` before a lowering detaches it; roles[i] for input i ("coded" falls back to
     "tensor" for an input that is not constant)."""
@@ -108,8 +116,8 @@ def _lower_again(graph, y, rec, tensors):
             inputs.append(gs.Constant(name, CODE_BASE + codes + np.arange(size, dtype=np.float64).reshape(entry["shape"])))
             codes += size
     y2 = gs.Variable(y.name, dtype=y.dtype, shape=y.shape)
-    node = gs.Node(rec["op"], name=rec["node"], attrs=dict(rec["attrs"]), inputs=inputs, outputs=[y2])
-    scratch = gs.Graph(nodes=[node], inputs=graph_inputs, outputs=[y2], opset=graph.opset)
+    nodes = rebuilt_nodes(rec, inputs, y2)
+    scratch = gs.Graph(nodes=nodes, inputs=graph_inputs, outputs=[y2], opset=graph.opset)
     try:
         report = _driver.apply(scratch, _registry.get(rec["pass"]), _registry.Options(relowering=True))
     except OnnxportError as e:          # a recipe that no longer lowers simply does not match; bugs keep their traceback
@@ -185,6 +193,30 @@ def _decode(pairs, codes: int) -> np.ndarray | str:
     if not seen.all():
         return "some weight elements do not appear in the chain"
     return values
+
+
+def rebuilt_nodes(rec: dict, inputs: list, y: gs.Tensor, name=lambda wanted: wanted,
+                  tensors: dict | None = None) -> list[gs.Node]:
+    """The recorded node (and the activation it absorbed, if any) computing y from `inputs`; name(wanted)
+    gives each new node and tensor its name; the activation's constants are taken from `tensors` (the
+    graph's) where they are still there with the recorded value."""
+    after = rec.get("then")
+    mid = y if after is None else gs.Variable(name(after["y"]), dtype=y.dtype)
+    nodes = [gs.Node(rec["op"], name=name(rec["node"]), attrs=dict(rec["attrs"]), inputs=inputs, outputs=[mid])]
+    if after is not None:
+        extra = [gs.Variable.empty() if e["role"] == "absent" else _recorded_value(e, tensors or {}, name)
+                 for e in after["inputs"]]
+        nodes.append(gs.Node(after["op"], name=name(after["node"]), attrs=dict(after["attrs"]), inputs=[mid] + extra,
+                             outputs=[y]))
+    return nodes
+
+
+def _recorded_value(entry: dict, tensors: dict, name) -> gs.Tensor:
+    value = np.asarray(entry["value"], entry["dtype"]).reshape(entry["shape"])
+    kept = tensors.get(entry["name"])
+    if kept is not None and np.array_equal(constant_value(kept), value):
+        return kept
+    return gs.Constant(name(entry["name"]), value)
 
 
 def _rebuilt_inputs(rec: dict, tensors: dict, values: np.ndarray) -> list:

@@ -6,7 +6,9 @@ at dilation d/gcd(d, s). So one Conv with group * (active phases) * C_out/group 
 every phase at once (a Conv per offset class when d/gcd(d, s) > 1, so a dilated kernel is never
 zero-stuffed); the interleave (passes._interleave) puts phase r of row q at s*q + r; a Slice with
 constant starts and ends relative to the end crops pads and output_padding for any input size; the bias
-rides in the Conv, or is added after the crop when some phase has no taps. Exact over the reals; in
+rides in the Conv, or is added after the crop when some phase has no taps. An activation that follows
+(Relu, Sigmoid, ...) is applied right after the Conv, where runtimes fuse it, since f commutes with the
+interleave and the crop, which only move values (_activation_to_absorb). Exact over the reals; in
 float32 only the summation order changes.
 
 Weights: a constant W (initializer, or Constant behind Identity/Cast) gives constant phase kernels; any
@@ -18,27 +20,59 @@ are an error naming the node.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._convtranspose import ConvTransposeMatch, match_node
-from onnxport.passes._graph import INT64_MAX, GraphBuilder, known_dims
+from onnxport.passes._graph import INT64_MAX, GraphBuilder, constant_value, known_dims
 from onnxport.passes._interleave import PhaseAxis, interleave
 from onnxport.passes._polyphase import AxisPlan, channel_order, conv_parts, plan_axis
-from onnxport.passes._recipes import WEIGHT_ROLES, recipe
+from onnxport.passes._recipes import WEIGHT_ROLES, recipe, then
 from onnxport.passes._registry import Pass, RankBudget, register
 from onnxport.passes._weights import add_bias, bias_vector, phase_weight
 from onnxport.passes import _conditions as conditions
 
 
 NAME = "convtranspose-to-subpixel"
+# Activations onnxruntime fuses into the Conv that feeds them (its ConvActivationFusion; OpenVINO and
+# TensorRT fuse these too).
+FUSED_ACTIVATIONS = ("Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "Clip")
+
 
 def match(graph: gs.Graph, node: gs.Node, settings: RankBudget):
     m = match_node(node, settings)
-    if isinstance(m, ConvTransposeMatch) and settings.max_rank is not None and m.weight is None \
-            and m.spec.group > 1 and settings.max_rank < 5:
+    if not isinstance(m, ConvTransposeMatch):
+        return m
+    if settings.max_rank is not None and m.weight is None and m.spec.group > 1 and settings.max_rank < 5:
         return settings.out_of_budget(f"ConvTranspose '{node.name}': a computed weight with groups needs a "
                                       f"rank-5 reorder, above --max-rank {settings.max_rank}")
-    return m
+    act = _activation_to_absorb(graph, m, settings)
+    return m if act is None else replace(m, nodes=m.nodes + (act,), activation=act)
+
+
+def _activation_to_absorb(graph: gs.Graph, m: ConvTransposeMatch, settings: RankBudget) -> gs.Node | None:
+    """The activation after the node, applied to the phase Conv's output instead of the interleaved one.
+
+    Exact: an elementwise op commutes with Reshape, Transpose and Slice, which only move values. It pays:
+    the runtime fuses it into the Conv, saving a pass over the output (Relu: 2.2 of 24 ms, 64->32 k2 s2 at
+    32^3, onnxruntime CPU). Only where nothing else moves values: one Conv, every phase with taps (no zero
+    phases, f(0) need not be 0), the bias inside the Conv; and not when the activation writes a graph output
+    (the interleave's last Reshape would, and onnxruntime copies a Reshape into a graph output), except
+    when a recipe is lowered again (its record says the activation was absorbed)."""
+    users = m.y.outputs
+    if len(users) != 1 or m.y in graph.outputs:
+        return None
+    act = users[0]
+    if act.op not in FUSED_ACTIVATIONS or act.inputs[0] is not m.y or len(act.outputs) != 1 \
+            or any(t.name and constant_value(t) is None for t in act.inputs[1:]) \
+            or (act.outputs[0] in graph.outputs and not settings.relowering):
+        return None
+    plans = [plan_axis(a) for a in m.spec.axes]
+    if m.bias_tensor is not None or any(len(p.active_phases) != p.stride for p in plans) \
+            or len(conv_parts(m.spec, plans)) != 1:
+        return None
+    return act
 
 
 def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> dict:
@@ -46,15 +80,22 @@ def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> dict:
     spec = m.spec
     plans = [plan_axis(a) for a in spec.axes]
     every_phase_has_taps = all(len(p.active_phases) == p.stride for p in plans)
+    y_out = m.y
     m.nodes[0].outputs.clear()
     m.nodes[0].inputs.clear()
     z = _phase_convs(b, m, plans, bias_in_conv=every_phase_has_taps)
+    if m.activation is not None:
+        rec, y_out = then(rec, m.activation), m.activation.outputs[0]
+        z = b.op(m.activation.op, [z] + list(m.activation.inputs[1:]), dict(m.activation.attrs), stem="activation",
+                 dtype=z.dtype, shape=z.shape)
+        m.activation.outputs.clear()
+        m.activation.inputs.clear()
     g = spec.group
     y = interleave(b, z, g, spec.out_channels // g, [PhaseAxis(p.stride, p.active_phases) for p in plans])
     y = _crop(b, y, plans)
     if not every_phase_has_taps or m.bias_tensor is not None:
         y = add_bias(b, y, m)
-    y.inputs[0].outputs[0] = m.y      # the last new node writes the original output: name and consumers stay
+    y.inputs[0].outputs[0] = y_out    # the last new node writes the original output: name and consumers stay
     return rec
 
 

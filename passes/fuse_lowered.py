@@ -16,7 +16,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder
-from onnxport.passes._recipes import recognise
+from onnxport.passes._recipes import rebuilt_nodes, recognise
 from onnxport.passes._registry import Pass, Recipes, Skip, register
 
 
@@ -42,11 +42,11 @@ def match(graph: gs.Graph, node: gs.Node, settings: Recipes):
 def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> dict:
     inputs = [gs.Constant(_free(b, entry["name"]), value) if isinstance(value, np.ndarray) else value
               for entry, value in zip(m.recipe["inputs"], m.inputs)]
+    tensors = graph.tensors()               # before the chain lets go of them
     for node in m.nodes:
         node.inputs.clear()
         node.outputs.clear()
-    graph.nodes.append(gs.Node(m.recipe["op"], name=_free(b, m.recipe["node"]), attrs=dict(m.recipe["attrs"]),
-                               inputs=inputs, outputs=[m.y]))
+    graph.nodes.extend(rebuilt_nodes(m.recipe, inputs, m.y, name=lambda wanted: _free(b, wanted), tensors=tensors))
     return {"folded": m.y.name}
 
 

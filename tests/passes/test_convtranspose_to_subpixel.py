@@ -1,13 +1,15 @@
 """convtranspose-to-subpixel on onnxruntime: exact over every attribute, structural checks, skips, errors."""
+import numpy as np
 import onnx
 import pytest
 from hypothesis import given, settings, strategies as st
-from onnx import helper
+from onnx import helper, numpy_helper
 
+from onnxport.converter import api
 from onnxport.errors import UnsupportedGraph
 from onnxport.models import convtranspose
 from onnxport.passes._registry import Options
-from tests.helpers import count_ops, run_pass
+from tests.helpers import assert_same_as_original, count_ops, run_pass
 from tests.passes.convtranspose_cases import (GRID, assert_rank_at_most, check_lowering, check_node_test,
                                               check_random_model, node_test_cases, random_models)
 
@@ -132,3 +134,66 @@ def test_a_kernel_rank_that_does_not_match_the_input_is_an_error():
     del model.graph.input[0].type.tensor_type.shape.dim[-1]
     with pytest.raises(UnsupportedGraph, match="input of rank 4 with a kernel of 3 spatial dims"):
         run_pass(model, NAME)
+
+
+def _layer_then(act: str, attrs=None, bounds=(), *, act_is_output=False, second_user=False, kernel=2, bias="constant"):
+    """X -> ConvTranspose (stride 2) -> act -> Neg -> Y: an activation that feeds the net on, as in a decoder."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((3, 2) + (kernel,) * 3).astype(np.float32), "W")]
+    inits += [numpy_helper.from_array(np.float32(v), name) for name, v in bounds]
+    inputs = [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [1, 3, 4, 5, 6])]
+    if bias == "constant":
+        inits.append(numpy_helper.from_array(rng.standard_normal(2).astype(np.float32), "B"))
+    else:
+        inputs.append(helper.make_tensor_value_info("B", onnx.TensorProto.FLOAT, [2]))
+    nodes = [helper.make_node("ConvTranspose", ["X", "W", "B"], ["up"], "ct", strides=[2, 2, 2]),
+             helper.make_node(act, ["up"] + [name for name, _ in bounds], ["a"], "act", **(attrs or {}))]
+    outputs = ["a"] if act_is_output else ["Y"]
+    if not act_is_output:
+        nodes.append(helper.make_node("Neg", ["a"], ["Y"], "neg"))
+    if second_user:
+        nodes.append(helper.make_node("Abs", ["up"], ["Z"], "abs"))
+        outputs.append("Z")
+    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None)
+                                                   for o in outputs], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def _producer_of(model: onnx.ModelProto, tensor: str) -> onnx.NodeProto:
+    return next(n for n in model.graph.node if tensor in n.output)
+
+
+@pytest.mark.parametrize("act, attrs, bounds", [
+    ("Relu", None, ()), ("LeakyRelu", {"alpha": 0.2}, ()), ("Sigmoid", None, ()), ("Tanh", None, ()),
+    ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}, ()), ("Clip", None, (("lo", -0.5), ("hi", 0.7))),
+])
+def test_an_activation_after_the_layer_moves_next_to_the_conv(act, attrs, bounds):
+    """f commutes with the interleave: the activation reads the phase Conv (runtimes fuse the two), the
+    last Reshape writes its output; the values are the same, and --fuse gives both nodes back."""
+    model = _layer_then(act, attrs, bounds)
+    out, report = run_pass(model, NAME)
+    assert report.applied == 1 and count_ops(out, "ConvTranspose") == 0
+    moved = _producer_of(out, "a")
+    assert moved.op_type == "Reshape"
+    [activation] = [n for n in out.graph.node if n.op_type == act]
+    assert _producer_of(out, activation.input[0]).op_type == "Conv"
+    assert_same_as_original(model, out)
+    back, _ = api.convert_model(api.convert_model(model)[0], fuse=True)      # the recipe travels in the model
+    assert [(n.op_type, n.name, list(n.input)) for n in back.graph.node] == \
+        [(n.op_type, n.name, list(n.input)) for n in model.graph.node]
+    assert_same_as_original(model, back)
+
+
+@pytest.mark.parametrize("why, kwargs", [
+    ("it writes a graph output (the last Reshape would, and onnxruntime copies that)", {"act_is_output": True}),
+    ("the layer's output has another user", {"second_user": True}),
+    ("phases without taps get zeros, and f(0) need not be 0", {"kernel": 1}),
+    ("a computed bias is added after the interleave", {"bias": "input"}),
+])
+def test_the_activation_stays_where_moving_it_does_not_hold_or_pay(why, kwargs):
+    model = _layer_then("Sigmoid", **kwargs)
+    out, report = run_pass(model, NAME)
+    assert report.applied == 1
+    [activation] = [n for n in out.graph.node if n.op_type == "Sigmoid"]
+    assert activation.input == ["up"] and activation.name == "act", why
+    assert_same_as_original(model, out)
