@@ -1,14 +1,18 @@
 """Latency of the ConvTranspose rewrites against the native op, interleaved, typical 3-D decoder layers.
 
-Each layer is followed by a Relu, as in a real net (`--consumer none`: the layer writes the graph
-output). Forms are timed in shuffled interleaved rounds (benchmarks.common.compare); printed per layer
+Each layer is followed by a Relu, as in a real net: by default the Relu feeds the net on (a
+GlobalAveragePool stands for the next layer: it reads every value and costs both forms the same);
+`--consumer Relu`: the Relu writes the graph output; `--consumer none`: the layer does. Forms are timed in shuffled interleaved rounds (benchmarks.common.compare); printed per layer
 and batch: the native op's time and each form's time / native in the same round, as median (min-max)
 over the rounds. `floor` is the sub-pixel form's Conv alone (what the interleave costs on top of it).
+
+`--kernels` adds, per layer, where each form's time goes: onnxruntime's own per-kernel times (the
+profiler), summed per op type.
 
 Then whole nets with 3-D ConvTransposes (the bundled examples and the fixed MONAI exports), native
 against converted with each strategy.
 
-    python benchmarks/bench_convtranspose.py [--strategies subpixel,convtranspose2d] [--budget 10] [--consumer Relu|none]
+    python benchmarks/bench_convtranspose.py [--strategies subpixel,convtranspose2d] [--budget 10] [--consumer C]
 """
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import onnx  # noqa: E402
 
-from benchmarks.common import (compare, compare_models, describe, load_text, model_macs, random_input,  # noqa: E402
-                               session, timing_parser)
+from benchmarks.common import (compare, compare_models, describe, kernel_ms, load_text, model_macs,  # noqa: E402
+                               random_input, session, timing_parser)
 from onnxport.converter import api, run_plan  # noqa: E402
 from onnxport.models import convtranspose, examples  # noqa: E402
 
@@ -60,7 +64,8 @@ def main(argv=None) -> int:
     ap = timing_parser(__doc__)
     ap.add_argument("--strategies", default="subpixel", help="comma-separated strategies to time")
     ap.add_argument("--batches", default="1")
-    ap.add_argument("--consumer", default="Relu", choices=["Relu", "none"])
+    ap.add_argument("--consumer", default="Relu+GlobalAveragePool", choices=["Relu+GlobalAveragePool", "Relu", "none"])
+    ap.add_argument("--kernels", action="store_true", help="per layer, onnxruntime's kernel times per op type")
     args = ap.parse_args(argv)
     print(describe(args.provider, args.threads))
     print(load_text() + " (before)")
@@ -69,6 +74,7 @@ def main(argv=None) -> int:
     print(f"| layer | N | native ms | " + " | ".join(f"{f} / native" for f in forms) + " | rounds | MACs native | "
           + " | ".join(f"MACs {s}" for s in strategies) + " |")
     print("|---|---|---|" + "---|" * len(forms) + "---|---|" + "---|" * len(strategies))
+    kernels = []
     for name, cin, cout, k, s, p, op, size in LAYERS:
         for batch in map(int, args.batches.split(",")):
             model = convtranspose.build([size] * 3, cin, cout, [k] * 3, strides=[s] * 3, pads=[p] * 6,
@@ -86,6 +92,14 @@ def main(argv=None) -> int:
                   + " | ".join(result.ratio[f].text() for f in forms) + f" | {result.rounds} | "
                   f"{model_macs(model, {'X': feeds['X'].shape}):,} | " + " | ".join(f"{m:,}" for m in macs) + " |",
                   flush=True)
+            if args.kernels:
+                kernels.append((f"{name}, N={batch}", {f: kernel_ms(m, feeds, args.provider, args.threads)
+                                       for f, m in {"native": model, **rewritten}.items() if f != "floor"}))
+    for name, per_form in kernels:
+        print(f"\nkernels, {name} (ms, median per node, summed per op type):")
+        for form, totals in per_form.items():
+            print(f"  {form}: total {sum(totals.values()):.2f} = " +
+                  ", ".join(f"{op} {ms:.2f}" for op, ms in sorted(totals.items(), key=lambda kv: -kv[1])))
     print("\n| net | native ms | " + " | ".join(f"{st} / native" for st in strategies) + " | rounds |")
     print("|---|---|" + "---|" * len(strategies) + "---|")
     for name, build in NETS:

@@ -12,7 +12,8 @@ def build(spatial, cin: int = 2, cout: int = 3, kernel=None, *, strides=None, pa
     """X (batch, cin, *spatial) -> ConvTranspose [-> consumer] -> Y.
 
     spatial / batch entries may be ints or dim names (symbolic). Attributes left as None are omitted, so
-    the node uses the ONNX defaults; consumer (e.g. "Relu") follows the op as in a real net.
+    the node uses the ONNX defaults; consumer (e.g. "Relu", or a chain "Relu+GlobalAveragePool") follows the
+    op as in a real net.
     """
     nd = len(spatial)
     kernel = list(kernel or [3] * nd)
@@ -24,8 +25,8 @@ def build(spatial, cin: int = 2, cout: int = 3, kernel=None, *, strides=None, pa
     net = NetBuilder(f"convtranspose{nd}d", seed=seed, opset=opset)
     x = net.input("X", [batch, cin] + list(spatial))
     y = net.conv_transpose(x, cin, cout, kernel, stem="ct", bias=bias, **attrs)
-    if consumer:
-        y = net.op(consumer, [y], consumer.lower())
+    for op in consumer.split("+") if consumer else []:
+        y = net.op(op, [y], op.lower())
     net.output(y)
     return net.build(doc=f"one ConvTranspose {attrs}, kernel {kernel}")
 
