@@ -7,7 +7,9 @@ offsets m step by d/g, so each phase is a stride-1 correlation with the flipped 
 d/g; phases no tap reaches hold the bias alone. Phases whose offsets agree modulo d/g share one Conv
 (a "class"); when d/g == 1, as for every undilated ConvTranspose, all phases share a single Conv.
 
-q runs from q0 (the first phase row the crop keeps) over L + extra rows; each class's Conv gets begin
+The frame: phases of the unpadded output (v = u), or of the output itself (v = u - pad_begin mod s),
+whichever needs fewer Conv taps and rows (plan_axis); in a shifted frame tap t serves phase
+(d*t - shift) mod s. q runs from q0 (the first phase row the crop keeps) over L + extra rows; each class's Conv gets begin
 pad (max offset - q0) and the end pad that makes its length exactly L + extra, so no Conv pad is ever
 negative and the output of every class lines up. The interleaved result, s*(L + extra) long, is cropped
 to [crop_begin, length + crop_end) (crop_end <= 0) to give the ConvTranspose output, for any L.
@@ -53,29 +55,45 @@ class AxisPlan:
 
 
 def plan_axis(axis: Axis) -> AxisPlan:
+    """The cheaper of two frames: phases of the unpadded output, or of the output itself (shifted by
+    pad_begin mod s), where the latter costs no more Conv taps and rows. For MONAI's k3 s2 p1 op1 the
+    output frame needs neither the Slice nor the extra row the unpadded frame computes ((L+1)^3 rows for
+    L^3 in 3-D); for k4 s2 p1 it would widen every phase's kernel from 2 to 3 taps, so it is not taken."""
+    unpadded = _plan(axis, 0)
+    aligned = _plan(axis, axis.pad_begin % axis.stride)
+    return aligned if _taps(aligned) <= _taps(unpadded) and aligned.extra <= unpadded.extra else unpadded
+
+
+def _taps(plan: AxisPlan) -> int:
+    return sum(c.kernel * len(c.phases) for c in plan.classes)
+
+
+def _plan(axis: Axis, shift: int) -> AxisPlan:
+    """The plan in the frame v = u - shift of the unpadded position u: phase r, row q is v = s*q + r."""
     s, d, k = axis.stride, axis.dilation, axis.kernel
     conv_dilation = d // math.gcd(d, s)
-    offsets: dict[int, list[tuple[int, int]]] = {}          # phase -> [(offset m, tap t)]
+    offsets: dict[int, list[tuple[int, int]]] = {}          # phase -> [(offset m, tap t)]: reads x[q - m]
     for t in range(k):
-        offsets.setdefault(d * t % s, []).append(((d * t - d * t % s) // s, t))
+        r = (d * t - shift) % s
+        offsets.setdefault(r, []).append(((d * t - shift - r) // s, t))
     by_residue: dict[int, list[int]] = {}
     for r in sorted(offsets):
         by_residue.setdefault(offsets[r][0][0] % conv_dilation, []).append(r)
     groups = list(by_residue.values())
     max_offset = [max(m for r in phases for m, _ in offsets[r]) for phases in groups]
     min_offset = [min(m for r in phases for m, _ in offsets[r]) for phases in groups]
-    q0 = min(math.floor(axis.pad_begin / s), min(max_offset))
+    q0 = min(math.floor((axis.pad_begin - shift) / s), min(max_offset))
     kernels = [(hi - lo) // conv_dilation + 1 for hi, lo in zip(max_offset, min_offset)]
     pads_begin = [hi - q0 for hi in max_offset]
-    # rows the crop needs: pad_begin + out = s*(L-1) + reach, so q < L - 1 + ceil(reach/s)
+    # rows the crop needs: the output's last position is v = s*(L-1) + reach - 1 - shift
     reach = axis.output_padding + axis.effective_kernel - axis.pad_end
-    extra = max([-(-reach // s) - 1 - q0] + [p - conv_dilation * (kc - 1) for p, kc in zip(pads_begin, kernels)])
+    extra = max([(reach - 1 - shift) // s - q0] + [p - conv_dilation * (kc - 1) for p, kc in zip(pads_begin, kernels)])
     classes = []
     for phases, hi, kc, pb in zip(groups, max_offset, kernels, pads_begin):
         taps = tuple(tuple(((hi - m) // conv_dilation, t) for m, t in offsets[r]) for r in phases)
         classes.append(PhaseClass(tuple(phases), kc, pb, extra - pb + conv_dilation * (kc - 1), taps))
-    crop_begin = axis.pad_begin - s * q0
-    return AxisPlan(s, conv_dilation, tuple(classes), extra, crop_begin, reach - s * (q0 + 1 + extra))
+    crop_begin = axis.pad_begin - shift - s * q0
+    return AxisPlan(s, conv_dilation, tuple(classes), extra, crop_begin, reach - shift - s * (q0 + 1 + extra))
 
 
 @dataclass(frozen=True)

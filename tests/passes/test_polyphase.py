@@ -1,11 +1,14 @@
 """The sub-pixel identity itself, in numpy, over thousands of per-axis configurations (no onnxruntime)."""
 import numpy as np
+import onnx
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from onnxport.models import convtranspose
 from onnxport.passes._convtranspose import resolve
 from onnxport.passes._polyphase import conv_parts, plan_axis
 from tests.convtranspose_reference import reference, subpixel
+from tests.helpers import assert_same_as_original, count_ops, run_pass
 
 
 @st.composite
@@ -70,3 +73,23 @@ def test_stride_one_needs_no_crop_for_same_padding():
     """A stride-1 ConvTranspose with pads (k-1)/2 is a plain Conv: no interleave, no Slice."""
     plan = plan_axis(resolve("ct", {"pads": [1, 1]}, [1, 1, 3], [7]).axes[0])
     assert not plan.needs_crop and plan.active_phases == (0,)
+
+
+def test_the_output_frame_is_taken_where_it_costs_no_taps():
+    """MONAI's k3 s2 p1 op1 in the output's own frame: L rows, no crop (the unpadded frame computes L + 1
+    rows and crops the first); k4 s2 p1 stays unpadded, where each phase keeps 2 taps instead of 3."""
+    monai = plan_axis(resolve("ct", {"strides": [2], "pads": [1, 1], "output_padding": [1]}, [1, 1, 3], [8]).axes[0])
+    assert monai.extra == 0 and not monai.needs_crop and [c.kernel for c in monai.classes] == [2]
+    dcgan = plan_axis(resolve("ct", {"strides": [2], "pads": [1, 1]}, [1, 1, 4], [8]).axes[0])
+    assert [c.kernel for c in dcgan.classes] == [2] and dcgan.crop_begin == 1
+
+
+def test_the_monai_layer_lowers_without_a_slice():
+    model = convtranspose.build([6, 7, 8], 3, 2, [3, 3, 3], strides=[2, 2, 2], pads=[1] * 6, output_padding=[1] * 3)
+    out, report = run_pass(model, "convtranspose-to-subpixel")
+    assert report.applied == 1 and count_ops(out, "Slice") == 0
+    conv = next(n for n in out.graph.node if n.op_type == "Conv")
+    typed = onnx.shape_inference.infer_shapes(out)
+    [z] = [v for v in typed.graph.value_info if v.name == conv.output[0]]
+    assert [d.dim_value for d in z.type.tensor_type.shape.dim[2:]] == [6, 7, 8]        # L rows, not L + 1
+    assert_same_as_original(model, out)
