@@ -154,7 +154,8 @@ def _layer_then(act: str, attrs=None, bounds=(), *, act_is_output=False, second_
     if second_user:
         nodes.append(helper.make_node("Abs", ["up"], ["Z"], "abs"))
         outputs.append("Z")
-    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None)
+    shape = [1, 2] + [2 * (n - 1) + kernel for n in (4, 5, 6)]
+    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, shape)
                                                    for o in outputs], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
 
