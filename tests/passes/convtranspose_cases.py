@@ -50,7 +50,8 @@ def random_models(draw, spatial_ranks=(1, 2, 3, 3)):
     d = dilations or [1] * nd
     lengths = axis(2, 5)
     cfg = dict(kernel=kernel, strides=strides, dilations=dilations, group=g, cin=g * draw(st.integers(1, 2)),
-               cout=g * draw(st.integers(1, 2)), bias=draw(st.booleans()), consumer=draw(st.sampled_from([None, "Relu"])))
+               cout=g * draw(st.integers(1, 2)), bias=draw(st.booleans()),
+               consumer=draw(st.sampled_from([None, "Relu", "Relu+Neg", "Sigmoid+Neg", "LeakyRelu+Neg"])))
     mode = draw(st.sampled_from(["pads", "pads", "auto", "output_shape", "none"]))
     if mode == "pads":
         eff = [dd * (k - 1) + 1 for k, dd in zip(kernel, d)]
