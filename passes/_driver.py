@@ -75,7 +75,7 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
         if isinstance(found, Skip):
             report.skipped.append((graph.name, found.reason))
         elif found is not None:
-            matches.append((graph, found))
+            matches.append((graph, _declared(p, found, graph.name, previous)))
     settings = settings_for(p, options)
     for node in list(graph.nodes) if p.anchor_ops != () else []:
         if (p.anchor_ops is not None and node.op not in p.anchor_ops) or (node.domain or "") not in ("", "ai.onnx") \
@@ -86,7 +86,7 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
         if isinstance(found, Skip):
             report.skipped.append((node.name, found.reason))
         elif found is not None:
-            matches.append((node, found))
+            matches.append((node, _declared(p, found, node.name, previous)))
     if not matches:
         return
     outputs_before = _outputs(graph, p)
@@ -114,6 +114,14 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
     report.removed.update(ops_before - ops_after)
     _validate(graph, outputs_before, p, previous, is_root)
     _check_ensures(graph, p, previous, None if p.anchor_ops == () else report.rewritten)
+
+
+def _declared(p: Pass, found, where: str, previous: list[str]):
+    """The match, if it is of the type the pass declares (its rewrite reads that type's fields)."""
+    if not isinstance(found, p.matches):
+        raise PassError(p.name, where, previous, TypeError(
+            f"its match returned a {type(found).__name__}, not the {p.matches.__name__} it declares"))
+    return found
 
 
 def _outputs(graph: gs.Graph, p: Pass) -> list[tuple]:

@@ -97,7 +97,8 @@ class Pass:
     """A rewrite. `ensures`: what it guarantees afterwards, as node predicates (passes._conditions) none of
     the nodes a rewrite wrote may meet (those named after its anchor: NODE or NODE/...; every node for a
     graph-level pass); the driver checks them after the pass and raises PassError naming it. Every pass
-    declares them, () with the reason where no node-level statement fits."""
+    declares them, () with the reason where no node-level statement fits. `matches` is the type its match
+    returns and its rewrite takes; a match of another type is a PassError naming the pass."""
 
     name: str
     summary: str
@@ -105,6 +106,7 @@ class Pass:
     match: Callable[[gs.Graph, gs.Node, object], object]     # (graph, anchor, its settings) -> Match, Skip, None
     rewrite: Callable[[gs.Graph, object, object], dict | None]   # may return a recipe (see passes._recipes)
     ensures: tuple[Callable[[gs.Node], str | None], ...]
+    matches: type                                   # what its match returns besides Skip and None (the driver checks)
     settings: type = NoSettings                     # the settings class its match reads (see settings_for)
     doc: str = ""
     min_opset: int = 1

@@ -105,5 +105,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.of_spatial_rank(("Conv",), 3),),
+    matches=Match,
     doc=__doc__,
 ))

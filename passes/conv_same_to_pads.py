@@ -81,5 +81,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.implicit_window_padding,),
+    matches=Match,
     doc=__doc__,
 ))

@@ -44,5 +44,6 @@ PASS = register(Pass(
     match=match,
     rewrite=replace,
     ensures=(conditions.op_is("Resize", "Upsample"),),
+    matches=FoldedConvTranspose,
     doc=__doc__,
 ))

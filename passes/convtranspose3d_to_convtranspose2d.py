@@ -81,6 +81,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.convtranspose_of_rank(frozenset({3})),),
+    matches=ConvTransposeMatch,
     settings=RankBudget,
     doc=__doc__,
     min_opset=11,

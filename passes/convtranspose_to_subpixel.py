@@ -146,6 +146,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.convtranspose_of_rank(None),),
+    matches=ConvTransposeMatch,
     settings=RankBudget,
     doc=__doc__,
     min_opset=11,

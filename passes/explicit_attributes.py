@@ -83,5 +83,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.implicit_resize_mode,),
+    matches=Match,
     doc=__doc__,
 ))

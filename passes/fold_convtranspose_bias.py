@@ -82,5 +82,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.op_is("Add"),),
+    matches=Match,
     doc=__doc__,
 ))

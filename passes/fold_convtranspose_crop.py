@@ -197,5 +197,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.op_is("Slice"),),
+    matches=Match,
     doc=__doc__,
 ))

@@ -68,5 +68,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.op_is("Shape"),),
+    matches=Match,
     doc=__doc__,
 ))

@@ -129,6 +129,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(),  # graph-level: what it frees is checked by running the model at freed sizes (verify)
+    matches=Match,
     settings=ExportedShapes,
     doc=__doc__,
 ))

@@ -65,6 +65,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(),  # it folds recipes back into the op they came from; verification compares the result
+    matches=Match,
     settings=Recipes,
     doc=__doc__,
 ))

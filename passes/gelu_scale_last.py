@@ -79,5 +79,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(lambda node: "a GELU with its scale first" if scale_first(node) is not None else None,),
+    matches=Match,
     doc=__doc__,
 ))

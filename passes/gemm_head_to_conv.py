@@ -149,6 +149,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.dense_head,),
+    matches=Match,
     changes_output_ranks=True,
     doc=__doc__,
 ))

@@ -45,6 +45,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.nearest_not_floor,),
+    matches=Match,
     doc=__doc__,
     min_opset=11,
 ))

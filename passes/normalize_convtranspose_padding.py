@@ -60,5 +60,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.implicit_padding,),
+    matches=Match,
     doc=__doc__,
 ))

@@ -100,6 +100,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(),  # graph-level: pads inputs and crops outputs; the driver's output checks apply
+    matches=Match,
     settings=PadToValid,
     doc=__doc__,
     min_opset=11,

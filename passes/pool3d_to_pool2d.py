@@ -74,5 +74,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.of_spatial_rank(("MaxPool", "AveragePool", "LpPool"), 3),),
+    matches=Match,
     doc=__doc__,
 ))

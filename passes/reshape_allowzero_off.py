@@ -48,5 +48,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(lambda node: "a Reshape with allowzero=1" if allowzero_set(node) else None,),
+    matches=Match,
     doc=__doc__,
 ))

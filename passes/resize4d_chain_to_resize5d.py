@@ -195,6 +195,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(),  # it joins a chain into one Resize whose value verification compares
+    matches=Match,
     doc=__doc__,
     min_opset=10,
 ))

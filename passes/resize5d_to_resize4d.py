@@ -212,6 +212,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.resize_over_three_axes,),
+    matches=Match,
     settings=RankBudget,
     doc=__doc__,
     min_opset=10,

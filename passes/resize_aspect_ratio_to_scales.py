@@ -50,6 +50,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.aspect_ratio_policy,),
+    matches=Match,
     doc=__doc__,
     min_opset=18,
 ))

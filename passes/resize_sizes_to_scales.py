@@ -58,6 +58,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.resize_by_sizes,),
+    matches=Match,
     settings=ExportedShapes,
     doc=__doc__,
     min_opset=11,

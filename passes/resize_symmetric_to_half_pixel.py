@@ -47,6 +47,7 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.symmetric_coordinates,),
+    matches=Match,
     doc=__doc__,
     min_opset=19,
 ))

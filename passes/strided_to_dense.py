@@ -98,5 +98,6 @@ PASS = register(Pass(
     match=match,
     rewrite=rewrite,
     ensures=(conditions.strided_window,),
+    matches=Match,
     doc=__doc__,
 ))

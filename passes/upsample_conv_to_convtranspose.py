@@ -59,5 +59,6 @@ PASS = register(Pass(
     match=match,
     rewrite=replace,
     ensures=(conditions.op_is("Conv"),),
+    matches=FoldedConvTranspose,
     doc=__doc__,
 ))

@@ -79,7 +79,7 @@ def test_a_pass_after_which_its_nodes_no_longer_type_is_a_pass_error(monkeypatch
 
     graph = graph_io.to_graph(convtranspose.build([3, 3, 3], 2, 2, [2, 2, 2], strides=[2, 2, 2], consumer="Relu"))
     assert shape_inference.annotate(graph) is None
-    toy = _registry.Pass("toy", "toy", ("Relu",), lambda g, n, o: _One(n), _adds_what_never_broadcasts, ())
+    toy = _registry.Pass("toy", "toy", ("Relu",), lambda g, n, o: _One(n), _adds_what_never_broadcasts, (), _One)
     monkeypatch.setattr(_registry, "get", lambda name: toy)
     steps = [pipeline.Step("toy", _registry.Options())]
     if typed:

@@ -21,8 +21,8 @@ class Whole:
         self.nodes = tuple(nodes)
 
 
-def make_pass(match, rewrite, anchors=("ConvTranspose", "Relu"), ensures=()):
-    return Pass("toy", "toy pass", anchors, match, rewrite, ensures)
+def make_pass(match, rewrite, anchors=("ConvTranspose", "Relu"), ensures=(), matches=Whole):
+    return Pass("toy", "toy pass", anchors, match, rewrite, ensures, matches)
 
 
 def test_overlapping_matches_are_dropped_with_a_reason():
@@ -85,7 +85,7 @@ def test_a_rewrite_that_leaves_what_its_pass_ensures_away_is_a_pass_error():
         b.op("ConvTranspose", list(ct.inputs), dict(ct.attrs), output=y)
         ct.inputs.clear()
 
-    toy = make_pass(lambda g, n, o: One(n), rewrite, ("ConvTranspose",), (_conditions.convtranspose_of_rank(None),))
+    toy = make_pass(lambda g, n, o: One(n), rewrite, ("ConvTranspose",), (_conditions.convtranspose_of_rank(None),), One)
     with pytest.raises(PassError, match=r"toy.*postcondition broken: ConvTranspose with 3 spatial dims remains"):
         _driver.apply(graph_with_two_convtransposes(), toy)
 
@@ -101,6 +101,20 @@ def test_a_rewrite_that_changes_an_output_rank_is_a_pass_error():
 
     graph = graph_with_two_convtransposes()
     graph.outputs[0].shape = [1, 2, 6, 6, 6]
-    toy = make_pass(lambda g, n, o: One(n), rewrite, ("Relu",))
+    toy = make_pass(lambda g, n, o: One(n), rewrite, ("Relu",), matches=One)
     with pytest.raises(PassError, match="graph outputs changed"):
         _driver.apply(graph, toy)
+
+
+def test_a_match_of_another_type_than_the_pass_declares_is_a_pass_error():
+    """The rewrite reads the declared type's fields: a match of another type is stopped before it runs."""
+    toy = make_pass(lambda g, n, o: One(n), lambda g, m, b: pytest.fail("rewrite ran"), ("ConvTranspose",))
+    with pytest.raises(PassError, match=r"pass 'toy' failed on node .*returned a One, not the Whole it declares"):
+        _driver.apply(graph_with_two_convtransposes(), toy)
+
+
+def test_every_registered_pass_declares_its_match_type():
+    import onnxport.passes  # noqa: F401  (registers every pass)
+    from onnxport.passes import _registry
+    for p in _registry.all_passes():
+        assert isinstance(p.matches, type) and p.matches is not object, p.name
