@@ -66,7 +66,8 @@ def _activation_to_absorb(graph: gs.Graph, m: ConvTransposeMatch, settings: Rank
     act = users[0]
     if act.op not in FUSED_ACTIVATIONS or act.inputs[0] is not m.y or len(act.outputs) != 1 \
             or any(t.name and constant_value(t) is None for t in act.inputs[1:]) \
-            or (act.outputs[0] in graph.outputs and not settings.relowering):
+            or (act.outputs[0] in graph.outputs and not settings.relowering) \
+            or not any(n is act for n in graph.nodes):        # a user inside a subgraph (If, Loop) stays
         return None
     plans = [plan_axis(a) for a in m.spec.axes]
     if m.bias_tensor is not None or any(len(p.active_phases) != p.stride for p in plans) \

@@ -198,3 +198,24 @@ def test_the_activation_stays_where_moving_it_does_not_hold_or_pay(why, kwargs):
     [activation] = [n for n in out.graph.node if n.op_type == "Sigmoid"]
     assert activation.input == ["up"] and activation.name == "act", why
     assert_same_as_original(model, out)
+
+
+def test_an_activation_inside_a_subgraph_stays_there():
+    """The layer's only user is a Relu in an If branch (an outer-scope read): it is not the layer's to move."""
+    model = _layer_then("Relu")
+    graph = model.graph
+    relu = graph.node[1]
+    del graph.node[1:]
+    then = helper.make_graph([relu, helper.make_node("Neg", ["a"], ["t"], "neg_then")], "then", [],
+                             [helper.make_tensor_value_info("t", onnx.TensorProto.FLOAT, None)])
+    other = helper.make_graph([helper.make_node("Constant", [], ["e"], "zero",
+                                                value=numpy_helper.from_array(np.zeros((1, 2, 8, 10, 12), np.float32)))],
+                              "else", [], [helper.make_tensor_value_info("e", onnx.TensorProto.FLOAT, None)])
+    graph.initializer.append(numpy_helper.from_array(np.array(True), "cond"))
+    graph.node.append(helper.make_node("If", ["cond"], ["Y"], "branch", then_branch=then, else_branch=other))
+    out, report = run_pass(model, NAME)
+    assert report.applied == 1 and count_ops(out, "ConvTranspose") == 0
+    [branch] = [n for n in out.graph.node if n.op_type == "If"]
+    then_ops = [n.op_type for a in branch.attribute if a.name == "then_branch" for n in a.g.node]
+    assert then_ops == ["Relu", "Neg"]
+    assert_same_as_original(model, out)
