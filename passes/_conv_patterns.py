@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxport.passes._graph import GraphBuilder, constant_value, text_attr
+from onnxport.passes._graph import GraphBuilder, constant_value, sole_user, text_attr
 from onnxport.passes._resize import repeat_factors
 
 
@@ -74,7 +74,7 @@ def conv_bias(conv: gs.Node) -> gs.Tensor | None:
 
 
 def single_consumer(t: gs.Tensor, graph: gs.Graph) -> bool:
-    return len(t.outputs) == 1 and t not in graph.outputs
+    return sole_user(t, graph) is not None
 
 
 def replace(graph: gs.Graph, m: FoldedConvTranspose, b: GraphBuilder) -> None:

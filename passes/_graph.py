@@ -25,6 +25,15 @@ def _size(tensor: gs.Tensor, axis: int) -> int | None:
     return int(d) if isinstance(d, (int, np.integer)) and d >= 0 else None
 
 
+def sole_user(t: gs.Tensor, graph: gs.Graph) -> gs.Node | None:
+    """The one node of `graph` that reads t, where t feeds exactly one node and is no graph output. A node in
+    a subgraph (If, Loop) that reads t from the outer scope is not graph's to move or fold: None."""
+    if len(t.outputs) != 1 or t in graph.outputs:
+        return None
+    user = t.outputs[0]
+    return user if any(n is user for n in graph.nodes) else None
+
+
 def known_dims(tensor: gs.Tensor, rank: int) -> list:
     """The tensor's dims as ints where known, None where symbolic or unknown."""
     shape = tensor.shape if tensor.shape is not None and len(tensor.shape) == rank else [None] * rank

@@ -25,7 +25,7 @@ from dataclasses import replace
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._convtranspose import ConvTransposeMatch, match_node
-from onnxport.passes._graph import INT64_MAX, GraphBuilder, constant_value, known_dims
+from onnxport.passes._graph import INT64_MAX, GraphBuilder, constant_value, known_dims, sole_user
 from onnxport.passes._interleave import PhaseAxis, interleave
 from onnxport.passes._polyphase import AxisPlan, channel_order, conv_parts, plan_axis
 from onnxport.passes._recipes import WEIGHT_ROLES, recipe, then
@@ -60,14 +60,10 @@ def _activation_to_absorb(graph: gs.Graph, m: ConvTransposeMatch, settings: Rank
     phases, f(0) need not be 0), the bias inside the Conv; and not when the activation writes a graph output
     (the interleave's last Reshape would, and onnxruntime copies a Reshape into a graph output), except
     when a recipe is lowered again (its record says the activation was absorbed)."""
-    users = m.y.outputs
-    if len(users) != 1 or m.y in graph.outputs:
-        return None
-    act = users[0]
-    if act.op not in FUSED_ACTIVATIONS or act.inputs[0] is not m.y or len(act.outputs) != 1 \
+    act = sole_user(m.y, graph)
+    if act is None or act.op not in FUSED_ACTIVATIONS or act.inputs[0] is not m.y or len(act.outputs) != 1 \
             or any(t.name and constant_value(t) is None for t in act.inputs[1:]) \
-            or (act.outputs[0] in graph.outputs and not settings.relowering) \
-            or not any(n is act for n in graph.nodes):        # a user inside a subgraph (If, Loop) stays
+            or (act.outputs[0] in graph.outputs and not settings.relowering):
         return None
     plans = [plan_axis(a) for a in m.spec.axes]
     if m.bias_tensor is not None or any(len(p.active_phases) != p.stride for p in plans) \

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxport.passes._graph import GraphBuilder, constant_value, known_dims
+from onnxport.passes._graph import GraphBuilder, constant_value, known_dims, sole_user
 from onnxport.passes._ops import UNARY
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
@@ -49,8 +49,7 @@ def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     if None in dims[1:]:
         return Skip("the flattened tensor's channels or sizes are not static")
     layers, t, seen = [], node.outputs[0], [node]
-    while len(t.outputs) == 1 and t not in graph.outputs:
-        nxt = t.outputs[0]
+    while (nxt := sole_user(t, graph)) is not None:
         layer = _layer(nxt, graph, int(graph.opset))
         if isinstance(layer, str):
             return Skip(layer)
@@ -96,7 +95,7 @@ def _layer(node: gs.Node, graph: gs.Graph, opset: int) -> Layer | str | None:
         if w is None or w.ndim != 2:
             return "a MatMul with a computed weight"
         layer = Layer(node, w.T.astype(np.float32), np.zeros(w.shape[1], np.float32))
-        add = node.outputs[0].outputs[0] if len(node.outputs[0].outputs) == 1 else None
+        add = sole_user(node.outputs[0], graph)
         if add is not None and add.op == "Add":
             c = constant_value(add.inputs[1] if add.inputs[0] is node.outputs[0] else add.inputs[0])
             if c is not None and c.size == w.shape[1]:
