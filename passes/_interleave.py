@@ -86,8 +86,7 @@ def _move_together(b: GraphBuilder, x: gs.Tensor, z: gs.Tensor, channels: int, a
         segments.append(Dim((channels if i == 0 else 1) * int(np.prod([widths[j].const for j in span])),
                             tuple(2 + j for j in span)))
         start = a + 1
-    after = widths[last + 1:]
-    trail = Dim(int(np.prod([w.const for w in after])), tuple(ax for w in after for ax in w.axes))
+    trail = Dim(int(np.prod([w.const for w in widths[last + 1:]])), tuple(ax for w in widths[last + 1:] for ax in w.axes))
     k = len(together)
     view = b.reshape(x, z, [Dim(axes[a].stride) for a in together] + segments + [trail], stem="phase_view")
     perm = [i for pair in zip(range(k, 2 * k), range(k)) for i in pair] + [2 * k]

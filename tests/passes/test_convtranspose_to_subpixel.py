@@ -208,8 +208,8 @@ def test_an_activation_inside_a_subgraph_stays_there():
     del graph.node[1:]
     then = helper.make_graph([relu, helper.make_node("Neg", ["a"], ["t"], "neg_then")], "then", [],
                              [helper.make_tensor_value_info("t", onnx.TensorProto.FLOAT, None)])
-    zeros = numpy_helper.from_array(np.zeros((1, 2, 8, 10, 12), np.float32))
-    other = helper.make_graph([helper.make_node("Constant", [], ["e"], "zero", value=zeros)],
+    other = helper.make_graph([helper.make_node("Constant", [], ["e"], "zero",
+                                                value=numpy_helper.from_array(np.zeros((1, 2, 8, 10, 12), np.float32)))],
                               "else", [], [helper.make_tensor_value_info("e", onnx.TensorProto.FLOAT, None)])
     graph.initializer.append(numpy_helper.from_array(np.array(True), "cond"))
     graph.node.append(helper.make_node("If", ["cond"], ["Y"], "branch", then_branch=then, else_branch=other))
