@@ -188,7 +188,6 @@ class ConvTransposeMatch:
     bias_tensor: gs.Tensor | None        # set only when the bias is not constant
     spec: ConvTransposeSpec
     activation: gs.Node | None = None    # a lowering that applies the node's activation itself (in nodes too)
-    max_rank: int | None = None          # the rank budget the match was made under
 
 
 def match_node(node: gs.Node, settings: RankBudget):
@@ -225,4 +224,4 @@ def match_node(node: gs.Node, settings: RankBudget):
     bias = constant_value(bias_tensor) if bias_tensor is not None else None
     weight = constant_value(node.inputs[1]) if constant else None       # read only now: in scope, resolvable
     return ConvTransposeMatch((node,), x, node.outputs[0], weight, node.inputs[1], bias,
-                              bias_tensor if bias is None else None, spec, max_rank=settings.max_rank)
+                              bias_tensor if bias is None else None, spec)

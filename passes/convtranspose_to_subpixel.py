@@ -88,7 +88,7 @@ def rewrite(graph: gs.Graph, m: ConvTransposeMatch, b: GraphBuilder) -> dict:
         m.activation.outputs.clear()
         m.activation.inputs.clear()
     g = spec.group
-    y = interleave(b, z, g, spec.out_channels // g, [PhaseAxis(p.stride, p.active_phases) for p in plans], m.max_rank)
+    y = interleave(b, z, g, spec.out_channels // g, [PhaseAxis(p.stride, p.active_phases) for p in plans])
     y = _crop(b, y, plans)
     if not every_phase_has_taps or m.bias_tensor is not None:
         y = add_bias(b, y, m)

@@ -219,23 +219,3 @@ def test_an_activation_inside_a_subgraph_stays_there():
     then_ops = [n.op_type for a in branch.attribute if a.name == "then_branch" for n in a.g.node]
     assert then_ops == ["Relu", "Neg"]
     assert_same_as_original(model, out)
-
-
-@pytest.mark.parametrize("batch, transposes", [(1, 2), ("N", 3), (2, 3)])
-def test_the_outer_phase_moves_are_one_transpose_where_the_batch_is_1(batch, transposes):
-    """W phases: one single-axis move; D and H phases: one rank-5 Transpose (the input's own rank) at batch
-    1, else a move each (every view rank <= 4)."""
-    model = convtranspose.build([3, 4, 5], 2, 3, [2, 2, 2], strides=[2, 2, 2], batch=batch, consumer="Relu")
-    out, report = run_pass(model, NAME, Options(max_rank=5))
-    assert report.applied == 1 and count_ops(out, "Transpose") == transposes
-    shapes = {"X": (1 if batch == "N" else batch, 2, 3, 4, 5)}
-    assert_same_as_original(model, out, shapes)
-    assert_rank_at_most(out, 5, shapes)
-
-
-def test_outer_phase_moves_stay_apart_where_one_transpose_would_exceed_the_budget():
-    """4 spatial axes: the three outer moves as one would be rank 7, above the input's rank 6."""
-    model = convtranspose.build([2, 3, 2, 3], 1, 1, [2, 2, 2, 2], strides=[2, 2, 2, 2], opset=17)
-    out, report = run_pass(model, NAME)
-    assert report.applied == 1 and count_ops(out, "Transpose") == 4
-    assert_rank_at_most(out, 6, {"X": (1, 1, 2, 3, 2, 3)})
