@@ -195,3 +195,15 @@ def test_fix_sizes_folds_shape_arithmetic_with_constant_of_shape():
     assert "ConstantOfShape" not in {n.op_type for n in fixed.graph.node}
     x = feeds((1, 2, 5))
     np.testing.assert_array_equal(run_model(fixed, x)[0], run_model(model, x)[0])
+
+
+def test_a_converted_batch_1_model_can_have_its_batch_freed():
+    """convert, then strip-sizes: every view of the interleave keeps the batch, so the freed model runs at any
+    batch and size like the original freed (a view that dropped the batch of 1 folded batch 2 into depth)."""
+    from onnxport.models import convtranspose
+    model = convtranspose.build([4, 5, 6], 3, 2, [2, 2, 2], strides=[2, 2, 2], batch=1, consumer="Relu")
+    lowered, _ = api.convert_model(model)
+    freed_lowered, report = size_edits.strip(lowered)
+    freed_original, _ = size_edits.strip(model)
+    assert report.freed["X"] == {0: "N", 2: "D", 3: "H", 4: "W"}
+    assert_equivalent(freed_original, freed_lowered, shapes={"X": (2, 3, 9, 10, 8)}, runs=1)
