@@ -28,9 +28,7 @@ def coupling(graph: gs.Graph, static: dict[str, list[int]], x: gs.Tensor) -> str
     sym = propagate(graph, static, {x.name: [0]})
     if sym.pins:
         return next(iter(sym.pins.values()))
-
-    def batch_dims(t: gs.Tensor) -> list[int]:
-        return [i for i, d in enumerate(sym.dims.get(t.name, [])) if any(isinstance(f, Atom) for f in d)]
+    batch_dims = _batch_dims(sym)
 
     for node in graph.nodes:
         carrying = [t for t in node.inputs if t.name and batch_dims(t)]
@@ -54,9 +52,30 @@ def coupling(graph: gs.Graph, static: dict[str, list[int]], x: gs.Tensor) -> str
                 return f"{where} changes the batch's length"
         elif node.op not in PER_ELEMENT:
             return f"{node.op} '{node.name}' (not known to keep samples apart)"
+    return _output_without_batch(graph, sym)
+
+
+def lost_batch(graph: gs.Graph, static: dict[str, list[int]], x: gs.Tensor) -> str | None:
+    """Why input x's axis 0 is no batch of the outputs (an output does not hold it as the outermost factor of
+    its first dim: a view regrouped it with other axes), or None. Freeing such an axis gives a model that
+    runs at batch 2 and answers something else (strip-sizes keeps it fixed)."""
+    sym = propagate(graph, static, {x.name: [0]})
+    return None if sym.pins else _output_without_batch(graph, sym, followed_only=True)
+
+
+def _batch_dims(sym):
+    return lambda t: [i for i, d in enumerate(sym.dims.get(t.name, [])) if any(isinstance(f, Atom) for f in d)]
+
+
+def _output_without_batch(graph: gs.Graph, sym, followed_only: bool = False) -> str | None:
+    """The first output that does not lead with the batch; followed_only: among the outputs the symbolic dims
+    reach (where they stop, as at a Gemm head, nothing is known either way)."""
+    batch_dims = _batch_dims(sym)
     for t in graph.outputs:
+        if followed_only and not sym.dims.get(t.name):
+            continue
         first = sym.dims.get(t.name, [()])[0] if sym.dims.get(t.name) else ()
-        if batch_dims(t) != [0] or not isinstance(first[0], Atom):
+        if batch_dims(t) != [0] or not first or not isinstance(first[0], Atom):
             return f"output '{t.name}' does not lead with the batch"
     return None
 

@@ -16,7 +16,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from onnxport.converter.report_header import header
-from onnxport.converter import admissible_sizes, graph_io, input_specs, pipeline, shape_inference
+from onnxport.converter import admissible_sizes, batch_independence, graph_io, input_specs, pipeline, shape_inference
 from onnxport.errors import BadArgument, UnsupportedGraph
 from onnxport.passes._driver import PassReport
 from onnxport.passes._registry import Options
@@ -133,6 +133,7 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
     while True:                     # a freed dim the symbolic dims pin stays fixed too
         freed = {n: [a for a in ax if (n, a) not in kept] for n, ax in chosen.items()}
         pins = {k: v for k, v in propagate(graph, static, freed).pins.items() if k not in kept}
+        pins.update(_lost_batches(graph, static, freed))
         if not pins:
             break
         kept.update(pins)
@@ -159,6 +160,17 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
     for (name, axis), why in kept.items():
         report.kept.setdefault(name, {})[axis] = why
     return graph_io.to_model(graph, like=model), report
+
+
+def _lost_batches(graph: gs.Graph, static: dict, freed: dict[str, list[int]]) -> dict:
+    """Batches being freed that do not reach the outputs as their batch (batch_independence.lost_batch)."""
+    lost = {}
+    for x in graph.inputs:
+        if 0 in freed.get(x.name, []):
+            why = batch_independence.lost_batch(graph, static, x)
+            if why is not None:
+                lost[(x.name, 0)] = f"{why}: a view regroups it with other axes, so batch 2 would mix samples"
+    return lost
 
 
 def _why_pinned(a: admissible_sizes.AxisSizes) -> str:

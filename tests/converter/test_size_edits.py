@@ -207,3 +207,21 @@ def test_a_converted_batch_1_model_can_have_its_batch_freed():
     freed_original, _ = size_edits.strip(model)
     assert report.freed["X"] == {0: "N", 2: "D", 3: "H", 4: "W"}
     assert_equivalent(freed_original, freed_lowered, shapes={"X": (2, 3, 9, 10, 8)}, runs=1)
+
+
+def test_a_batch_a_view_regroups_with_other_axes_stays_fixed():
+    """(1, 4, h, w) viewed as (2, 2, h, w) and transposed: at batch 2 a freed model would mix the samples (it
+    answered (1, 8, h, w)), so strip-sizes keeps the batch and says why; naming it with --axes is an error."""
+    b = NetBuilder("fold_batch", seed=1)
+    x = b.conv(b.input("X", [1, 2, 6, 6]), 2, 4, [3, 3], "c", pads=[1, 1, 1, 1])
+    x = b.op("Reshape", [x, b.const(np.array([2, 2, 6, 6]))], "split")
+    x = b.op("Transpose", [x], "swap", perm=[1, 0, 2, 3])
+    x = b.op("Reshape", [x, b.const(np.array([1, 4, 6, 6]))], "back")
+    b.output(x, [1, 4, 6, 6])
+    model = b.build()
+    freed, report = size_edits.strip(model)
+    assert report.freed["X"] == {2: "H", 3: "W"}
+    assert "does not lead with the batch" in report.kept["X"][0]
+    assert [d.dim_value for d in freed.graph.input[0].type.tensor_type.shape.dim[:2]] == [1, 2]
+    with pytest.raises(UnsupportedGraph, match="cannot free X axis 0: output 'back_1' does not lead with the batch"):
+        size_edits.strip(model, axes=[0, 2, 3])
