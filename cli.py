@@ -224,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="model file, or example:NAME")
     _json_arg(p, "the sizes")
     _html_arg(p, "the sizes: each axis's admissible sizes on a number line")
+    p.add_argument("--check-up-to", type=int, default=48, metavar="N",
+                   help="run the model on onnxruntime at lengths 1..N of each axis, so only what ran or what the "
+                        "analysis proves is claimed (default 48; 0: the analysis alone)")
     p.add_argument("--force", action="store_true", help="replace existing JSON and HTML files")
     p.set_defaults(run=_sizes)
 
@@ -333,7 +336,8 @@ def _shapes(args) -> int:
 
 
 def _sizes(args) -> int:
-    rows = api.admissible_sizes(args.input, report=_json_file(args), force=args.force, html=args.html)
+    rows = api.admissible_sizes(args.input, report=_json_file(args), force=args.force, html=args.html,
+                                check_up_to=args.check_up_to)
     if args.json == STDOUT:
         _out(json.dumps(api.sizes_listing(rows), indent=1))
         return 0

@@ -26,6 +26,7 @@ from onnxport.converter.length_rules import DATA_RULES, MULTI_DIM, VALUE_RULES, 
 from onnxport.converter.residues import ResidueClass, const
 from onnxport.converter.size_sets import Progression, SizeSet
 from onnxport.passes._graph import constant_value
+from onnxport.passes._shape_eval import evaluate
 from onnxport.passes._registry import Options
 
 MAX_CLASSES = 4096
@@ -47,6 +48,9 @@ class AxisSizes:
     lossless_by: str = ""                  # the first node that drops a border sample somewhere
     note: str = ""                         # where the analysis stopped, if it did
     reference: dict = field(default_factory=dict)   # the other inputs' sizes the analysis held fixed
+    check: object = None                   # converter.size_probe.Check: the lengths run on onnxruntime
+    bounded: str = ""                      # set by the check: runs/lossless are the lengths that ran, and why no more
+    note_check: str = ""                   # why the claim could not be checked on onnxruntime
     _outputs: list = field(default_factory=list, repr=False)   # per class: (class, {output: (Place, factor)})
 
     @property
@@ -65,16 +69,30 @@ class AxisSizes:
         if self.runs is None:
             return f"not analysed ({self.note})"
         parts = []
-        if self.runs.empty:
+        if self.bounded:                       # checked on onnxruntime: only what ran is claimed
+            ran = ", ".join(map(str, self.runs.singles)) or "none"
+            parts.append(f"runs at {ran} of 1..{self.check.up_to} ({self.check.text()})")
+            if self.lossless.singles and not self.note:
+                parts.append(f"loses nothing at {', '.join(map(str, self.lossless.singles))} of those")
+            parts.append(self.bounded)
+        elif not self.complete:                # the analysis stopped: its set only bounds the sizes that run
+            parts.append(f"unknown past {self.note}")
+            parts.append(f"at most {self.runs.text()} (the layers before it)" if not self.runs.empty else
+                         f"no size runs ({self.runs_by})")
+            if self.note_check:
+                parts.append(self.note_check)
+        elif self.runs.empty:
             parts.append(f"no size runs ({self.runs_by})")
         else:
             parts.append(f"runs at {self.runs.text()}" + (f" ({self.runs_by})" if self.runs_by else ""))
             parts.append(f"loses nothing at {self.lossless.text()}"
                          + (f" ({self.lossless_by} drops border samples elsewhere)" if self.lossless_by else ""))
+            if self.check is not None:
+                parts.append(self.check.text())
+            elif self.note_check:
+                parts.append(self.note_check)
         if exported:
             parts.append(exported + ("" if self.exported in self.runs else ", where it does not run"))
-        if self.note:
-            parts.append(f"not followed past {self.note}: later layers unchecked")
         return "; ".join(parts)
 
     def output_shapes(self, n: int, shapes: dict[str, list]) -> dict[str, list] | None:
@@ -91,6 +109,15 @@ class AxisSizes:
             return found
         return None
 
+    def output_lengths(self, n: int) -> list[int] | None:
+        """The traced dims' lengths in the graph outputs the axis reaches, at input length n (None: n is
+        not admissible)."""
+        for cls, outputs in self._outputs:
+            v = cls.v_of(n)
+            if v is not None:
+                return [int(p.outer * p.inner * (f[0] * v + f[1])) for p, f in outputs.values()]
+        return None
+
     def follows(self) -> tuple[tuple[str, int], ...]:
         """Graph outputs (with their axis) whose length equals the input length at every lossless size."""
         lossless = [(cls, outs) for cls, outs in self._outputs if not cls.lossy]
@@ -105,14 +132,15 @@ class AxisSizes:
                 "runs": self.runs.to_dict() if self.runs else None,
                 "lossless": self.lossless.to_dict() if self.lossless else None,
                 "runs_by": self.runs_by, "lossless_by": self.lossless_by, "note": self.note,
+                "check": self.check.to_dict() if self.check is not None else None, "bounded": self.bounded,
                 "reference": self.reference, "text": self.text()}
 
 
 class _Walk:
     """The class-independent state of one traced axis: where the factor sits in each tensor."""
 
-    def __init__(self, static: dict, x: gs.Tensor, axis: int):
-        self.static = static
+    def __init__(self, static: dict, x: gs.Tensor, axis: int, opset: int):
+        self.static, self.opset = static, opset
         self.places = {x.name: Place(axis)}
         self.valued: set[str] = set()
         self.restrictions: list[str] = []        # in node order: what removed sizes from some class
@@ -128,8 +156,9 @@ class _Walk:
     def constant(self, t: gs.Tensor):
         if t is None or not t.name:
             return None
-        if t.name not in self._constants:
-            self._constants[t.name] = constant_value(t)
+        if t.name not in self._constants:         # a constant, or computed from constants alone (traced pads)
+            value = constant_value(t)
+            self._constants[t.name] = value if value is not None or not t.inputs else evaluate(t, {}, self.opset)
         return self._constants[t.name]
 
     def vector(self, cls: ResidueClass, t: gs.Tensor):
@@ -184,6 +213,7 @@ def admissible_sizes(graph: gs.Graph) -> list[AxisSizes]:
     declared = {x.name: [d if isinstance(d, int) and d > 0 else None for d in x.shape] for x in images}
     held = {name: [d if d is not None else (1 if i == 0 else REFERENCE_SIZES[0]) for i, d in enumerate(dims)]
             for name, dims in declared.items()}
+    held.update(_held_others(graph, images, held))
     results = _analyse_all(graph, images, declared, held)
     for _ in range(2):              # a symbolic dim held at a size it does not take: hold it at one it takes
         better = _better_reference(results, held)
@@ -192,6 +222,14 @@ def admissible_sizes(graph: gs.Graph) -> list[AxisSizes]:
         held = better
         results = _analyse_all(graph, images, declared, held)
     return results
+
+
+def _held_others(graph: gs.Graph, images: list[gs.Tensor], held: dict) -> dict:
+    """Sizes for the other inputs (a diffusion net's timesteps), so shapes downstream of them are known: a
+    dim named like an image dim takes its size (the shared batch), any other symbolic dim 1."""
+    by_name = {d: held[x.name][i] for x in images for i, d in enumerate(x.shape) if isinstance(d, str)}
+    return {t.name: [d if isinstance(d, int) and d > 0 else by_name.get(d, 1) for d in t.shape]
+            for t in graph.inputs if t.shape is not None and t.name not in held}
 
 
 def _analyse_all(graph: gs.Graph, images: list[gs.Tensor], declared: dict, held: dict) -> list[AxisSizes]:
@@ -242,7 +280,7 @@ def _inferred(graph: gs.Graph, held: dict) -> dict:
 
 
 def _trace(graph: gs.Graph, static: dict, x: gs.Tensor, axis: int) -> AxisSizes:
-    walk = _Walk(static, x, axis)
+    walk = _Walk(static, x, axis, int(graph.opset))
     classes, note = [ResidueClass.whole(x.name)], ""
     for node in graph.nodes:
         placed = any(t.name in walk.places for t in node.inputs)

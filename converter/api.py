@@ -15,7 +15,7 @@ import onnx
 from onnxport.converter.report_header import header
 from onnxport.converter import (admissible_sizes as admissible, graph_io, html_report, input_specs, inspection,
                                 model_io, output_paths, pipeline, run_plan, runtime, saved_data, shape_inference,
-                                size_edits, verify as verify_mod)
+                                size_edits, size_probe, verify as verify_mod)
 from onnxport.converter.conversion import ConvertOptions, Plan, convert_model, first_sizes, resolve_options  # noqa: F401
 from onnxport.errors import BadArgument, BadInput, ResultError, TargetNotReached, VerificationMismatch, first_line
 from onnxport.converter.output_paths import Outputs
@@ -166,14 +166,18 @@ def shapes_listing(rows: list[shape_inference.NodeShapes]) -> dict:
 
 
 def admissible_sizes(source: Source, *, report: str | os.PathLike | None = None, force: bool = False,
-                     html: str | os.PathLike | None = None) -> list[admissible.AxisSizes]:
+                     html: str | os.PathLike | None = None, check_up_to: int = size_probe.UP_TO,
+                     budget_s: float = size_probe.BUDGET_S) -> list[admissible.AxisSizes]:
     """Per input axis: the sizes at which the net runs and its joins match, and those at which it also
-    loses nothing, with the node that decides each (converter.admissible_sizes)."""
+    loses nothing, with the node that decides each (converter.admissible_sizes), each checked on
+    onnxruntime at lengths 1..check_up_to (converter.size_probe; 0: the analysis alone)."""
+    if check_up_to < 0:
+        raise BadArgument(f"--check-up-to {check_up_to}: must be 0 (no runs) or more")
     loaded = model_io.load(source)
     report_out = _claim_report([loaded], report, force, html=html)
     graph = graph_io.to_graph(loaded.model, loaded.folder)
     shape_inference.annotate(graph)
-    rows = admissible.admissible_sizes(graph)
+    rows = size_probe.check(loaded.model, admissible.admissible_sizes(graph), loaded.folder, check_up_to, budget_s)
     _write_report(sizes_listing(rows), report_out, force)
     return rows
 

@@ -20,7 +20,7 @@ from onnxport.converter import conversion, graph_io, pipeline, shape_inference
 from onnxport.errors import OnnxportError
 from onnxport.converter.profiles import Profile, Violation
 from onnxport.passes import _registry
-from onnxport.passes._graph import anchor_of
+from onnxport.passes._driver import origin, writers
 
 
 @dataclass
@@ -120,8 +120,9 @@ def inspect(model: onnx.ModelProto, options, source: str = "<model>", folder=Non
         return inspection
     inspection.remaining = report.remaining
     summaries = {p.name: p.summary for p in _registry.all_passes()}
+    written_by = writers(report.passes)
     for v in found:
-        blocker = Blocker(v, left=[r for r in report.remaining if anchor_of(r.node, {v.node}) is not None])
+        blocker = Blocker(v, left=[r for r in report.remaining if origin(r.node, written_by) == v.node])
         if v.op == "graph input":
             if options.fix_sizes and not blocker.left:
                 blocker.rewritten_by = "--fix-sizes (input sizes fixed, shape arithmetic folded)"

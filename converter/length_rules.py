@@ -503,10 +503,18 @@ def matmul(walk, node, cls):
 
 
 def gather(walk, node, cls):
-    """Gather on another axis with constant indices: traced dims after it move by the indices' rank - 1."""
+    """Gather on another axis with constant indices: traced dims after it move by the indices' rank - 1.
+    Traced indices into an untraced table (a codebook lookup: ArgMin then Gather): the output holds the
+    indices' dims from `axis` on, so the traced dims move there."""
     x, indices = node.inputs[0], walk.constant(node.inputs[1])
-    place = walk.places[x.name]
     axis = node.attrs.get("axis", 0) % len(walk.shape(x))
+    if x.name not in walk.places:
+        place = walk.places[node.inputs[1].name]
+        moved = [axis + d for d in place.dims]
+        walk.set(cls, node.outputs[0], replace(place, dim=moved[0], also=tuple(moved[1:])),
+                 cls.lengths[node.inputs[1].name])
+        return [cls]
+    place = walk.places[x.name]
     if indices is None or axis in place.dims or node.inputs[1].name in walk.places:
         raise Stop(f"{name(node)} (gathers along the axis)")
     moved = [d if d < axis else d + np.ndim(indices) - 1 for d in place.dims]
@@ -665,6 +673,10 @@ def _elementwise(node, cls, xs: list, integral: bool):
         if b[1] < 0:
             raise Stop(f"{name(node)} (division by a negative number)")
         return [(c, q) for c, q, _ in cls.floor_div(a, int(b[1]))]     # lengths are >= 0: floor == trunc
+    if op == "Mod":                     # padding to a multiple (a window, a patch): the remainder per sub-class
+        if b[0] != 0 or b[1] <= 0 or not integral or node.attrs.get("fmod", 0):
+            raise Stop(f"{name(node)} (a remainder other than of a length by a positive constant)")
+        return [(c, const(r)) for c, _, r in cls.floor_div(a, int(b[1]))]
     if op in ("Max", "Min"):
         if a[0] != b[0]:
             raise Stop(f"{name(node)} (max/min of lengths that grow differently)")
@@ -681,12 +693,53 @@ def make_data(walk, node, cls):
         raise Stop(f"{name(node)} (a shape it does not follow)")
     traced = [i for i, v in enumerate(values) if v is not None and v[0] != 0]
     if node.op == "Expand" and node.inputs[0].name in walk.places:
-        return broadcasting(walk, node, cls)
+        return _expand_traced(walk, node, cls, values)
     if len(traced) != 1:
         raise Stop(f"{name(node)} (a shape with {len(traced)} traced dims)")
     rank_out = len(walk.shape(node.outputs[0]) or values)
     i = traced[0] + rank_out - len(values)
     walk.set(cls, node.outputs[0], Place(i), values[traced[0]])
+    return [cls]
+
+
+def _expand_traced(walk, node, cls, values):
+    """Expand of the traced tensor by a shape vector: a 1 keeps the traced length, a constant must equal
+    it (or broadcast a traced length of 1 to it), a traced value must meet it."""
+    x = node.inputs[0]
+    place, shape = walk.places[x.name], walk.shape(x)
+    offset = max(len(values) - len(shape), 0)
+    length = full(walk, cls, x)
+    for d in place.dims:
+        i = d + offset - (max(len(shape) - len(values), 0))
+        v = values[i] if 0 <= i < len(values) else const(1)
+        if v is None:
+            raise Stop(f"{name(node)} (a shape it does not follow)")
+        if v == const(1):
+            continue
+        met = cls.equal(length, v)
+        if met is not cls:
+            walk.restrict(f"{name(node)} expands to a length that differs at other sizes")
+        if met is None:
+            return []
+        cls = met
+    walk.set(cls, node.outputs[0], replace(place, dim=place.dim + offset, also=tuple(a + offset for a in place.also)),
+             cls.lengths[x.name])
+    return [cls]
+
+
+def tile(walk, node, cls):
+    """Tile by constant repeats: a traced dim repeated r times holds r copies of itself (outer * r)."""
+    x = node.inputs[0]
+    repeats = walk.constant(node.inputs[1])
+    if repeats is None:
+        raise Stop(f"{name(node)} (repeats it does not follow)")
+    repeats = ints(repeats)
+    place = walk.places[x.name]
+    if place.also and any(repeats[d] != 1 for d in place.dims):
+        raise Stop(f"{name(node)} (repeats an axis that sits in several dims)")
+    r = repeats[place.dim]
+    new = replace(place, outer=place.outer * r, merged_by=place.merged_by or (name(node) if r != 1 else ""))
+    walk.set(cls, node.outputs[0], new, cls.lengths[x.name])
     return [cls]
 
 
@@ -711,7 +764,7 @@ DATA_RULES = {
     "ReduceL1": reduce_, "ReduceL2": reduce_, "ReduceLogSumExp": reduce_, "ReduceSumSquare": reduce_,
     "ArgMax": reduce_, "ArgMin": reduce_,
     "MatMul": matmul, "Gemm": matmul, "Gather": gather, "Einsum": einsum,
-    "Expand": make_data,
+    "Expand": make_data, "Tile": tile,
 }
 
 VALUE_RULES = {
@@ -719,6 +772,6 @@ VALUE_RULES = {
     "Cast": same_values, "Identity": same_values, "Squeeze": same_values, "Unsqueeze": same_values,
     "Reshape": same_values, "Split": split_values,
     "Add": arithmetic, "Sub": arithmetic, "Mul": arithmetic, "Div": arithmetic, "Max": arithmetic, "Min": arithmetic,
-    "Neg": arithmetic, "Floor": arithmetic, "Ceil": arithmetic,
+    "Neg": arithmetic, "Floor": arithmetic, "Ceil": arithmetic, "Mod": arithmetic,
     "ConstantOfShape": make_data,
 }

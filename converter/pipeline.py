@@ -20,7 +20,6 @@ from onnxport.converter.profiles import Violation
 from onnxport.errors import BadArgument, PassError
 from onnxport.passes import _conditions as conditions, _driver, _registry
 from onnxport.passes._driver import PassReport
-from onnxport.passes._graph import anchor_of
 
 MAX_ROUNDS = 4
 
@@ -195,7 +194,7 @@ def run(graph: gs.Graph, steps: list[Step], rounds: int = MAX_ROUNDS, typed: boo
             if report.modified:
                 error = shape_inference.annotate(graph)
                 broken = _failing_node(error) if typed and error else None
-                if broken is not None and anchor_of(broken, set(report.rewritten)) is not None:
+                if broken is not None and any(broken in names for names in report.written.values()):
                     raise PassError(step.pass_name, broken, previous, RuntimeError(f"a node it wrote no longer "
                                                                                    f"types: {error}"))
             reports.append(report)
@@ -220,6 +219,8 @@ def merge(reports: list[PassReport]) -> list[PassReport]:
         m = merged.setdefault(r.name, PassReport(r.name))
         m.applied += r.applied
         m.rewritten += r.rewritten
+        for anchor, names in r.written.items():
+            m.written.setdefault(anchor, []).extend(names)
         m.recipes += r.recipes
         m.added.update(r.added)
         m.removed.update(r.removed)

@@ -12,7 +12,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.converter import shape_inference
 from onnxport.passes import _registry
-from onnxport.passes._graph import anchor_of
+from onnxport.passes._driver import writers
 
 
 def snapshot(graph: gs.Graph, infos: dict) -> dict[str, dict]:
@@ -52,9 +52,10 @@ def describe(before: dict[str, dict], graph: gs.Graph, infos: dict, passes: list
     """{'rewritten': [...], 'kept': [...]}: per rewritten node its before and after, per kept one the reason."""
     total = sum(macs_before.values()) if macs_before else 0
     anchors = {name for report in passes if report.name not in skip for name in report.rewritten}
+    written_by = writers(passes)
     written: dict[str, list[dict]] = {}
     for n in graph.nodes:                                  # one walk for every rewrite's replacement
-        anchor = anchor_of(n.name, anchors)
+        anchor = _nearest(n.name, written_by, anchors)
         if anchor is not None:
             written.setdefault(anchor, []).append(node_dict(n, infos))
     rewritten, kept = [], []
@@ -69,3 +70,17 @@ def describe(before: dict[str, dict], graph: gs.Graph, infos: dict, passes: list
                               "macs_share": macs / total if macs is not None and total else None})
         kept += [{"node": node, "pass": report.name, "reason": reason} for node, reason in report.skipped]
     return {"rewritten": rewritten, "kept": kept}
+
+
+def _nearest(name: str, written_by: dict[str, str], anchors: set[str]) -> str | None:
+    """`name` if it is an anchor (a rewrite kept it), else the closest anchor whose rewrite (or a rewrite of
+    what it wrote) wrote it."""
+    if name in anchors:
+        return name
+    seen = set()
+    while name in written_by and name not in seen:
+        seen.add(name)
+        name = written_by[name]
+        if name in anchors:
+            return name
+    return None

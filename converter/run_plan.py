@@ -24,9 +24,15 @@ import onnx
 from onnxport.converter import admissible_sizes, batch_independence, graph_io, input_specs, shape_inference
 from onnxport.converter.input_specs import InputSpec
 
+# Where no analysis proves a set: multiples of the usual total strides first (a net with four or five
+# stride-2 levels, windowed attention), then other lengths, each dim the same in the first tries (a net
+# that wants multiples of 32 on every axis runs at none of them otherwise), then mixed.
+UNIFORM_SIZES = (32, 16, 64, 48, 8, 24, 96, 128, 40, 12, 20, 5, 1)
 BASE_SIZES = (16, 24, 32, 8, 12, 20, 28, 40, 48, 5, 6, 7, 9, 10, 11, 13, 15, 17, 3, 4, 2, 1)
 BATCH_SIZES = (1, 2, 3)
 MIN_PREFERRED = 8              # smaller lengths are mostly border: start the admissible sizes here
+GROWTH = 4                     # an axis whose outputs are this many times longer is a latent: start at 1
+EXPORTED_SIZES = "onnxport.exported_sizes"     # metadata strip-sizes leaves: the sizes it was exported at
 DEFAULT_BUDGET = 1 << 30       # bytes of activations per run
 
 
@@ -86,14 +92,18 @@ def plan(a: onnx.ModelProto, b: onnx.ModelProto | None = None, overrides: dict |
     analysis = admissible_sizes.admissible_sizes(graph_a) if graph_a is not None else []
     hints = _hints(analysis, specs_a, symbolic, lossless)
     if symbolic and b is not None and any(not _fixed(d) for s in specs_b for d in s.dims):
-        for key, other in _hints(admissible_sizes.admissible_sizes(graph_io.to_graph(b, folders[1])), specs_b, symbolic,
-                                 lossless).items():
-            hints[key] = hints[key].intersect(other) if key in hints else other
+        other = _hints(admissible_sizes.admissible_sizes(graph_io.to_graph(b, folders[1])), specs_b, symbolic, lossless)
+        hints = hints.joined(other)
     result = Plan()
     estimate = _Estimate(graph_a if graph_a is not None else graph_io.to_graph(a, folders[0]), budget)
-    for r in range(max(runs, len(BASE_SIZES)) if symbolic else runs):
-        result.runs.append(estimate.fit(_candidates(specs, overrides, symbolic, hints, r), specs, overrides,
-                                        symbolic, hints))
+    recorded = _recorded(a, specs, overrides) or (_recorded(b, specs, overrides) if b is not None else None)
+    first = [Sizes(recorded, f"the sizes it was exported at ({EXPORTED_SIZES})")] if recorded and symbolic else []
+    steps = len(BASE_SIZES) + len(UNIFORM_SIZES) if symbolic else 1
+    for r in range(runs):
+        ladder = (first if r == 0 else []) + [_candidates(specs, overrides, symbolic, hints, r, step)
+                                              for step in range(steps)]
+        ladder = list({tuple(sorted(c.shapes.items())): c for c in ladder}.values())
+        result.runs.append(estimate.fit(ladder, specs, overrides, symbolic, hints.proven))
     if freed:
         _freed_checks(result, graph_a, analysis, specs_a, freed)
     return result
@@ -109,46 +119,106 @@ def _freed(specs_a, specs_b, overrides) -> list[tuple[str, int]]:
             for i, d in enumerate(s.dims) if _fixed(d) and not _fixed(by_name[s.name].dims[i])]
 
 
-def _hints(analysis: list[admissible_sizes.AxisSizes], specs: list[InputSpec], symbolic, lossless: bool) -> dict:
+@dataclass
+class Hints:
+    """Per symbolic dim key: the sizes an analysis proved (complete), those it bounds (it stopped at a
+    node: sizes outside certainly fail, sizes inside may), and the dims of latent-like axes (outputs
+    GROWTH times longer: a generator's z, tried small first)."""
+
+    proven: dict = field(default_factory=dict)
+    bounds: dict = field(default_factory=dict)
+    small: set = field(default_factory=set)
+
+    def joined(self, other: "Hints") -> "Hints":
+        def meet(x: dict, y: dict) -> dict:
+            return {k: x[k].intersect(y[k]) if k in x and k in y else x.get(k, y.get(k)) for k in {*x, *y}}
+        proven = meet(self.proven, other.proven)
+        bounds = {k: v for k, v in meet(self.bounds, other.bounds).items() if k not in proven}
+        return Hints(proven, bounds, self.small | other.small)
+
+
+def _hints(analysis: list[admissible_sizes.AxisSizes], specs: list[InputSpec], symbolic, lossless: bool) -> Hints:
     by_name = {s.name: s for s in specs}
     wanted = {dim_key(s, i) for s, i in symbolic}
-    hints = {}
+    hints = Hints()
     for a in analysis:
         spec = by_name.get(a.input)
         admitted = a.lossless if lossless else a.runs
         if spec is None or admitted is None or admitted.empty or a.role != "spatial":
             continue
         key = dim_key(spec, a.axis)
-        if key in wanted:
-            hints[key] = hints[key].intersect(admitted) if key in hints else admitted
+        if key not in wanted:
+            continue
+        found = hints.proven if a.complete else hints.bounds
+        found[key] = found[key].intersect(admitted) if key in found else admitted
+        if a.complete and _grows(a):
+            hints.small.add(key)
+    for key in hints.proven:
+        hints.bounds.pop(key, None)
     return hints
 
 
-def _members(hint, count: int = 3) -> list[int]:
-    found = hint.smallest(count, MIN_PREFERRED)
+def _grows(a: admissible_sizes.AxisSizes) -> bool:
+    """The outputs the axis reaches are GROWTH times longer than it (a generator from a latent)."""
+    n = a.runs.next_at_least(MIN_PREFERRED)
+    lengths = a.output_lengths(n) if n is not None else None
+    return bool(lengths) and min(lengths) >= GROWTH * n
+
+
+def _members(hint, count: int = 3, small: bool = False) -> list[int]:
+    found = hint.smallest(count, 1 if small else MIN_PREFERRED)
     return found or hint.smallest(count)
 
 
-def _candidates(specs, overrides, symbolic, hints, run: int) -> list[Sizes]:
+def _recorded(model: onnx.ModelProto, specs: list[InputSpec], overrides: dict) -> dict | None:
+    """The sizes strip-sizes recorded (the export's), where they fit the inputs as declared now."""
+    text = next((p.value for p in model.metadata_props if p.key == EXPORTED_SIZES), None)
+    if text is None:
+        return None
+    try:
+        sizes = {name: tuple(int(v) for v in dims.split("x"))
+                 for name, dims in (part.split("=") for part in text.split(";") if part)}
+    except ValueError:
+        return None
+    found = {}
+    for s in specs:
+        shape = overrides.get(s.name, sizes.get(s.name))
+        if shape is None or len(shape) != len(s.dims) or any(_fixed(d) and d != v for d, v in zip(s.dims, shape)):
+            return None
+        found[s.name] = tuple(shape)
+    return found
+
+
+def _candidates(specs, overrides, symbolic, hints: Hints, run: int, step: int) -> Sizes:
+    """Run `run`'s step-th alternative: proven dims take members of their set (different per dim and per
+    run), the others the (run + step)-th length of the ladder (_unproven); the batch is 1, 2, 3 by run."""
     keys = list(dict.fromkeys(dim_key(s, i) for s, i in symbolic))
     batch = {dim_key(s, i) for s, i in symbolic if i == 0}
     spatial = [k for k in keys if k not in batch]
-    alternatives = []
-    for spread in ((8, 0) if len(spatial) > 1 else (0,)):
-        values, why = {}, []
-        for i, k in enumerate(spatial):
-            if k in hints and _members(hints[k]):
-                members = _members(hints[k])
-                values[k] = members[(run + i) % len(members)]
-                why.append(f"{k} from {hints[k].text()}")
-            else:
-                values[k] = BASE_SIZES[run] + spread * i
-        values.update({k: BATCH_SIZES[run % len(BATCH_SIZES)] for k in batch})
-        reason = "; ".join(why) if why else ("fixed sizes" if not keys else "sizes tried in turn")
-        alternatives.append(Sizes(_assign(specs, overrides, values), reason))
-        if all(k in hints for k in spatial):
-            break
-    return alternatives
+    proven = {k: _members(hints.proven[k], small=k in hints.small) for k in spatial if k in hints.proven}
+    proven = {k: v for k, v in proven.items() if v}
+    values, why = {}, []
+    for i, k in enumerate(spatial):
+        if k in proven:
+            values[k] = proven[k][(run + i + step) % len(proven[k])]
+            why.append(f"{k} from {hints.proven[k].text()}")
+        else:
+            values[k] = _unproven(hints.bounds.get(k), run + step, i)
+    values.update({k: BATCH_SIZES[run % len(BATCH_SIZES)] for k in batch})
+    unproven = [k for k in spatial if k not in proven]
+    if unproven:
+        why.append(f"{', '.join(unproven)} tried in turn (no proven set"
+                   + (": the analysis stops at a node" if any(k in hints.bounds for k in unproven) else "") + ")")
+    reason = "; ".join(why) if why else ("fixed sizes" if not keys else "batch sizes in turn")
+    return Sizes(_assign(specs, overrides, values), reason)
+
+
+def _unproven(bound, run: int, i: int) -> int:
+    """The run-th length for a dim no analysis proved: the same for every dim at first (UNIFORM_SIZES),
+    then mixed per dim; a length outside the analysis's bound is passed over (it certainly fails)."""
+    order = list(UNIFORM_SIZES) + [BASE_SIZES[(j + 8 * i) % len(BASE_SIZES)] for j in range(len(BASE_SIZES))]
+    inside = [n for n in order if bound is None or n in bound] or order
+    return inside[run % len(inside)]
 
 
 def _assign(specs, overrides, values) -> dict:

@@ -16,7 +16,8 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from onnxport.converter.report_header import header
-from onnxport.converter import admissible_sizes, batch_independence, graph_io, input_specs, pipeline, shape_inference
+from onnxport.converter import (admissible_sizes, batch_independence, graph_io, input_specs, pipeline, run_plan,
+                                shape_inference)
 from onnxport.errors import BadArgument, UnsupportedGraph
 from onnxport.passes._driver import PassReport
 from onnxport.passes._registry import Options
@@ -159,7 +160,22 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
                          admissible=[a for a in analysed if a.axis in freed.get(a.input, [])], passes=reports)
     for (name, axis), why in kept.items():
         report.kept.setdefault(name, {})[axis] = why
-    return graph_io.to_model(graph, like=model), report
+    freed_model = graph_io.to_model(graph, like=model)
+    _record_exported_sizes(freed_model, model, set(dim_names))
+    return freed_model, report
+
+
+def _record_exported_sizes(freed: onnx.ModelProto, original: onnx.ModelProto, inputs: set[str]) -> None:
+    """The sizes the freed inputs had, in the model's metadata: verification tries them first (a size the
+    export is known to run at), run_plan.EXPORTED_SIZES."""
+    specs = [s for s in input_specs.input_specs(original)]
+    if not all(isinstance(d, int) and d > 0 for s in specs for d in s.dims) or not inputs:
+        return
+    text = ";".join(f"{s.name}={'x'.join(map(str, s.dims))}" for s in specs)
+    kept = [p for p in freed.metadata_props if p.key != run_plan.EXPORTED_SIZES]
+    del freed.metadata_props[:]
+    freed.metadata_props.extend(kept)
+    freed.metadata_props.add(key=run_plan.EXPORTED_SIZES, value=text)
 
 
 def _lost_batches(graph: gs.Graph, static: dict, freed: dict[str, list[int]]) -> dict:

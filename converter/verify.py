@@ -267,10 +267,11 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     def collect(runner, wanted: int):
         checks, tried, error = [], [], ""
         for alternatives in planned.runs:
+            before = len(checks)
             for sizes_try in alternatives:
                 progress.say(f"verifying at {shapes_text(sizes_try.shapes)} (run {len(checks) + 1} of {runs})")
                 feeds = inputs_mod.random_feeds(specs, sizes_try.shapes, seed + len(checks))
-                tried.append(sizes_try.shapes)
+                tried.append(sizes_try)
                 try:
                     ref = runner.run(None, feeds)
                 except Exception as e:  # noqa: BLE001 - the original does not run at this size: try another
@@ -278,8 +279,8 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
                     continue
                 checks.append(_check_run(session_b, ref, pairing, feeds, sizes_try, tolerance, alignment))
                 break
-            if len(checks) == wanted or (checks and not checks[-1].ok):
-                break
+            if len(checks) == wanted or (checks and not checks[-1].ok) or len(checks) == before:
+                break               # done, a mismatch, or a whole ladder that did not run (nor will the next)
         return checks, tried, error
 
     bounded = isinstance(runner_a, _ReferenceEvaluatorRunner)
@@ -293,8 +294,9 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
             runner_a, checks = fallback, collect(fallback, 1)[0]
             first_on = f"onnx.reference for the first model, one run (onnxruntime: {last_error[:100]})"
     if not checks:
-        raise BadInput(f"the first model does not run at any of {len(tried)} sizes tried ({shapes_text(tried[0])}"
-                       f"{', ...' if len(tried) > 1 else ''}; onnxruntime: {last_error}); give sizes with --shape")
+        raise BadInput(f"the first model does not run at any of {len(tried)} sizes tried ({_tried_text(tried)}; "
+                       f"onnxruntime: {last_error[:200]}); give sizes it runs at with "
+                       f"--shape {_shape_hint(specs, tried[0].shapes)}")
     if all(c.ok for c in checks) and against_provider is None:
         checks += _freed_checks(planned, runner_a, session_b, pairing, specs, seed, tolerance, alignment)
     used = f"{first_on} vs {on_b}" if against_provider else on_b + ("" if first_on == on_b else f"; {first_on}")
@@ -307,6 +309,25 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
         feeds = inputs_mod.random_feeds(specs, failed.shapes, seed + checks.index(failed))
         result.divergence = first_divergence(a, b, feeds, plist, atol, rtol, plist_b, folders)
     return result
+
+
+def _tried_text(tried: list) -> str:
+    """The sizes tried, briefly: the first, the last, and why they were chosen."""
+    shown = shapes_text(tried[0].shapes) + (f" ... {shapes_text(tried[-1].shapes)}" if len(tried) > 1 else "")
+    reasons = "; ".join(dict.fromkeys(t.why for t in tried))
+    return f"{shown}: {reasons}"
+
+
+def _shape_hint(specs, shapes: dict) -> str:
+    """--shape NAME=DIMS for the first input with free dims, as a template: its fixed dims kept, the batch 1,
+    each free dim named for the user to fill in."""
+    for s in specs:
+        if any(not (isinstance(d, int) and d > 0) for d in s.dims):
+            dims = "x".join(str(d) if isinstance(d, int) and d > 0 else "1" if i == 0 else
+                            (d if isinstance(d, str) and d.isidentifier() and len(d) <= 8 else f"L{i}")
+                            for i, d in enumerate(s.dims))
+            return f"{s.name}={dims}"
+    return "NAME=DIMS"
 
 
 SHAPE_ONLY = "shape only: the first model does not run at this size"

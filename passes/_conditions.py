@@ -14,8 +14,15 @@ from onnxport.passes._graph import text_attr, weight_shape
 
 
 def convtranspose_rank(node: gs.Node) -> int | None:
+    """Spatial dims: the weight's rank - 2, else the kernel_shape attribute's length, else the input's
+    rank - 2 (a weight computed in the graph has no static shape)."""
     shape = weight_shape(node.inputs[1])
-    return len(shape) - 2 if shape is not None else None
+    if shape is not None:
+        return len(shape) - 2
+    if node.attrs.get("kernel_shape"):
+        return len(node.attrs["kernel_shape"])
+    x = node.inputs[0].shape
+    return len(x) - 2 if x is not None else None
 
 
 def convtranspose_of_rank(ranks: frozenset[int] | None) -> Callable[[gs.Node], str | None]:

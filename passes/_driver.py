@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import onnx_graphsurgeon as gs
 
 from onnxport.errors import OnnxportError, PassError
-from onnxport.passes._graph import GraphBuilder, anchor_of
+from onnxport.passes._graph import GraphBuilder
 from onnxport.passes._registry import Options, Pass, Skip, settings_for
 
 
@@ -25,6 +25,7 @@ class PassReport:
     rewritten: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     recipes: list[dict] = field(default_factory=list)
+    written: dict[str, list[str]] = field(default_factory=dict)     # anchor -> the nodes its rewrite wrote
     added: Counter = field(default_factory=Counter)
     removed: Counter = field(default_factory=Counter)
 
@@ -33,9 +34,28 @@ class PassReport:
         return self.applied > 0
 
     def to_dict(self) -> dict:
-        return {"pass": self.name, "applied": self.applied, "rewritten": self.rewritten,
+        return {"pass": self.name, "applied": self.applied, "rewritten": self.rewritten, "written": self.written,
                 "skipped": [{"node": n, "reason": r} for n, r in self.skipped],
                 "ops_added": dict(self.added), "ops_removed": dict(self.removed)}
+
+
+def writers(reports: list[PassReport]) -> dict[str, str]:
+    """node name -> the anchor whose rewrite wrote it, over passes applied in this order (a node a later
+    pass rewrote answers with that pass's anchor, which may itself have been written by an earlier one)."""
+    found = {}
+    for report in reports:
+        for anchor, names in report.written.items():
+            found.update((n, anchor) for n in names if n != anchor)
+    return found
+
+
+def origin(name: str, written_by: dict[str, str]) -> str:
+    """The node of the graph before every pass that `name` came from (itself if no pass wrote it)."""
+    seen = set()
+    while name in written_by and name not in seen:
+        seen.add(name)
+        name = written_by[name]
+    return name
 
 
 def all_graphs(graph: gs.Graph) -> list[gs.Graph]:
@@ -92,11 +112,13 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
     outputs_before = _outputs(graph, p)
     ops_before = Counter(n.op for n in graph.nodes)
     consumed: set[int] = set()
+    wrote: list[gs.Node] = []
     for anchor, m in matches:
         ids = {id(n) for n in m.nodes}
         if ids & consumed:
             report.skipped.append((anchor.name, "overlaps an earlier match"))
             continue
+        start = len(graph.nodes)                    # rewrites append what they write (GraphBuilder, gs.Node)
         try:
             recipe = p.rewrite(graph, m, GraphBuilder(graph, anchor.name or p.name, taken))
         except OnnxportError:
@@ -104,6 +126,9 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
         except Exception as e:  # a broken rewrite is a bug: say where, keep the cause
             raise PassError(p.name, anchor.name, previous, e) from e
         consumed |= ids
+        new = list(graph.nodes[start:]) + [n for n in m.nodes if isinstance(n, gs.Node) and n.outputs]
+        wrote += new
+        report.written.setdefault(anchor.name, []).extend(n.name for n in new)
         report.applied += 1
         report.rewritten.append(anchor.name)
         if recipe is not None:
@@ -113,7 +138,7 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
     report.added.update(ops_after - ops_before)
     report.removed.update(ops_before - ops_after)
     _validate(graph, outputs_before, p, previous, is_root)
-    _check_ensures(graph, p, previous, None if p.anchor_ops == () else report.rewritten)
+    _check_ensures(graph, p, previous, None if p.anchor_ops == () else {id(n) for n in wrote})
 
 
 def _declared(p: Pass, found, where: str, previous: list[str]):
@@ -130,12 +155,11 @@ def _outputs(graph: gs.Graph, p: Pass) -> list[tuple]:
     return [(t.name, t.dtype, rank(t)) for t in graph.outputs]
 
 
-def _check_ensures(graph: gs.Graph, p: Pass, previous: list[str], anchors: list[str] | None) -> None:
+def _check_ensures(graph: gs.Graph, p: Pass, previous: list[str], wrote: set[int] | None) -> None:
     """The pass's postconditions on the nodes its rewrites wrote (all nodes for a graph-level pass)."""
     if not p.ensures:
         return
-    found = set(anchors or ())
-    written = graph.nodes if anchors is None else [n for n in graph.nodes if anchor_of(n.name, found) is not None]
+    written = graph.nodes if wrote is None else [n for n in graph.nodes if id(n) in wrote]
     for node in written:
         for ensure in p.ensures:
             why = ensure(node)

@@ -41,20 +41,26 @@ def known_dims(tensor: gs.Tensor, rank: int) -> list:
 
 
 def constant_value(tensor: gs.Tensor):
-    """The values of a tensor that is constant (initializer, Constant node, through Identity/Cast), else None."""
+    """The values of a tensor that is constant (initializer, Constant node, through Identity/Cast), else None.
+    Walks a chain of Identity/Cast back to its source without recursion (a chain can be very long)."""
+    casts = []
+    while not isinstance(tensor, gs.Constant) and len(tensor.inputs) == 1 and tensor.inputs[0].op in ("Identity", "Cast"):
+        node = tensor.inputs[0]
+        if node.op == "Cast":
+            casts.append(onnx.helper.tensor_dtype_to_np_dtype(node.attrs["to"]))
+        tensor = node.inputs[0]
+    value = _source_value(tensor)
+    for dtype in reversed(casts):
+        value = None if value is None else value.astype(dtype)
+    return value
+
+
+def _source_value(tensor: gs.Tensor):
     if isinstance(tensor, gs.Constant):
         return tensor.values
-    if len(tensor.inputs) != 1:
+    if len(tensor.inputs) != 1 or tensor.inputs[0].op != "Constant":
         return None
-    node = tensor.inputs[0]
-    if node.op == "Identity":
-        return constant_value(node.inputs[0])
-    if node.op == "Cast":
-        value = constant_value(node.inputs[0])
-        return None if value is None else value.astype(onnx.helper.tensor_dtype_to_np_dtype(node.attrs["to"]))
-    if node.op != "Constant":
-        return None
-    for key, value in node.attrs.items():
+    for key, value in tensor.inputs[0].attrs.items():
         if key == "value":
             return value.values
         if key in ("value_float", "value_int", "value_floats", "value_ints"):
@@ -71,10 +77,10 @@ def text_attr(node: gs.Node, key: str, default: str) -> str:
 def constant_shape(tensor: gs.Tensor) -> tuple | None:
     """The shape of a constant's values without reading them (external weights stay on disk); None if
     the tensor is not constant."""
+    while not isinstance(tensor, gs.Constant) and len(tensor.inputs) == 1 and tensor.inputs[0].op in ("Identity", "Cast"):
+        tensor = tensor.inputs[0].inputs[0]
     if isinstance(tensor, gs.Constant):
         return tuple(tensor.shape)
-    if len(tensor.inputs) == 1 and tensor.inputs[0].op in ("Identity", "Cast"):
-        return constant_shape(tensor.inputs[0].inputs[0])
     value = constant_value(tensor)
     return None if value is None else tuple(value.shape)
 
@@ -108,18 +114,6 @@ def product(dims: list[Dim], ref: gs.Tensor) -> Dim:
         const *= d.const
         factors += d.factors(ref)
     return Dim(const, extra=tuple(factors))
-
-
-def anchor_of(name: str, anchors: set[str] | frozenset[str]) -> str | None:
-    """The anchor whose rewrite wrote the node `name`: GraphBuilder names what it adds ANCHOR/stem, and a
-    rewrite may keep the anchor itself; None when no anchor's. Prefixes are looked up, not scanned, so
-    this stays cheap when a pass rewrote thousands of nodes."""
-    while name:
-        if name in anchors:
-            return name
-        cut = name.rfind("/")
-        name = name[:cut] if cut > 0 else ""
-    return None
 
 
 class GraphBuilder:

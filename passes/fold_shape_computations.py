@@ -38,12 +38,14 @@ def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):
     out = node.outputs[0] if len(node.outputs) == 1 else None
     if out is None or out in graph.outputs or all(_continues(c, out) for c in out.outputs):
         return None
-    shapes = {t.name: tuple(t.shape) for t in graph.tensors().values()
-              if t.shape is not None and all(isinstance(d, int) and d >= 0 for d in t.shape)}
-    value = evaluate(out, shapes, int(graph.opset))
+    value = evaluate(out, _static_shape, int(graph.opset))
     if value is None or value.size > LARGEST:
         return None
     return Match((node,), out, value)
+
+
+def _static_shape(t: gs.Tensor) -> tuple | None:
+    return tuple(t.shape) if t.shape is not None and all(isinstance(d, int) and d >= 0 for d in t.shape) else None
 
 
 def _continues(consumer: gs.Node, t: gs.Tensor) -> bool:

@@ -30,26 +30,37 @@ class Match:
     before: tuple[int, ...]        # product of the strides before this layer, per spatial axis
 
 
-def _stride_into(t: gs.Tensor, rank: int, memo: dict) -> tuple[int, ...]:
-    """The product of strides between the graph's inputs and t, per spatial axis."""
-    if t.name in memo:
-        return memo[t.name]
-    if not t.inputs or not t.inputs[0].inputs:
-        memo[t.name] = (1,) * rank
-        return memo[t.name]
-    node = t.inputs[0]
-    if node.op in STRIDE_BREAKERS:
-        raise UnsupportedGraph(f"--dense: {node.op} '{node.name}' is not fully convolutional (make the head "
-                               f"convolutional first: --target fully-convolutional)")
-    found = {_stride_into(i, rank, memo) for i in node.inputs if i.name and i.inputs}
-    if len(found) > 1:
-        raise UnsupportedGraph(f"--dense: '{node.name}' joins tensors of different strides {sorted(found)}")
-    before = found.pop() if found else (1,) * rank
-    if node.op in WINDOWED:
-        strides = node.attrs.get("strides", [1] * rank)
-        before = tuple(b * s for b, s in zip(before, strides))
-    memo[t.name] = before
-    return before
+def _stride_into(root: gs.Tensor, rank: int, memo: dict) -> tuple[int, ...]:
+    """The product of strides between the graph's inputs and root, per spatial axis (an explicit stack:
+    a net can be thousands of layers deep)."""
+    pending = [root]
+    while pending:
+        t = pending[-1]
+        if t.name in memo:
+            pending.pop()
+            continue
+        if not t.inputs or not t.inputs[0].inputs:
+            memo[t.name] = (1,) * rank
+            pending.pop()
+            continue
+        node = t.inputs[0]
+        if node.op in STRIDE_BREAKERS:
+            raise UnsupportedGraph(f"--dense: {node.op} '{node.name}' is not fully convolutional (make the head "
+                                   f"convolutional first: --target fully-convolutional)")
+        todo = [i for i in node.inputs if i.name and i.inputs and i.name not in memo]
+        if todo:
+            pending.extend(todo)
+            continue
+        pending.pop()
+        found = {memo[i.name] for i in node.inputs if i.name and i.inputs}
+        if len(found) > 1:
+            raise UnsupportedGraph(f"--dense: '{node.name}' joins tensors of different strides {sorted(found)}")
+        before = found.pop() if found else (1,) * rank
+        if node.op in WINDOWED:
+            strides = node.attrs.get("strides", [1] * rank)
+            before = tuple(b * s for b, s in zip(before, strides))
+        memo[t.name] = before
+    return memo[root.name]
 
 
 def output_strides(graph: gs.Graph) -> tuple[int, ...]:

@@ -8,7 +8,10 @@ with the other axes at the exported size, and the sizes where the PyTorch forwar
 recorded as ground truth for `onnxport sizes`.
 
     python -m venv /tmp/exp && /tmp/exp/bin/pip install torch==2.13.0 monai onnx onnxscript
-    /tmp/exp/bin/python models/real_exports/make.py tests/data/real_exports
+    /tmp/exp/bin/python models/real_exports/make.py tests/data/real_exports [NET ...]
+
+With net names, only those are (re)made and their manifest entries replaced; the zoo's nets are listed
+in monai_zoo.py.
 
 Keras/TensorFlow nets come from make_keras.py (its own venv: TensorFlow's pins clash with torch's).
 """
@@ -24,11 +27,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fixtures import inputs, merge_manifest  # noqa: E402 (a sibling module: this runs as a script)
+from fixtures import inputs, merge_manifest  # noqa: E402 (sibling modules: this runs as a script)
+from monai_zoo import ZooNet, zoo  # noqa: E402
 
 OPSET = 17              # TorchScript exporter
 DYNAMO_OPSET = 18       # the dynamo exporter's lowest
 PROBE_UP_TO = 48
+MAX_BYTES = 2_000_000   # a fixture larger than this is a configuration too wide for the zoo
 
 
 class DepthIntoBatch(nn.Module):
@@ -66,6 +71,22 @@ class Decoder3d(nn.Module):
         return self.out(torch.relu(self.up(y)))
 
 
+class Generator3d(nn.Module):
+    """A DCGAN-style 3-D generator: a latent z of (N, 64, 1, 1, 1) up to 32^3 by four ConvTranspose3d."""
+
+    def __init__(self, latent: int = 64):
+        super().__init__()
+        widths = (latent, 32, 16, 8)
+        layers = []
+        for i, (cin, cout) in enumerate(zip(widths, widths[1:])):
+            layers += [nn.ConvTranspose3d(cin, cout, 4, 1 if i == 0 else 2, 0 if i == 0 else 1, bias=False),
+                       nn.BatchNorm3d(cout), nn.ReLU()]
+        self.body = nn.Sequential(*layers, nn.ConvTranspose3d(widths[-1], 1, 4, 2, 1), nn.Tanh())
+
+    def forward(self, z):
+        return self.body(z)
+
+
 def monai_nets() -> dict:
     from monai.networks.nets import UNETR, AttentionUnet, DynUNet, SegResNet, UNet
     return {
@@ -83,7 +104,8 @@ def monai_nets() -> dict:
 
 
 def nets() -> dict:
-    """name -> (builder, exported input shape, reference input shapes)."""
+    """name -> ZooNet: the hand-made nets and the first MONAI nets (as they were exported, weights as
+    initialised), then the zoo (monai_zoo.py: random norm statistics and biases)."""
     spec = {
         "monai_unet": ((1, 1, 32, 32, 32), [(1, 1, 16, 16, 16), (1, 1, 24, 16, 40), (2, 1, 16, 16, 16)]),
         "monai_dynunet": ((1, 1, 32, 32, 32), [(1, 1, 16, 16, 16), (1, 1, 24, 16, 40), (2, 1, 16, 16, 16)]),
@@ -95,51 +117,96 @@ def nets() -> dict:
         "decoder3d": ((1, 4, 4, 4, 4), [(1, 4, 3, 5, 6), (2, 4, 4, 4, 4), (3, 4, 2, 3, 1)]),
     }
     builders = {**monai_nets(), "depth_into_batch": DepthIntoBatch, "decoder3d": Decoder3d}
-    return {name: (builders[name], *spec[name]) for name in spec}
+    first = {name: ZooNet(builders[name], tuple(shape), tuple(map(tuple, refs)), randomise=False)
+             for name, (shape, refs) in spec.items()}
+    latent = {"dcgan3d_generator": ZooNet(Generator3d, exported=(1, 64, 1, 1, 1),
+                                          references=((2, 64, 1, 1, 1), (1, 64, 2, 1, 3)))}
+    return {**first, **latent, **zoo()}
 
 
-def run(net: nn.Module, x: np.ndarray) -> np.ndarray:
+def randomise(net: nn.Module, seed: int = 0) -> None:
+    """Norm statistics and affine parameters, and biases left at zero, made random and non-trivial, so a
+    rewrite that drops or misplaces one shows in the outputs."""
+    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        return net(torch.from_numpy(x)).numpy()
+        for module in net.modules():
+            for name, t in list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False)):
+                if not t.is_floating_point() or t.numel() == 0:
+                    continue
+                noise = torch.randn(t.shape, generator=g)
+                if name == "running_var":
+                    t.copy_(0.5 + torch.rand(t.shape, generator=g))
+                elif name == "running_mean":
+                    t.copy_(0.2 * noise)
+                elif bool(torch.all(t == 1)):
+                    t.copy_(1 + 0.2 * noise)
+                elif bool(torch.all(t == 0)):
+                    t.copy_(0.1 * noise)
 
 
-def runs_at(net: nn.Module, shape) -> bool:
-    try:
-        run(net, np.zeros(shape, np.float32))
-        return True
-    except (RuntimeError, ValueError, IndexError, AssertionError):
-        return False
+def feeds(z: ZooNet, shape, seed: int) -> dict[str, np.ndarray]:
+    """The net's inputs at this shape: x seeded normal, timesteps valid indices (0..999), one per item."""
+    out = {"x": inputs(shape, seed)}
+    for name in z.extra_inputs:
+        out[name] = np.random.default_rng(seed).integers(0, 1000, size=(shape[0],)).astype(np.int64)
+    return out
 
 
-def accepted_sizes(net: nn.Module, exported) -> dict[str, list[int]]:
-    """Per spatial axis: the sizes 1..PROBE_UP_TO at which PyTorch runs the net, the others as exported."""
-    found = {}
-    for axis in range(2, len(exported)):
-        shape = list(exported)
-        found[str(axis)] = [n for n in range(1, PROBE_UP_TO + 1)
-                            if runs_at(net, shape[:axis] + [n] + shape[axis + 1:])]
-    return found
+def run(net: nn.Module, given: dict[str, np.ndarray]) -> list[np.ndarray]:
+    with torch.no_grad():
+        out = net(*(torch.from_numpy(v) for v in given.values()))
+    return [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
 
 
-def export(net: nn.Module, shape, path: Path, *, dynamo: bool, dynamic: bool) -> bool:
-    x = torch.from_numpy(inputs(shape, 0))
-    rank = len(shape)
+def probe_range(z: ZooNet) -> int:
+    return max(PROBE_UP_TO, max(z.exported[2:], default=0))
+
+
+def accepted_sizes(net: nn.Module, z: ZooNet) -> tuple[dict, dict]:
+    """Per spatial axis: the sizes 1..probe at which PyTorch runs the net, the others as exported, and the
+    output shapes it gives there ('2x1x16x16x16;2x8' for two outputs)."""
+    found, shapes = {}, {}
+    for axis in range(2, len(z.exported)) if z.dynamic_spatial else ():
+        found[str(axis)], shapes[str(axis)] = [], {}
+        for n in range(1, probe_range(z) + 1):
+            shape = list(z.exported)
+            shape[axis] = n
+            try:
+                outs = run(net, feeds(z, shape, 0))
+            except (RuntimeError, ValueError, IndexError, AssertionError):
+                continue
+            found[str(axis)].append(n)
+            shapes[str(axis)][str(n)] = ";".join("x".join(map(str, o.shape)) for o in outs)
+    return found, shapes
+
+
+def export(net: nn.Module, z: ZooNet, path: Path, *, dynamo: bool, dynamic: bool) -> bool:
+    args = tuple(torch.from_numpy(v) for v in feeds(z, z.exported, 0).values())
+    names = ["x", *z.extra_inputs]
+    outputs = len(run(net, feeds(z, z.exported, 0)))
+    output_names = ["y"] + [f"y{k}" for k in range(1, outputs)]
+    rank = len(z.exported)
+    spatial = range(2, rank) if z.dynamic_spatial else ()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if dynamo:
-                dims = {0: torch.export.Dim.AUTO, **{a: torch.export.Dim.AUTO for a in range(2, rank)}}
-                torch.onnx.export(net, (x,), str(path), dynamo=True, opset_version=DYNAMO_OPSET,
-                                  input_names=["x"], output_names=["y"],
-                                  dynamic_shapes={"x": dims} if dynamic else None, verbose=False)
+                auto = torch.export.Dim.AUTO
+                dims = {"x": {0: auto, **{a: auto for a in spatial}}, **{n: {0: auto} for n in z.extra_inputs}}
+                torch.onnx.export(net, args, str(path), dynamo=True, opset_version=DYNAMO_OPSET,
+                                  input_names=names, output_names=output_names,
+                                  dynamic_shapes=dims if dynamic else None, verbose=False)
             else:
-                names = {0: "N", **{a: "DHW"[a - 2] if rank == 5 else f"S{a}" for a in range(2, rank)}}
-                torch.onnx.export(net, (x,), str(path), dynamo=False, opset_version=OPSET, input_names=["x"],
-                                  output_names=["y"], dynamic_axes={"x": names} if dynamic else None)
+                axes = {"x": {0: "N", **{a: "DHW"[a - 2] if rank == 5 else f"S{a}" for a in spatial}},
+                        **{n: {0: "N"} for n in z.extra_inputs}}
+                torch.onnx.export(net, args, str(path), dynamo=False, opset_version=OPSET, input_names=names,
+                                  output_names=output_names, dynamic_axes=axes if dynamic else None)
         model = onnx.load(str(path))            # the dynamo exporter writes weights beside: keep one file
         path.with_name(path.name + ".data").unlink(missing_ok=True)
         onnx.save(model, str(path))
         onnx.checker.check_model(str(path))
+        if path.stat().st_size > MAX_BYTES:
+            raise ValueError(f"{path.stat().st_size} bytes, over the {MAX_BYTES}-byte fixture limit")
         return True
     except Exception as e:  # noqa: BLE001 - an exporter that cannot take this net is recorded and skipped
         print(f"  {path.name}: not exported ({type(e).__name__}: {str(e).splitlines()[0][:160]})")
@@ -147,30 +214,46 @@ def export(net: nn.Module, shape, path: Path, *, dynamo: bool, dynamic: bool) ->
         return False
 
 
-def main(folder: str) -> None:
+def make(name: str, z: ZooNet, out: Path) -> dict:
+    torch.manual_seed(0)
+    net = z.build().eval()
+    if z.randomise:
+        randomise(net)
+    print(name, flush=True)
+    arrays, shapes = {}, [z.exported, *z.references]
+    for i, shape in enumerate(shapes):
+        given = feeds(z, shape, i)
+        for k, (key, value) in enumerate(given.items()):
+            arrays[f"x{i}" if k == 0 else f"x{i}.{key}"] = value
+        for k, value in enumerate(run(net, given)):
+            arrays[f"y{i}" if k == 0 else f"y{i}.{k}"] = value
+    np.savez_compressed(out / f"{name}.npz", **arrays)
+    files = {}
+    for exporter in ("torchscript", "dynamo"):
+        for kind in ("fixed", "dynamic"):
+            path = out / f"{name}.{exporter}.{kind}.onnx"
+            if export(net, z, path, dynamo=exporter == "dynamo", dynamic=kind == "dynamic"):
+                files[f"{exporter}.{kind}"] = path.name
+    accepted, output_shapes = accepted_sizes(net, z)
+    entry = {"framework": f"torch {torch.__version__}", "exported": list(z.exported),
+             "references": [list(s) for s in shapes], "files": files, "accepted": accepted,
+             "probe_up_to": probe_range(z)}
+    if z.randomise:           # the zoo's fields (the first nets' entries stay as they were made)
+        entry.update({"output_shapes": output_shapes, "extra_inputs": dict(z.extra_inputs),
+                      "outputs": len(run(net, feeds(z, z.exported, 0))), "dynamic_spatial": z.dynamic_spatial})
+    return entry
+
+
+def main(folder: str, names: list[str]) -> None:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    manifest = {}
-    for name, (build, exported, references) in nets().items():
-        torch.manual_seed(0)
-        net = build().eval()
-        print(name)
-        arrays, shapes = {}, [exported] + references
-        for i, shape in enumerate(shapes):
-            x = inputs(shape, i)
-            arrays[f"x{i}"], arrays[f"y{i}"] = x, run(net, x)
-        np.savez(out / f"{name}.npz", **arrays)
-        files = {}
-        for exporter in ("torchscript", "dynamo"):
-            for kind in ("fixed", "dynamic"):
-                path = out / f"{name}.{exporter}.{kind}.onnx"
-                if export(net, exported, path, dynamo=exporter == "dynamo", dynamic=kind == "dynamic"):
-                    files[f"{exporter}.{kind}"] = path.name
-        manifest[name] = {"framework": f"torch {torch.__version__}", "exported": list(exported),
-                          "references": [list(s) for s in shapes], "files": files,
-                          "accepted": accepted_sizes(net, list(exported)), "probe_up_to": PROBE_UP_TO}
+    table = nets()
+    unknown = set(names) - set(table)
+    if unknown:
+        raise SystemExit(f"unknown nets: {sorted(unknown)}")
+    manifest = {name: make(name, z, out) for name, z in table.items() if not names or name in names}
     merge_manifest(out, manifest)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/real_exports")
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/real_exports", sys.argv[2:])

@@ -1,0 +1,146 @@
+"""The zoo matrix: every command on every real export (tests/data/real_exports), in fresh processes.
+
+For each exported file: `convert` (default), `convert --target no-conv3d,no-pool3d,no-convtranspose,
+no-resize5d`, `convert --target PROFILE` for each runtime profile, `sizes`, `strip-sizes` (fixed exports)
+and `verify` of the original against its default conversion. Each cell is one of
+  pass     exit 0
+  refuse   exit 1 or 2 with one line on stderr naming why (the contract for what cannot be done)
+  fail     a traceback, a multi-line error, a timeout, or any other exit
+with its wall time and the peak memory of that command's process alone (the kernel's accounting of
+the child, via os.wait4). Prints one row per file and the totals, and with --json/--markdown writes them.
+
+    python benchmarks/zoo.py [--jobs 2] [--only monai_basicunet] [--commands convert,sizes] [--markdown docs/zoo.md]
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "data" / "real_exports"
+LOWER_ALL = "no-conv3d,no-pool3d,no-convtranspose,no-resize5d"
+TIMEOUT_S = 120
+
+
+def profiles() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "converter" / "runtime_profiles").glob("*.toml"))
+
+
+def commands(path: Path, tmp: Path, wanted: set[str] | None) -> dict[str, list[str]]:
+    out = str(tmp / "out.onnx")
+    found = {
+        "convert": ["convert", str(path), "-o", out, "--force"],
+        "lower-all": ["convert", str(path), "-o", out, "--force", "--target", LOWER_ALL],
+        **{f"profile:{p}": ["convert", str(path), "-o", out, "--force", "--target", p] for p in profiles()},
+        "sizes": ["sizes", str(path)],
+    }
+    if ".fixed." in path.name:
+        found["strip-sizes"] = ["strip-sizes", str(path), "-o", out, "--force"]
+    found["verify"] = ["verify", str(path), str(tmp / "converted.onnx")]
+    return {k: v for k, v in found.items() if wanted is None or k.split(":")[0] in wanted or k in wanted}
+
+
+def run_one(args: list[str]) -> dict:
+    """One command in a fresh process: outcome, seconds, peak MiB of that process alone."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *args], stdout=out, stderr=err,
+                                cwd=ROOT)
+        deadline = start + TIMEOUT_S
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        seconds = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read().decode(errors="replace").strip()
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    if seconds > TIMEOUT_S:
+        outcome, why = "fail", f"timeout after {TIMEOUT_S} s"
+    elif code == 0:
+        outcome, why = "pass", ""
+    elif code in (1, 2) and len(lines) <= 1 and "Traceback" not in stderr:
+        outcome, why = "refuse", lines[0] if lines else "(exit 1: see the report)"
+    else:
+        outcome, why = "fail", (lines[-1] if lines else f"exit {code}")[:300]
+    return {"outcome": outcome, "code": code, "seconds": round(seconds, 2),
+            "peak_mib": round(usage.ru_maxrss / 1024, 1), "why": why}
+
+
+def run_file(path: Path, wanted: set[str] | None) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        results = {}
+        for key, args in commands(path, tmp, wanted).items():
+            if key == "verify":
+                made = run_one(["convert", str(path), "-o", str(tmp / "converted.onnx"), "--no-verify", "--force"])
+                if made["outcome"] != "pass":
+                    results[key] = {**made, "outcome": "skip", "why": "no converted model to verify"}
+                    continue
+            results[key] = run_one(args)
+    return results
+
+
+def exports(only: list[str] | None) -> list[Path]:
+    manifest = json.loads((FIXTURES / "manifest.json").read_text())
+    return [FIXTURES / f for net, info in sorted(manifest.items()) if not only or net in only
+            for _, f in sorted(info["files"].items())]
+
+
+def markdown(matrix: dict[str, dict]) -> str:
+    keys = list(dict.fromkeys(k for row in matrix.values() for k in row))
+    lines = ["| export | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for name, row in matrix.items():
+        cells = []
+        for k in keys:
+            r = row.get(k)
+            cells.append("" if r is None else f"{r['outcome']} {r['seconds']:.1f}s")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--only", help="comma-separated net names (manifest keys)")
+    ap.add_argument("--commands", help="comma-separated: convert,lower-all,profile,sizes,strip-sizes,verify")
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--markdown", type=Path)
+    args = ap.parse_args()
+    files = exports(args.only.split(",") if args.only else None)
+    wanted = set(args.commands.split(",")) if args.commands else None
+    print(f"{len(files)} exports, {args.jobs} job(s), load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPU(s)")
+    matrix = {}
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        for path, row in zip(files, pool.map(lambda p: run_file(p, wanted), files)):
+            matrix[path.name] = row
+            print(f"{path.name}")
+            for key, r in row.items():
+                print(f"  {key:20s} {r['outcome']:7s} {r['seconds']:6.1f}s {r['peak_mib']:7.0f} MiB  {r['why'][:160]}")
+    totals = Counter(r["outcome"] for row in matrix.values() for r in row.values())
+    worst_s = max((r["seconds"], name, k) for name, row in matrix.items() for k, r in row.items())
+    worst_mib = max((r["peak_mib"], name, k) for name, row in matrix.items() for k, r in row.items())
+    print(f"totals: {dict(totals)}; slowest {worst_s[0]:.1f} s ({worst_s[1]} {worst_s[2]}); "
+          f"largest {worst_mib[0]:.0f} MiB ({worst_mib[1]} {worst_mib[2]})")
+    if args.json:
+        args.json.write_text(json.dumps({"matrix": matrix, "totals": dict(totals)}, indent=1) + "\n")
+    if args.markdown:
+        args.markdown.write_text(markdown(matrix) + "\n")
+
+
+if __name__ == "__main__":
+    main()
