@@ -1,8 +1,9 @@
 """The zoo matrix: every command on every real export (tests/data/real_exports), in fresh processes.
 
-For each exported file: `convert` (default), `convert --target no-conv3d,no-pool3d,no-convtranspose,
-no-resize5d`, `convert --target PROFILE` for each runtime profile, `sizes`, `strip-sizes` (fixed exports)
-and `verify` of the original against its default conversion. Each cell is one of
+For each exported file: `convert` (default), `sizes`, `strip-sizes` (fixed exports) and `verify` of the
+original against its default conversion; on each net's primary export (TorchScript, dynamic axes, where
+there is one) also `convert --target no-conv3d,no-pool3d,no-convtranspose,no-resize5d` and `convert
+--target PROFILE` for each runtime profile. Each cell is one of
   pass     exit 0
   refuse   exit 1 or 2 with one line on stderr naming why (the contract for what cannot be done)
   fail     a traceback, a multi-line error, a timeout, or any other exit
@@ -34,26 +35,30 @@ def profiles() -> list[str]:
     return sorted(p.stem for p in (ROOT / "converter" / "runtime_profiles").glob("*.toml"))
 
 
-def commands(path: Path, tmp: Path, wanted: set[str] | None) -> dict[str, list[str]]:
+def commands(path: Path, tmp: Path, wanted: set[str] | None, primary: bool) -> dict[str, list[str]]:
+    """The commands run on one export; the target and profile conversions on each net's primary export
+    only (primary_exports), the others on every export."""
     out = str(tmp / "out.onnx")
-    found = {
-        "convert": ["convert", str(path), "-o", out, "--force"],
-        "lower-all": ["convert", str(path), "-o", out, "--force", "--target", LOWER_ALL],
-        **{f"profile:{p}": ["convert", str(path), "-o", out, "--force", "--target", p] for p in profiles()},
-        "sizes": ["sizes", str(path)],
-    }
+    found = {"convert": ["convert", str(path), "-o", out, "--force"]}
+    if primary:
+        found["lower-all"] = ["convert", str(path), "-o", out, "--force", "--target", LOWER_ALL]
+        found.update({f"profile:{p}": ["convert", str(path), "-o", out, "--force", "--target", p] for p in profiles()})
+    found["sizes"] = ["sizes", str(path)]
     if ".fixed." in path.name:
         found["strip-sizes"] = ["strip-sizes", str(path), "-o", out, "--force"]
     found["verify"] = ["verify", str(path), str(tmp / "converted.onnx")]
     return {k: v for k, v in found.items() if wanted is None or k.split(":")[0] in wanted or k in wanted}
 
 
+CHECKOUT = ROOT          # --checkout: the onnxport checkout whose cli.py runs (a before/after comparison)
+
+
 def run_one(args: list[str]) -> dict:
     """One command in a fresh process: outcome, seconds, peak MiB of that process alone."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *args], stdout=out, stderr=err,
-                                cwd=ROOT)
+        proc = subprocess.Popen([sys.executable, str(CHECKOUT / "cli.py"), *args], stdout=out, stderr=err,
+                                cwd=CHECKOUT, env={**os.environ, "PYTHONPATH": str(CHECKOUT.parent)})
         deadline = start + TIMEOUT_S
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -81,11 +86,11 @@ def run_one(args: list[str]) -> dict:
             "peak_mib": round(usage.ru_maxrss / 1024, 1), "why": why}
 
 
-def run_file(path: Path, wanted: set[str] | None) -> dict:
+def run_file(path: Path, wanted: set[str] | None, primary: bool) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         results = {}
-        for key, args in commands(path, tmp, wanted).items():
+        for key, args in commands(path, tmp, wanted, primary).items():
             if key == "verify":
                 made = run_one(["convert", str(path), "-o", str(tmp / "converted.onnx"), "--no-verify", "--force"])
                 if made["outcome"] != "pass":
@@ -99,6 +104,14 @@ def exports(only: list[str] | None) -> list[Path]:
     manifest = json.loads((FIXTURES / "manifest.json").read_text())
     return [FIXTURES / f for net, info in sorted(manifest.items()) if not only or net in only
             for _, f in sorted(info["files"].items())]
+
+
+def primary_exports() -> set[str]:
+    """Per net, the export a user most likely has: TorchScript with dynamic axes, else the first there is."""
+    manifest = json.loads((FIXTURES / "manifest.json").read_text())
+    order = ("torchscript.dynamic", "tf2onnx.dynamic", "dynamo.dynamic", "torchscript.fixed", "dynamo.fixed",
+             "tf2onnx.fixed")
+    return {next(info["files"][k] for k in order if k in info["files"]) for info in manifest.values()}
 
 
 def markdown(matrix: dict[str, dict]) -> str:
@@ -120,13 +133,19 @@ def main() -> None:
     ap.add_argument("--commands", help="comma-separated: convert,lower-all,profile,sizes,strip-sizes,verify")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--checkout", type=Path, default=ROOT,
+                    help="an onnxport checkout to run instead of this one, in a folder named onnxport (the "
+                         "package's name), on this checkout's exports")
     args = ap.parse_args()
+    global CHECKOUT
+    CHECKOUT = args.checkout.resolve()
     files = exports(args.only.split(",") if args.only else None)
     wanted = set(args.commands.split(",")) if args.commands else None
     print(f"{len(files)} exports, {args.jobs} job(s), load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPU(s)")
     matrix = {}
+    primary = primary_exports()
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        for path, row in zip(files, pool.map(lambda p: run_file(p, wanted), files)):
+        for path, row in zip(files, pool.map(lambda p: run_file(p, wanted, p.name in primary), files)):
             matrix[path.name] = row
             print(f"{path.name}")
             for key, r in row.items():

@@ -69,6 +69,8 @@ class AxisSizes:
         if self.runs is None:
             return f"not analysed ({self.note})"
         parts = []
+        if self.bounded and not self.check.up_to:     # kept fixed: the exported size alone
+            return f"runs at {self.exported} only, as exported ({self.bounded})"
         if self.bounded:                       # checked on onnxruntime: only what ran is claimed
             ran = ", ".join(map(str, self.runs.singles)) or "none"
             parts.append(f"runs at {ran} of 1..{self.check.up_to} ({self.check.text()})")

@@ -14,8 +14,8 @@ import onnx
 
 from onnxport.converter.report_header import header
 from onnxport.converter import (admissible_sizes as admissible, graph_io, html_report, input_specs, inspection,
-                                model_io, output_paths, pipeline, run_plan, runtime, saved_data, shape_inference,
-                                size_edits, size_probe, verify as verify_mod)
+                                model_io, output_paths, pipeline, profiles, run_plan, runtime, saved_data,
+                                shape_inference, size_edits, size_probe, verify as verify_mod)
 from onnxport.converter.conversion import ConvertOptions, Plan, convert_model, first_sizes, resolve_options  # noqa: F401
 from onnxport.errors import BadArgument, BadInput, ResultError, TargetNotReached, VerificationMismatch, first_line
 from onnxport.converter.output_paths import Outputs
@@ -96,13 +96,20 @@ def convert(source: Source, output: str | os.PathLike, options: ConvertOptions =
                                           macs_at=first_sizes(loaded.model, verify_options.shapes, loaded.folder))
         if result.remaining and not allow_partial:
             result.verify_skipped = "the target is not reached"
-            nodes = ", ".join(f"'{v.node}'" for v in result.remaining[:3])
-            raise TargetNotReached(f"{len(result.remaining)} node(s) still violate the target ({nodes}"
-                                   f"{', ...' if len(result.remaining) > 3 else ''}); nothing written "
-                                   f"(--allow-partial writes it anyway)", result)
+            raise TargetNotReached(profiles.refusal(result.remaining, _fix_sizes_hint(loaded, options)), result)
         return _verified_write(loaded, converted, result, out, verify, verify_options, force, result.alignment,
                                verify_on)
     return _reporting(work, report_out, force)
+
+
+def _fix_sizes_hint(loaded, options: ConvertOptions) -> str | None:
+    """`--fix-sizes NAME=DIMS ...` for a model with free input sizes (none given): its fixed dims as they are,
+    the free ones at the first sizes verification would run it at (a size it is known to run at)."""
+    specs = input_specs.input_specs(loaded.model)
+    if options.fix_sizes or all(isinstance(d, int) and d > 0 for s in specs for d in s.dims):
+        return None
+    sizes = first_sizes(loaded.model, {}, loaded.folder)
+    return " ".join(f"--fix-sizes {name}={'x'.join(map(str, dims))}" for name, dims in sizes.items())
 
 
 def _reporting(work, report_out: ReportOutputs, force: bool):
@@ -242,9 +249,42 @@ def strip_sizes(source: Source, output: str | os.PathLike, *, inputs_: list[str]
     report_out = _claim_pages(outputs, report, None)
 
     def work():
-        freed, result = size_edits.strip(loaded.model, inputs_, axes, loaded.folder)
-        return _verified_write(loaded, freed, result, out, verify, verify_options, force)
+        keep: dict = {}
+        while True:                 # a freed dim whose own check fails stays fixed, named, and the rest is tried again
+            freed, result = size_edits.strip(loaded.model, inputs_, axes, loaded.folder, keep=keep)
+            if not verify or axes is not None:
+                break
+            result.verification = verify_models(loaded.model, freed, verify_options, folders=(loaded.folder,) * 2)
+            failed = _failed_freed_dim(result.verification, result.freed)
+            if failed is None:
+                break
+            keep[failed[0]] = failed[1]
+        return _verified_write(loaded, freed, result, out, verify and result.verification is None, verify_options,
+                               force, checked=result.verification)
     return _reporting(work, report_out, force)
+
+
+def _failed_freed_dim(result: VerifyResult, freed: dict) -> tuple[tuple[str, int], str] | None:
+    """((input, axis), why) for the first freed dim whose own check failed (batch 2, or a next size),
+    when every run at the exported sizes passed; None otherwise."""
+    for run in result.runs:
+        if run.ok:
+            continue
+        why = run.failure or next((f"{o.name}: {o.note or 'differs'}" for o in run.outputs if not o.ok), "differs")
+        if run.why.startswith("batch 2"):
+            name = next((n for n, dims in freed.items() if 0 in dims), None)
+            return ((name, 0), f"the freed model fails its batch-2 check ({_first_line_of(why)})") if name else None
+        for name, dims in freed.items():
+            for axis in dims:
+                if run.why.startswith(f"{name} axis {axis} at "):
+                    return (name, axis), f"the freed model fails at {run.why.split(',')[0]} ({_first_line_of(why)})"
+        return None
+    return None
+
+
+def _first_line_of(text: str, limit: int = 160) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[:limit - 3] + "..."
 
 
 def fix_sizes(source: Source, output: str | os.PathLike, shapes_: dict, *, verify: bool = True,
@@ -263,12 +303,12 @@ def fix_sizes(source: Source, output: str | os.PathLike, shapes_: dict, *, verif
 
 
 def _verified_write(loaded, model, report, out, verify, options, force, alignment=verify_mod.Alignment(),
-                    verify_on: str | None = None):
+                    verify_on: str | None = None, checked: VerifyResult | None = None):
     """Verify `model` against what was loaded (on onnxruntime, then on the runtime `verify_on` too), then
-    write it atomically; nothing is written on a mismatch."""
-    if verify:
-        report.verification = verify_models(loaded.model, model, options, alignment,
-                                            (loaded.folder, loaded.folder))
+    write it atomically; nothing is written on a mismatch. checked: a verification already run on it."""
+    if verify or checked is not None:
+        report.verification = checked or verify_models(loaded.model, model, options, alignment,
+                                                       (loaded.folder, loaded.folder))
         if not report.verification.ok:
             raise VerificationMismatch(f"the result is not equivalent: {report.verification.summary()}; "
                                        f"nothing written", report)

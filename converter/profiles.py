@@ -66,7 +66,7 @@ class Profile:
     op_versions_source: str = ""
 
     def violations(self, graph: gs.Graph) -> list[Violation]:
-        found = [Violation(t.name, "graph input", f"symbolic sizes {list(t.shape)} (fix them: --fix-sizes)",
+        found = [Violation(t.name, "graph input", f"symbolic sizes {list(t.shape)}, and the runtime takes fixed ones",
                            self.static_inputs)
                  for t in graph.inputs if self.static_inputs and not _static(t)]
         if self.max_opset is not None and int(graph.opset) > self.max_opset:
@@ -98,6 +98,22 @@ class Profile:
     def forbids(self, node: gs.Node) -> bool:
         """Whether the runtime cannot run this node as it is (convert lowers such ConvTransposes)."""
         return bool(self.node_violations(node))
+
+
+def refusal(remaining: list[Violation], fix_sizes: str | None) -> str:
+    """One line for a target not reached: each remaining kind of node with why (nodes named, a few per
+    kind), and the flag that fixes it: --fix-sizes (sizes given, where free sizes are the cause or shape
+    arithmetic would fold away), else none but --allow-partial."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for v in remaining:
+        groups.setdefault((v.op, v.why), []).append(v.node)
+    parts = []
+    for (op, why), nodes in groups.items():
+        named = ", ".join(f"'{n}'" for n in nodes[:3]) + (f" and {len(nodes) - 3} more" if len(nodes) > 3 else "")
+        parts.append(f"{op} {named}: {why}")
+    fix = f"{fix_sizes} fixes the input sizes (and folds the shape arithmetic); " if fix_sizes else ""
+    return (f"{len(remaining)} node(s) still violate the target: {'; '.join(parts)}; nothing written ({fix}"
+            f"--allow-partial writes it anyway)")
 
 
 def _static(t: gs.Tensor) -> bool:

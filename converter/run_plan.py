@@ -45,7 +45,7 @@ class Sizes:
 @dataclass
 class Plan:
     runs: list[list[Sizes]] = field(default_factory=list)        # per run: alternatives, in order
-    batch_check: tuple[str, Sizes] | None = None                 # (input, batch-2 sizes) B frees
+    batch_check: tuple[tuple[str, ...], Sizes] | None = None     # (inputs, batch-2 sizes) B frees the batch of
     batch_skipped: str = ""                                      # why the batch-2 check cannot run
     shape_checks: list[tuple[Sizes, dict]] = field(default_factory=list)    # sizes, predicted output shapes
 
@@ -270,15 +270,15 @@ def _freed_checks(result: Plan, graph_a, analysis: list[admissible_sizes.AxisSiz
     if len(fixed) != len(specs_a):
         return
     static = admissible_sizes.static_shapes(graph_a, {k: list(v) for k, v in fixed.items()}) or {}
-    for name, axis in freed:
-        if axis == 0:
-            x = next(t for t in graph_a.inputs if t.name == name)
-            why = batch_independence.coupling(graph_a, static, x)
-            doubled = {**fixed, name: (2,) + fixed[name][1:]}
-            if why is None:
-                result.batch_check = (name, Sizes(doubled, "batch 2 against two batch-1 runs stacked"))
-            else:
-                result.batch_skipped = f"batch 2 not checked: {why}"
+    batched = [name for name, axis in freed if axis == 0]          # every input whose batch is freed
+    if batched:
+        images = [t for t in graph_a.inputs if t.name in batched and len(fixed[t.name]) >= 3]
+        why = next((w for w in (batch_independence.coupling(graph_a, static, x) for x in images) if w), None)
+        doubled = {**fixed, **{name: (2,) + fixed[name][1:] for name in batched}}
+        if why is None:
+            result.batch_check = (tuple(batched), Sizes(doubled, "batch 2 against two batch-1 runs stacked"))
+        else:
+            result.batch_skipped = f"batch 2 not checked: {why}"
     outputs = {t.name: static[t.name] for t in graph_a.outputs if t.name in static}
     for a in analysis:
         if (a.input, a.axis) not in freed or a.role != "spatial" or a.runs is None or not a.complete:

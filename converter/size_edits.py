@@ -86,11 +86,19 @@ def choose(model: onnx.ModelProto, names: list[str] | None, axes: list[int] | No
         if name not in specs:
             raise BadArgument(f"--input {name}: not a graph input (inputs: {', '.join(specs) or 'none'})")
     chosen = {}
+    floating = {n: np.issubdtype(onnx.helper.tensor_dtype_to_np_dtype(s.elem_type), np.floating) for n, s in specs.items()}
+    images = [n for n, s in specs.items() if len(s.dims) >= 3 and floating[n]]
+    batch = {specs[n].dims[0] for n in images}
     for name, spec in specs.items():
         rank = len(spec.dims)
         if names and name not in names:
             continue
-        if not names and (rank < 3 or not np.issubdtype(onnx.helper.tensor_dtype_to_np_dtype(spec.elem_type), np.floating)):
+        if not names and name not in images:
+            # a feature vector (N, F) frees its batch; another input that carries the images' batch
+            # (a diffusion net's timesteps, one per item) frees it with them
+            if rank >= 1 and ((rank == 2 and floating[name] and not images) or (images and spec.dims[0] in batch
+                                                                                and axes is None)):
+                chosen[name] = [0]
             continue
         wanted = axes if axes is not None else [0] + spatial.get(name, list(range(2, rank)))
         bad = [a for a in wanted if not -rank <= a < rank]
@@ -104,21 +112,26 @@ def choose(model: onnx.ModelProto, names: list[str] | None, axes: list[int] | No
 
 def _names(chosen: dict[str, list[int]], spatial: dict[str, list[int]]) -> dict[str, dict[int, str]]:
     """N for the batch, D/H/W (or L, H/W) for the spatial axes in order, prefixed when several inputs."""
-    prefix = len(chosen) > 1
+    prefix = sum(1 for axes in chosen.values() if any(a != 0 for a in axes)) > 1
     names = {}
     for name, axes in chosen.items():
         order = spatial.get(name, [])
         letters = SPATIAL_NAMES.get(len(order), [f"S{i}" for i in range(len(order))])
         names[name] = {}
         for a in axes:
-            base = "N" if a == 0 else (letters[order.index(a)] if a in order else f"A{a}")
+            if a == 0:                              # one batch for every input: N
+                names[name][a] = "N"
+                continue
+            base = letters[order.index(a)] if a in order else f"A{a}"
             names[name][a] = f"{name}_{base}" if prefix else base
     return names
 
 
-def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int] | None = None, folder=None):
+def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int] | None = None, folder=None,
+          keep: dict | None = None):
     """(model with the chosen sizes free, SizesReport). A pinned dim stays fixed (the report says why),
-    unless the user named it in `axes`: then UnsupportedGraph names the node that pins it."""
+    unless the user named it in `axes`: then UnsupportedGraph names the node that pins it. keep: further
+    (input, axis) -> why, to leave fixed (dims whose check failed once freed)."""
     graph = graph_io.to_graph(model, folder)
     shape_inference.annotate(graph)
     analysed = admissible_sizes.admissible_sizes(graph)
@@ -127,11 +140,18 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
         if a.role == "spatial":
             spatial.setdefault(a.input, []).append(a.axis)
     chosen = choose(model, names, axes, spatial)
+    exported = {t.name: list(t.shape) for t in graph.inputs
+                if t.shape is not None and all(isinstance(d, int) and d > 0 for d in t.shape)}
     static = {n: list(t.shape) for n, t in graph.tensors().items()
               if t.shape is not None and all(isinstance(d, int) for d in t.shape)}
+    static = {**(admissible_sizes.static_shapes(graph, exported) or {}), **static}     # past computed pads too
     kept = {(a.input, a.axis): _why_pinned(a) for a in analysed
             if a.axis in chosen.get(a.input, []) and (a.runs is None or a.pinned)}
+    kept.update(keep or {})
     while True:                     # a freed dim the symbolic dims pin stays fixed too
+        batch_kept = next((why for (n, a), why in kept.items() if a == 0), None)
+        if batch_kept is not None:  # one batch for every input: kept for one, kept for all
+            kept.update({(n, 0): batch_kept for n, ax in chosen.items() if 0 in ax and (n, 0) not in kept})
         freed = {n: [a for a in ax if (n, a) not in kept] for n, ax in chosen.items()}
         pins = {k: v for k, v in propagate(graph, static, freed).pins.items() if k not in kept}
         pins.update(_lost_batches(graph, static, freed))
@@ -154,6 +174,9 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
     for r in reports:
         if r.skipped:
             node, why = r.skipped[0]
+            spatial_freed = {(n, a): f"'{node}' pins it ({why})" for n, ax in freed.items() for a in ax if a != 0}
+            if axes is None and spatial_freed:      # keep the spatial sizes, free what remains (the batch)
+                return strip(model, names, axes, folder, keep={**(keep or {}), **spatial_freed})
             raise UnsupportedGraph(f"cannot free the sizes: '{node}' pins them ({why})")
     _declare_outputs(graph)
     report = SizesReport(freed={n: dict(d) for n, d in dim_names.items() if d},

@@ -39,6 +39,7 @@ class Check:
 
     up_to: int                              # every length 1..up_to was run (fewer than asked: budget)
     ran: frozenset[int]                     # lengths where the model ran
+    reference: dict                         # the input sizes the other axes were held at
     misshaped: tuple[int, ...] = ()         # ran, with output shapes other than the analysis predicts
     stopped: str = ""                       # why fewer lengths were run than asked
 
@@ -47,7 +48,7 @@ class Check:
 
     def to_dict(self) -> dict:
         return {"up_to": self.up_to, "ran": sorted(self.ran), "misshaped": list(self.misshaped),
-                "stopped": self.stopped}
+                "stopped": self.stopped, "reference": self.reference}
 
 
 def check(model: onnx.ModelProto, rows: list[AxisSizes], folder: Path | None = None, up_to: int = UP_TO,
@@ -58,18 +59,24 @@ def check(model: onnx.ModelProto, rows: list[AxisSizes], folder: Path | None = N
         return rows
     runner, why_not = _runner(model, spatial, folder)
     if runner is None:
-        return [replace(a, note_check=why_not) if a in spatial else a for a in rows]
+        return [(_kept(a, why_not) if a.exported is not None else replace(a, note_check=why_not))
+                if a in spatial else a for a in rows]
     reference = _reference(runner, spatial[0].reference)
     if reference is None:
         why = "not checked on onnxruntime: it runs at none of the reference sizes tried"
         return [replace(a, note_check=why) if a in spatial else a for a in rows]
     deadline = time.monotonic() + budget_s
-    checked = {}
-    for a in spatial:
-        if a.exported is not None and not runner.frees(a):
-            continue                                 # strip-sizes keeps it fixed: only the exported size runs
-        checked[id(a)] = _check_axis(runner, a, reference, up_to, deadline)
-    return [_combined(a, checked[id(a)]) if id(a) in checked else a for a in rows]
+    checked = {id(a): _check_axis(runner, a, reference, up_to, deadline) for a in spatial if runner.frees(a)}
+    return [_combined(a, checked[id(a)]) if id(a) in checked else _kept(a) if a in spatial else a for a in rows]
+
+
+def _kept(a: AxisSizes, why: str = "") -> AxisSizes:
+    """An axis the export fixes and strip-sizes keeps fixed (or cannot free at all): it runs at its
+    exported size, nothing else is claimed (what the analysis finds for other sizes is said, as the reason)."""
+    exported = SizeSet.of([Progression(a.exported, 0)])
+    why = f"{why or 'strip-sizes keeps it fixed'}; the analysis: {a.text()}"
+    return replace(a, runs=exported if a.exported in a.runs else SizeSet(), lossless=SizeSet(), bounded=why,
+                   check=Check(0, frozenset(), a.reference))
 
 
 def _reference(runner: "_Runner", held: dict) -> tuple[dict, dict] | None:
@@ -126,7 +133,7 @@ def _runner(model, spatial: list[AxisSizes], folder) -> tuple[_Runner | None, st
         freed, report = size_edits.strip(model, folder=folder)
         return _Runner(freed, folder, {n: set(d) for n, d in report.freed.items()}), ""
     except OnnxportError as e:
-        return None, f"not checked on onnxruntime: strip-sizes cannot free it ({e})"
+        return None, f"strip-sizes cannot free it ({e})"
     except Exception as e:  # noqa: BLE001 - a model onnxruntime cannot load is checked nowhere
         return None, f"not checked on onnxruntime: it does not load there ({first_line(e, 160)})"
 
@@ -145,10 +152,10 @@ def _check_axis(runner: _Runner, a: AxisSizes, held: tuple[dict, dict], up_to: i
         if got is None:
             continue
         ran.add(n)
-        predicted = a.output_shapes(n, base) if reference == a.reference else None
+        predicted = a.output_shapes(n, base) if reference == a.reference and a.complete else None
         if predicted is not None and any(got.get(k) != v for k, v in predicted.items()):
             misshaped.append(n)
-    return Check(last, frozenset(ran), tuple(misshaped), stopped)
+    return Check(last, frozenset(ran), reference, tuple(misshaped), stopped)
 
 
 def _combined(a: AxisSizes, c: Check) -> AxisSizes:

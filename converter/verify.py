@@ -357,12 +357,12 @@ def _freed_checks(planned, runner_a, session_b, pairing, specs, seed, tolerance,
     """The batch-2 and next-size checks of dims the second model frees (converter.run_plan)."""
     checks = []
     if planned.batch_check is not None:
-        name, doubled = planned.batch_check
-        single = {**doubled.shapes, name: (1,) + tuple(doubled.shapes[name][1:])}
+        names, doubled = planned.batch_check
+        single = {**doubled.shapes, **{n: (1,) + tuple(doubled.shapes[n][1:]) for n in names}}
         halves = [inputs_mod.random_feeds(specs, single, seed + 100 + i) for i in range(2)]
         refs = [runner_a.run(None, h) for h in halves]
         stacked_ref = [np.concatenate(pair, axis=0) for pair in zip(*refs)]
-        feeds = {k: np.concatenate([h[k] for h in halves], axis=0) if k == name else halves[0][k] for k in halves[0]}
+        feeds = {k: np.concatenate([h[k] for h in halves], axis=0) if k in names else halves[0][k] for k in halves[0]}
         checks.append(_check_run(session_b, stacked_ref, pairing, feeds, doubled, tolerance, alignment))
     for sizes_, predicted in planned.shape_checks:
         run = RunCheck({k: list(v) for k, v in sizes_.shapes.items()}, why=sizes_.why)

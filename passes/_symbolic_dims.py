@@ -71,16 +71,29 @@ def propagate(graph: gs.Graph, static: dict[str, list[int]], freed: dict[str, li
     for node in graph.nodes:
         if any(result.symbolic(t.name) for t in node.inputs if t.name):
             _step(node, result, static)
+            _pin_where_lost(node, result, static)
     return result
+
+
+def _pin_where_lost(node: gs.Node, result: SymbolicDims, static: dict) -> None:
+    """A freed dim that reaches a node whose outputs the rules could not describe cannot be followed past
+    it: nothing downstream would be rewritten for it, so it stays fixed (pinned there)."""
+    if node.op in ("Shape", "Size") or all(t.name in result.dims for t in node.outputs if t.name in static):
+        return
+    atoms = [f for t in node.inputs if t.name in result.dims for d in result.dims[t.name] for f in d
+             if isinstance(f, Atom)]
+    _pin(result, atoms, node, "cannot be followed (the freed sizes are lost there)")
 
 
 def _step(node: gs.Node, result: SymbolicDims, static: dict) -> None:
     op = node.op
     outs = [t for t in node.outputs if t.name and t.name in static]
     x = node.inputs[0]
-    if not outs:                    # nothing known to carry the dims to: only what pins them
-        if op in ("Conv", "ConvTranspose"):
-            _pin(result, [a for a in result.dims[x.name][1] if isinstance(a, Atom)], node, "takes it as channels")
+    if not outs:                    # nothing known to carry the dims to: they cannot be followed, so they pin
+        atoms = [f for t in node.inputs if t.name in result.dims for d in result.dims[t.name] for f in d
+                 if isinstance(f, Atom)]
+        if node.outputs and op not in ("Shape", "Size"):
+            _pin(result, atoms, node, "has outputs of unknown shape (the freed sizes cannot be followed past it)")
         return
     if op in SHAPE_PRESERVING or op in ("Softmax", "LogSoftmax", "LayerNormalization", "GroupNormalization"):
         _set(result, outs[:1], result.dims.get(x.name))
@@ -104,7 +117,7 @@ def _step(node: gs.Node, result: SymbolicDims, static: dict) -> None:
         _regroup(node, result, static, outs)
     elif op == "Concat":
         axis = node.attrs["axis"] % len(static[outs[0].name])
-        dims = list(_joined(node, result, static, outs[0]))
+        dims = list(_joined(node, result, static, outs[0], broadcast=False))
         along = [result.dims[t.name][axis] if t.name in result.dims else (static[t.name][axis],) for t in node.inputs]
         dims[axis] = _new_atoms(outs[0], [sum(along, ())], static, axis)[0] if any(
             isinstance(f, Atom) for d in along for f in d) else (static[outs[0].name][axis],)
@@ -158,9 +171,11 @@ def _broadcast(node, result: SymbolicDims, static, outs) -> None:
     _set(result, outs, _joined(node, result, static, outs[0]))
 
 
-def _joined(node, result: SymbolicDims, static, out: gs.Tensor, ignore=()) -> list[tuple[Factor, ...]]:
+def _joined(node, result: SymbolicDims, static, out: gs.Tensor, ignore=(), broadcast: bool = True) -> list[tuple[Factor, ...]]:
     """Numpy broadcasting of the inputs' dims: a symbolic dim wins; a constant other than 1 beside it pins
-    it (`ignore`: inputs that are not broadcast operands, like Expand's shape, which free-baked-sizes frees)."""
+    it (`ignore`: inputs that are not broadcast operands, like Expand's shape, which free-baked-sizes frees).
+    Without broadcast (Concat's other axes must be equal) a constant 1 pins it too: a ViT's class token,
+    a (1, 1, C) constant joined to the (N, L, C) tokens, holds the batch at 1."""
     rank = len(static[out.name])
     dims = [(d,) for d in static[out.name]]
     for i in range(rank):
@@ -176,7 +191,7 @@ def _joined(node, result: SymbolicDims, static, out: gs.Tensor, ignore=()) -> li
         symbolic = [d for d in column if any(isinstance(f, Atom) for f in d)]
         if symbolic:
             dims[i] = symbolic[0]
-            fixed = [d for d in column if d not in symbolic and value(d) != 1]
+            fixed = [d for d in column if d not in symbolic and (value(d) != 1 or not broadcast)]
             if fixed:
                 _pin(result, [f for d in symbolic for f in d if isinstance(f, Atom)], node,
                      f"meets a fixed size {value(fixed[0])}")

@@ -48,6 +48,19 @@ def test_convert_for_nnapi_with_fixed_sizes_writes_a_static_verified_model(tmp_p
     assert "verify: equivalent" in stdout and "fixed sizes X=1x1x16x24x32" in stdout
 
 
+def test_a_refusal_is_one_line_naming_each_node_why_and_the_flag_that_fixes_it(tmp_path, capsys):
+    """A static-size runtime and a net with free sizes: the input is named, with why, and --fix-sizes at a
+    size the net runs at; giving that flag converts it."""
+    out = tmp_path / "unet_opencv.onnx"
+    code, _, err = run(capsys, "convert", "example:unet3d", "-o", out, "--target", "opencv")
+    assert code == 1 and not out.exists() and err.count("\n") == 1, err
+    assert err.startswith("onnxport: 1 node(s) still violate the target: graph input 'X': symbolic sizes "
+                          "['N', 1, 'D', 'H', 'W'], and the runtime takes fixed ones; nothing written (--fix-sizes X=")
+    fix = err.split("(--fix-sizes ")[1].split(" ")[0]
+    code, stdout, _ = run(capsys, "convert", "example:unet3d", "-o", out, "--target", "opencv", "--fix-sizes", fix)
+    assert code == 0 and out.exists(), stdout
+
+
 def test_convert_for_a_runtime_the_net_cannot_reach_lists_what_remains(tmp_path, capsys):
     out = tmp_path / "unet_rknn.onnx"
     code, stdout, err = run(capsys, "convert", "example:unet3d", "-o", out, "--target", "rknn")

@@ -3,6 +3,7 @@ also loses nothing; checked against a brute-force evaluation and against onnxrun
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -202,3 +203,70 @@ def test_random_chains_agree_with_brute_force_and_onnxruntime(layers, data):
                 assert a.output_shapes(n, {name: [1, 2, 0]})[name][2] == got[2]
         elif skip is not None and brute_force(layers, None, n) is not None:
             assert got is None, n                   # everything fits, only the join differs: onnxruntime refuses
+
+
+def _shape_of(b, x, start, end):
+    return b.op("Shape", [x], start=start, end=end)
+
+
+def test_a_codebook_lookup_follows_the_indices():
+    """ArgMin over the codes, then Gather of a codebook (a vector quantiser): the indices carry the axis."""
+    def body(b, x):
+        feats = b.op("Transpose", [b.conv(x, 2, 4, [2, 2], "c", strides=[2, 2])], perm=[0, 2, 3, 1])
+        codes = b.op("ArgMin", [feats], axis=3, keepdims=0)
+        table = b.const(np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32))
+        return b.op("Transpose", [b.op("Gather", [table, codes], axis=0)], perm=[0, 3, 1, 2])
+    model = net(body)
+    a = analysed(model)[("X", 2)]
+    assert a.complete and a.runs.text() == "2 + n", a.text()
+    for n in range(1, 12):
+        assert (runs_at(model, (1, 2, n, 8)) is not None) == (n in a.runs), n
+
+
+def test_an_expand_by_a_shape_vector_of_ones_keeps_the_axis():
+    """VNet's x.repeat: Expand by ConstantOfShape(rank) (all ones) then Tile of the channels."""
+    def body(b, x):
+        ones = b.op("ConstantOfShape", [b.const(np.array([4], np.int64))],
+                    value=onnx.numpy_helper.from_array(np.array([1], np.int64)))
+        tiled = b.op("Tile", [b.op("Expand", [x, ones]), b.const(np.array([1, 2, 1, 1], np.int64))])
+        return b.op("Add", [b.conv(x, 2, 4, [3, 3], "c", pads=[1, 1, 1, 1]), tiled])
+    a = analysed(net(body))[("X", 2)]
+    assert a.complete and a.runs.text() == "1 + n", a.text()
+
+
+def test_padding_to_a_multiple_computed_with_mod_is_followed():
+    """Window attention pads each axis to a multiple of the window: pad = (w - L % w) % w from Shape."""
+    def body(b, x):
+        length = _shape_of(b, x, 2, 3)
+        w = b.const(np.array([4], np.int64))
+        pad = b.op("Mod", [b.op("Sub", [w, b.op("Mod", [length, w])]), w])
+        zeros = b.const(np.array([0, 0, 0, 0, 0], np.int64))
+        pads = b.op("Concat", [b.const(np.array([0, 0], np.int64)), pad, zeros], axis=0)
+        padded = b.op("Pad", [x, pads])
+        return b.op("MaxPool", [padded], kernel_shape=[4, 1], strides=[4, 1])
+    model = net(body)
+    a = analysed(model)[("X", 2)]
+    assert a.complete and a.runs.text() == "1 + n" and a.lossless.text() == "1 + n", a.text()
+    for n in range(1, 13):
+        assert runs_at(model, (1, 2, n, 8)) == (1, 2, -(-n // 4), 8), n
+
+
+def test_a_20000_node_chain_is_analysed_and_converted_without_recursion():
+    """No walk recurses over the graph's depth: shape evaluation, constants, the size analysis, the
+    passes of every profile (onnxruntime's own session set-up is quadratic here, so nothing runs it)."""
+    from onnxport.converter import api
+    from onnxport.passes import _shape_eval
+    b = NetBuilder("chain", seed=1)
+    x = b.input("X", ["N", 2, "D", "H", "W"])
+    t = b.conv(x, 2, 2, [3, 3, 3], "c", pads=[1] * 6)
+    for i in range(20000):
+        t = b.op("Neg" if i % 2 else "Relu", [t])
+    b.output(b.conv_transpose(t, 2, 2, [2, 2, 2], strides=[2, 2, 2]))
+    model = b.build()
+    graph = graph_io.to_graph(model)
+    assert _shape_eval.evaluate(graph.outputs[0], {}, 17) is None
+    a = analysed(model)[("X", 2)]
+    assert a.complete and a.runs.text() == "1 + n"
+    for target in ("no-convtranspose3d", "nnapi"):
+        _, report = api.convert_model(model, api.ConvertOptions(targets=[target]))
+        assert report.passes, target

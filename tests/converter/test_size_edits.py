@@ -225,3 +225,35 @@ def test_a_batch_a_view_regroups_with_other_axes_stays_fixed():
     assert [d.dim_value for d in freed.graph.input[0].type.tensor_type.shape.dim[:2]] == [1, 2]
     with pytest.raises(UnsupportedGraph, match="cannot free X axis 0: output 'back_1' does not lead with the batch"):
         size_edits.strip(model, axes=[0, 2, 3])
+
+
+def test_an_input_that_carries_the_batch_is_freed_with_it_under_one_name():
+    """A diffusion net's timesteps (one per item) are freed with the images' batch, as N for both; a
+    feature vector input (N, F) alone frees its batch."""
+    b = NetBuilder("two_inputs", seed=1)
+    x = b.input("x", [1, 2, 8, 8])
+    t = b.input("t", [1], onnx.TensorProto.INT64)
+    scale = b.op("Unsqueeze", [b.op("Cast", [t], to=onnx.TensorProto.FLOAT), b.const(np.array([1, 2, 3]))])
+    b.output(b.op("Mul", [b.conv(x, 2, 2, [3, 3], "c", pads=[1, 1, 1, 1]), scale]))
+    freed, report = size_edits.strip(b.build())
+    assert report.freed == {"x": {0: "N", 2: "H", 3: "W"}, "t": {0: "N"}}, report.text()
+    dims = {vi.name: [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim] for vi in freed.graph.input}
+    assert dims == {"x": ["N", 2, "H", "W"], "t": ["N"]}
+    result = api.verify_models(b.build(), freed)
+    assert result.ok and any("batch 2 against two batch-1 runs" in r.why for r in result.runs), result.summary()
+
+    v = NetBuilder("vector", seed=1)
+    z = v.input("z", [1, 16])
+    v.output(v.op("Relu", [z]))
+    assert size_edits.strip(v.build())[1].freed == {"z": {0: "N"}}
+
+
+def test_a_class_token_joined_to_the_tokens_keeps_the_batch_fixed_and_says_where():
+    """A (1, 1, C) constant concatenated to (N, L, C) tokens holds the batch at 1 (a ViT's class token)."""
+    b = NetBuilder("cls", seed=1)
+    x = b.input("x", [1, 4, 8, 8])
+    tokens = b.op("Transpose", [b.op("Reshape", [x, b.const(np.array([1, 4, 64]))])], perm=[0, 2, 1])
+    joined = b.op("Concat", [b.const(np.ones((1, 1, 4), np.float32)), tokens], axis=1)
+    b.output(joined)
+    _, report = size_edits.strip(b.build(), axes=None)
+    assert 0 in report.kept["x"] and "Concat" in report.kept["x"][0] and "fixed size 1" in report.kept["x"][0]

@@ -9,6 +9,7 @@ from onnx import helper, numpy_helper
 from onnxport.converter import api, graph_io, run_plan, runtime, verify as verify_mod
 from onnxport.errors import BadArgument, BadInput
 from onnxport.models import convtranspose, examples
+from onnxport.models._builder import NetBuilder
 
 
 def perturbed(model: onnx.ModelProto, name: str, delta: float) -> onnx.ModelProto:
@@ -288,3 +289,50 @@ def test_saved_data_that_does_not_fit_is_one_line(tmp_path):
         api.verify_models(model, model, api.VerifyOptions(inputs=str(tmp_path / "junk.json")))
     with pytest.raises(BadArgument, match="--expected needs the inputs"):
         api.verify_models(model, None, api.VerifyOptions(expected=str(tmp_path / "in.npz")))
+
+
+def _runs_at_multiples_of_32_only():
+    """Past an op the analysis does not model, a view into 32-long windows on both axes (windowed
+    attention's partition): nothing proves a set, and most small sizes fail."""
+    b = NetBuilder("windows", seed=1)
+    x = b.input("X", ["N", 2, "H", "W"])
+    t = b.op("LpNormalization", [x])
+    n, c = b.op("Shape", [t], start=0, end=1), b.const(np.array([2], np.int64))
+    h = b.op("Div", [b.op("Shape", [t], start=2, end=3), b.const(np.array([32], np.int64))])
+    w = b.op("Div", [b.op("Shape", [t], start=3, end=4), b.const(np.array([32], np.int64))])
+    k = b.const(np.array([32], np.int64))
+    target = b.op("Concat", [n, c, h, k, w, k], axis=0)
+    b.output(b.op("ReduceMean", [b.op("Reshape", [t, target])], axes=[3, 5]))
+    return b.build()
+
+
+def test_verification_finds_sizes_where_nothing_is_proven_by_trying_uniform_multiples_first():
+    model = _runs_at_multiples_of_32_only()
+    result = verify_mod.verify(model, model, provider="cpu", runs=2)
+    assert result.ok and len(result.runs) == 2, result.summary()
+    assert all(r.shapes["X"][2] % 32 == 0 and r.shapes["X"][3] % 32 == 0 for r in result.runs)
+    assert "tried in turn (no proven set: the analysis stops at a node)" in result.runs[0].why
+
+
+def test_when_no_size_runs_the_error_says_what_was_tried_and_which_flag_gives_sizes():
+    b = NetBuilder("never", seed=1)
+    x = b.input("X", ["N", 2, "H", "W"])
+    t = b.op("LpNormalization", [x])
+    b.output(b.op("Reshape", [t, b.const(np.array([1, 2, 7, 7, 7], np.int64))]))   # 686 elements: no size
+    model = b.build()
+    with pytest.raises(BadInput) as e:
+        verify_mod.verify(model, model, provider="cpu")
+    text = str(e.value)
+    assert text.startswith("the first model does not run at any of ") and "tried in turn" in text
+    assert text.endswith("give sizes it runs at with --shape X=1x2xHxW") and "\n" not in text
+
+
+def test_strip_sizes_records_the_exported_sizes_and_verification_tries_them_first():
+    from onnxport.converter import size_edits
+    model = examples.build("unet3d")
+    fixed = size_edits.fix(model, {"X": (1, 1, 12, 16, 20)})[0]
+    freed, _ = size_edits.strip(fixed)
+    recorded = {p.key: p.value for p in freed.metadata_props}
+    assert recorded[run_plan.EXPORTED_SIZES] == "X=1x1x12x16x20"
+    first = run_plan.plan(freed, runs=1).runs[0][0]
+    assert first.shapes == {"X": (1, 1, 12, 16, 20)} and "exported at" in first.why

@@ -118,3 +118,32 @@ def test_every_registered_pass_declares_its_match_type():
     from onnxport.passes import _registry
     for p in _registry.all_passes():
         assert isinstance(p.matches, type) and p.matches is not object, p.name
+
+
+def test_the_nodes_a_rewrite_wrote_are_recorded_not_guessed_from_names():
+    """A ConvTranspose named `up` beside an unrelated node named `up/inner`: the nodes the rewrite wrote
+    (and only those) are checked against its postconditions and reported as written."""
+    from onnxport.converter import api
+    model = convtranspose.build([3, 3, 3], cin=2, cout=2, kernel=[2, 2, 2], strides=[2, 2, 2], consumer="Relu")
+    convt = next(n for n in model.graph.node if n.op_type == "ConvTranspose")
+    relu = next(n for n in model.graph.node if n.op_type == "Relu")
+    convt.name, relu.name = "up", "up/inner"
+    converted, report = api.convert_model(model)
+    assert not report.remaining
+    written = {name for p in report.passes for names in p.written.values() for name in names}
+    assert "up/inner" not in written and written, written
+    assert all(name.startswith("up/") for name in written)
+
+
+def test_a_postcondition_is_checked_on_every_node_a_rewrite_wrote_even_unnamed_anchors():
+    graph = graph_with_two_convtransposes()
+    for n in graph.nodes:
+        n.name = ""
+
+    def rewrite(g, m, b):
+        b.op("ConvTranspose", [m.nodes[0].inputs[0], m.nodes[0].inputs[1]], {"kernel_shape": [2, 2, 2]})
+
+    toy = make_pass(lambda g, n, o: Whole([n]) if n.op == "ConvTranspose" else None, rewrite, anchors=("ConvTranspose",),
+                    ensures=(lambda node: "a ConvTranspose" if node.op == "ConvTranspose" else None,))
+    with pytest.raises(PassError, match="postcondition broken: a ConvTranspose"):
+        _driver.apply(graph, toy)
