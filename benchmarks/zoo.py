@@ -114,16 +114,29 @@ def primary_exports() -> set[str]:
     return {next(info["files"][k] for k in order if k in info["files"]) for info in manifest.values()}
 
 
-def markdown(matrix: dict[str, dict]) -> str:
+def markdown(matrix: dict[str, dict], header: str) -> str:
+    """The matrix as Markdown: one row per export (P pass, R refuse, F fail, - not run; seconds), the totals,
+    then every refusal and failure with its line."""
     keys = list(dict.fromkeys(k for row in matrix.values() for k in row))
-    lines = ["| export | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    mark = {"pass": "P", "refuse": "R", "fail": "**F**", "skip": "-"}
+    lines = [header, "", "| export | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for name, row in matrix.items():
-        cells = []
-        for k in keys:
-            r = row.get(k)
-            cells.append("" if r is None else f"{r['outcome']} {r['seconds']:.1f}s")
+        cells = ["" if row.get(k) is None else f"{mark[row[k]['outcome']]} {row[k]['seconds']:.1f}" for k in keys]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", totals_text(matrix), "", "Refusals and failures:", ""]
+    lines += [f"- {name} `{k}`: {r['outcome']}: {r['why']}" for name, row in matrix.items() for k, r in row.items()
+              if r["outcome"] in ("refuse", "fail")]
     return "\n".join(lines)
+
+
+def totals_text(matrix: dict[str, dict]) -> str:
+    cells = [(r, name, k) for name, row in matrix.items() for k, r in row.items()]
+    totals = Counter(r["outcome"] for r, _, _ in cells)
+    slowest = max(cells, key=lambda c: c[0]["seconds"])
+    largest = max(cells, key=lambda c: c[0]["peak_mib"])
+    return (f"totals: {', '.join(f'{v} {k}' for k, v in sorted(totals.items()))} of {len(cells)} commands; slowest "
+            f"{slowest[0]['seconds']:.1f} s ({slowest[1]} {slowest[2]}); largest {largest[0]['peak_mib']:.0f} MiB "
+            f"({largest[1]} {largest[2]})")
 
 
 def main() -> None:
@@ -141,7 +154,9 @@ def main() -> None:
     CHECKOUT = args.checkout.resolve()
     files = exports(args.only.split(",") if args.only else None)
     wanted = set(args.commands.split(",")) if args.commands else None
-    print(f"{len(files)} exports, {args.jobs} job(s), load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPU(s)")
+    started = (f"{len(files)} exports, {args.jobs} job(s), load average {os.getloadavg()[0]:.2f} on "
+               f"{os.cpu_count()} CPU(s), checkout {CHECKOUT}")
+    print(started)
     matrix = {}
     primary = primary_exports()
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
@@ -150,15 +165,12 @@ def main() -> None:
             print(f"{path.name}")
             for key, r in row.items():
                 print(f"  {key:20s} {r['outcome']:7s} {r['seconds']:6.1f}s {r['peak_mib']:7.0f} MiB  {r['why'][:160]}")
-    totals = Counter(r["outcome"] for row in matrix.values() for r in row.values())
-    worst_s = max((r["seconds"], name, k) for name, row in matrix.items() for k, r in row.items())
-    worst_mib = max((r["peak_mib"], name, k) for name, row in matrix.items() for k, r in row.items())
-    print(f"totals: {dict(totals)}; slowest {worst_s[0]:.1f} s ({worst_s[1]} {worst_s[2]}); "
-          f"largest {worst_mib[0]:.0f} MiB ({worst_mib[1]} {worst_mib[2]})")
+    print(totals_text(matrix))
     if args.json:
+        totals = Counter(r["outcome"] for row in matrix.values() for r in row.values())
         args.json.write_text(json.dumps({"matrix": matrix, "totals": dict(totals)}, indent=1) + "\n")
     if args.markdown:
-        args.markdown.write_text(markdown(matrix) + "\n")
+        args.markdown.write_text(markdown(matrix, started) + "\n")
 
 
 if __name__ == "__main__":

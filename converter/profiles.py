@@ -100,6 +100,9 @@ class Profile:
         return bool(self.node_violations(node))
 
 
+MAX_KINDS = 4           # a refusal names this many kinds of remaining node; inspect lists every one
+
+
 def refusal(remaining: list[Violation], fix_sizes: str | None) -> str:
     """One line for a target not reached: each remaining kind of node with why (nodes named, a few per
     kind), and the flag that fixes it: --fix-sizes (sizes given, where free sizes are the cause or shape
@@ -108,9 +111,11 @@ def refusal(remaining: list[Violation], fix_sizes: str | None) -> str:
     for v in remaining:
         groups.setdefault((v.op, v.why), []).append(v.node)
     parts = []
-    for (op, why), nodes in groups.items():
-        named = ", ".join(f"'{n}'" for n in nodes[:3]) + (f" and {len(nodes) - 3} more" if len(nodes) > 3 else "")
+    for (op, why), nodes in list(groups.items())[:MAX_KINDS]:
+        named = ", ".join(f"'{n}'" for n in nodes[:2]) + (f" and {len(nodes) - 2} more" if len(nodes) > 2 else "")
         parts.append(f"{op} {named}: {why}")
+    if len(groups) > MAX_KINDS:
+        parts.append(f"{len(groups) - MAX_KINDS} more kinds (inspect --target lists them all)")
     fix = f"{fix_sizes} fixes the input sizes (and folds the shape arithmetic); " if fix_sizes else ""
     return (f"{len(remaining)} node(s) still violate the target: {'; '.join(parts)}; nothing written ({fix}"
             f"--allow-partial writes it anyway)")

@@ -294,9 +294,10 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
             runner_a, checks = fallback, collect(fallback, 1)[0]
             first_on = f"onnx.reference for the first model, one run (onnxruntime: {last_error[:100]})"
     if not checks:
+        hint = _shape_hint(specs)
         raise BadInput(f"the first model does not run at any of {len(tried)} sizes tried ({_tried_text(tried)}; "
-                       f"onnxruntime: {last_error[:200]}); give sizes it runs at with "
-                       f"--shape {_shape_hint(specs, tried[0].shapes)}")
+                       f"onnxruntime: {last_error[:200]}); "
+                       + (f"give sizes it runs at with --shape {hint}" if hint else "its inputs are fixed at those sizes"))
     if all(c.ok for c in checks) and against_provider is None:
         checks += _freed_checks(planned, runner_a, session_b, pairing, specs, seed, tolerance, alignment)
     used = f"{first_on} vs {on_b}" if against_provider else on_b + ("" if first_on == on_b else f"; {first_on}")
@@ -318,16 +319,16 @@ def _tried_text(tried: list) -> str:
     return f"{shown}: {reasons}"
 
 
-def _shape_hint(specs, shapes: dict) -> str:
-    """--shape NAME=DIMS for the first input with free dims, as a template: its fixed dims kept, the batch 1,
-    each free dim named for the user to fill in."""
+def _shape_hint(specs) -> str | None:
+    """NAME=DIMS for the first input with free dims, as a template: its fixed dims kept, the batch 1, each
+    free dim named for the user to fill in; None when every dim is fixed."""
     for s in specs:
         if any(not (isinstance(d, int) and d > 0) for d in s.dims):
             dims = "x".join(str(d) if isinstance(d, int) and d > 0 else "1" if i == 0 else
                             (d if isinstance(d, str) and d.isidentifier() and len(d) <= 8 else f"L{i}")
                             for i, d in enumerate(s.dims))
             return f"{s.name}={dims}"
-    return "NAME=DIMS"
+    return None
 
 
 SHAPE_ONLY = "shape only: the first model does not run at this size"

@@ -226,7 +226,10 @@ def test_sizes_command(capsys):
     assert "loses nothing at 61 + 16n" in stdout and "X axis 1: channels" in stdout
     code, stdout, _ = run(capsys, "sizes", "example:lenet", "--json")
     row = json.loads(stdout)["axes"][1]
-    assert code == 0 and row["runs"]["singles"] == [28, 29, 30, 31] and row["runs_by"].startswith("Gemm 'fc1_1_node'")
+    assert code == 0 and row["runs"]["singles"] == [28] and row["runs_by"].startswith("Gemm 'fc1_1_node'")
+    assert "strip-sizes keeps it fixed" in row["bounded"] and "28, 29, 30, 31 only" in row["text"]
+    code, stdout, _ = run(capsys, "sizes", "example:lenet", "--json", "--check-up-to", "0")
+    assert json.loads(stdout)["axes"][1]["runs"]["singles"] == [28, 29, 30, 31]
 
 
 def test_strip_then_fix_sizes_from_the_command_line(tmp_path, capsys):
