@@ -250,14 +250,19 @@ def strip_sizes(source: Source, output: str | os.PathLike, *, inputs_: list[str]
 
     def work():
         keep: dict = {}
+        scales = True
         while True:                 # a freed dim whose own check fails stays fixed, named, and the rest is tried again
-            freed, result = size_edits.strip(loaded.model, inputs_, axes, loaded.folder, keep=keep)
+            freed, result = size_edits.strip(loaded.model, inputs_, axes, loaded.folder, keep, scales)
             if not verify or axes is not None:
                 break
             result.verification = verify_models(loaded.model, freed, verify_options, folders=(loaded.folder,) * 2)
             failed = _failed_freed_dim(result.verification, result.freed)
             if failed is None:
                 break
+            if scales and failed[0][1] != 0 and any(p.name == "resize-sizes-to-scales" and p.applied
+                                                    for p in result.passes):
+                scales = False      # first keep the Resize sizes as the graph has them (a fixed-size resample)
+                continue
             keep[failed[0]] = failed[1]
         return _verified_write(loaded, freed, result, out, verify and result.verification is None, verify_options,
                                force, checked=result.verification)

@@ -128,10 +128,14 @@ def _names(chosen: dict[str, list[int]], spatial: dict[str, list[int]]) -> dict[
 
 
 def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int] | None = None, folder=None,
-          keep: dict | None = None):
+          keep: dict | None = None, sizes_to_scales: bool = True):
     """(model with the chosen sizes free, SizesReport). A pinned dim stays fixed (the report says why),
     unless the user named it in `axes`: then UnsupportedGraph names the node that pins it. keep: further
-    (input, axis) -> why, to leave fixed (dims whose check failed once freed)."""
+    (input, axis) -> why, to leave fixed (dims whose check failed once freed). sizes_to_scales: a Resize
+    whose constant sizes bake the exported size becomes a Resize by scales (a decoder's up-sampling to
+    its skip's size follows the input); without, its sizes stay as the graph has them (a resample to a
+    fixed size, F.interpolate(size=32), stays 32 at every input size). It is tried first; where it cannot
+    be (sizes computed), the graph's sizes are kept."""
     graph = graph_io.to_graph(model, folder)
     shape_inference.annotate(graph)
     analysed = admissible_sizes.admissible_sizes(graph)
@@ -170,13 +174,16 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
             t.shape = None
     shape_inference.annotate(graph)
     options = Options(static_shapes=tuple((n, tuple(v)) for n, v in static.items()))
-    reports = pipeline.run(graph, [pipeline.Step(name, options) for name in ("free-baked-sizes", "resize-sizes-to-scales")])
+    steps = ("free-baked-sizes", "resize-sizes-to-scales") if sizes_to_scales else ("free-baked-sizes",)
+    reports = pipeline.run(graph, [pipeline.Step(name, options) for name in steps])
     for r in reports:
+        if r.skipped and r.name == "resize-sizes-to-scales":       # sizes it cannot scale: keep the graph's own
+            return strip(model, names, axes, folder, keep, sizes_to_scales=False)
         if r.skipped:
             node, why = r.skipped[0]
             spatial_freed = {(n, a): f"'{node}' pins it ({why})" for n, ax in freed.items() for a in ax if a != 0}
             if axes is None and spatial_freed:      # keep the spatial sizes, free what remains (the batch)
-                return strip(model, names, axes, folder, keep={**(keep or {}), **spatial_freed})
+                return strip(model, names, axes, folder, {**(keep or {}), **spatial_freed}, sizes_to_scales)
             raise UnsupportedGraph(f"cannot free the sizes: '{node}' pins them ({why})")
     _declare_outputs(graph)
     report = SizesReport(freed={n: dict(d) for n, d in dim_names.items() if d},

@@ -11,8 +11,9 @@ only whether it runs and the output shapes matter) within a time budget, and rep
 - otherwise the sizes that ran, 1..up_to only, and why nothing above is claimed (where the analysis
   stopped, or where it disagrees with onnxruntime).
 
-A fixed-size export is checked through the model strip-sizes makes of it (the analysis describes that
-model); an axis strip-sizes keeps fixed is not run at other sizes.
+A fixed-size export is checked through the model strip-sizes makes of it, its Resize sizes as the graph
+has them (which is how the analysis reads them); an axis strip-sizes keeps fixed is not run at other
+sizes.
 """
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def check(model: onnx.ModelProto, rows: list[AxisSizes], folder: Path | None = N
         why = "not checked on onnxruntime: it runs at none of the reference sizes tried"
         return [replace(a, note_check=why) if a in spatial else a for a in rows]
     deadline = time.monotonic() + budget_s
-    checked = {id(a): _check_axis(runner, a, reference, up_to, deadline) for a in spatial if runner.frees(a)}
+    checked = {id(a): _check_axis(runner, a, reference, up_to, (deadline, budget_s)) for a in spatial
+               if runner.frees(a)}
     return [_combined(a, checked[id(a)]) if id(a) in checked else _kept(a) if a in spatial else a for a in rows]
 
 
@@ -130,7 +132,7 @@ def _runner(model, spatial: list[AxisSizes], folder) -> tuple[_Runner | None, st
     try:
         if not fixed:
             return _Runner(model, folder, None), ""
-        freed, report = size_edits.strip(model, folder=folder)
+        freed, report = size_edits.strip(model, folder=folder, sizes_to_scales=False)     # the analysis's reading
         return _Runner(freed, folder, {n: set(d) for n, d in report.freed.items()}), ""
     except OnnxportError as e:
         return None, f"strip-sizes cannot free it ({e})"
@@ -138,12 +140,13 @@ def _runner(model, spatial: list[AxisSizes], folder) -> tuple[_Runner | None, st
         return None, f"not checked on onnxruntime: it does not load there ({first_line(e, 160)})"
 
 
-def _check_axis(runner: _Runner, a: AxisSizes, held: tuple[dict, dict], up_to: int, deadline: float) -> Check:
+def _check_axis(runner: _Runner, a: AxisSizes, held: tuple[dict, dict], up_to: int, budget: tuple) -> Check:
     reference, base = held
+    deadline, seconds = budget
     ran, misshaped, stopped, last = set(), [], "", 0
     for n in range(1, up_to + 1):
         if time.monotonic() > deadline:
-            stopped = f"the {BUDGET_S:.0f} s budget ended; --check-up-to sets how far"
+            stopped = f"the {seconds:g} s budget ended; --check-up-to sets how far"
             break
         sizes = {k: list(v) for k, v in reference.items()}
         sizes[a.input][a.axis] = n
@@ -160,6 +163,8 @@ def _check_axis(runner: _Runner, a: AxisSizes, held: tuple[dict, dict], up_to: i
 
 def _combined(a: AxisSizes, c: Check) -> AxisSizes:
     """The analysis's sets where it is complete and the runs agree; else the sizes that ran, up to up_to."""
+    if c.up_to == 0:                    # the budget ended before this axis: as unchecked as with --check-up-to 0
+        return replace(a, note_check=f"not checked on onnxruntime ({c.stopped})")
     claimed = {n for n in range(1, c.up_to + 1) if n in a.runs}
     if a.complete and claimed == set(c.ran) and not c.misshaped:
         return replace(a, check=c)

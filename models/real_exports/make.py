@@ -71,6 +71,19 @@ class Decoder3d(nn.Module):
         return self.out(torch.relu(self.up(y)))
 
 
+class ResampleFixedSize(nn.Module):
+    """A trilinear resample to a fixed 32^3 whatever the input size (F.interpolate(size=...)), between Convs."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Conv3d(2, 4, 3, padding=1)
+        self.out = nn.Conv3d(4, 2, 1)
+
+    def forward(self, x):
+        y = F.interpolate(torch.relu(self.head(x)), size=(32, 32, 32), mode="trilinear", align_corners=False)
+        return self.out(y)
+
+
 class Generator3d(nn.Module):
     """A DCGAN-style 3-D generator: a latent z of (N, 64, 1, 1, 1) up to 32^3 by four ConvTranspose3d."""
 
@@ -120,7 +133,9 @@ def nets() -> dict:
     first = {name: ZooNet(builders[name], tuple(shape), tuple(map(tuple, refs)), randomise=False)
              for name, (shape, refs) in spec.items()}
     latent = {"dcgan3d_generator": ZooNet(Generator3d, exported=(1, 64, 1, 1, 1),
-                                          references=((2, 64, 1, 1, 1), (1, 64, 2, 1, 3)))}
+                                          references=((2, 64, 1, 1, 1), (1, 64, 2, 1, 3))),
+              "resample_fixed_size": ZooNet(ResampleFixedSize, exported=(1, 2, 16, 16, 16),
+                                            references=((2, 2, 16, 16, 16), (1, 2, 8, 12, 20)))}
     return {**first, **latent, **zoo()}
 
 
