@@ -40,6 +40,7 @@ DEFAULT_BUDGET = 1 << 30       # bytes of activations per run
 class Sizes:
     shapes: dict
     why: str
+    checks: tuple = ()             # the freed dims this run checks: (input, axis) pairs (batch: axis 0)
 
 
 @dataclass
@@ -276,7 +277,8 @@ def _freed_checks(result: Plan, graph_a, analysis: list[admissible_sizes.AxisSiz
         why = next((w for w in (batch_independence.coupling(graph_a, static, x) for x in images) if w), None)
         doubled = {**fixed, **{name: (2,) + fixed[name][1:] for name in batched}}
         if why is None:
-            result.batch_check = (tuple(batched), Sizes(doubled, "batch 2 against two batch-1 runs stacked"))
+            result.batch_check = (tuple(batched), Sizes(doubled, "batch 2 against two batch-1 runs stacked",
+                                                        tuple((name, 0) for name in batched)))
         else:
             result.batch_skipped = f"batch 2 not checked: {why}"
     outputs = {t.name: static[t.name] for t in graph_a.outputs if t.name in static}
@@ -289,4 +291,4 @@ def _freed_checks(result: Plan, graph_a, analysis: list[admissible_sizes.AxisSiz
             shape[a.axis] = n
             result.shape_checks.append((Sizes({**fixed, a.input: tuple(shape)},
                                               f"{a.input} axis {a.axis} at {n}, next admissible: output shapes "
-                                              f"as the size analysis predicts"), predicted))
+                                              f"as the size analysis predicts", ((a.input, a.axis),)), predicted))

@@ -53,6 +53,7 @@ class RunCheck:
     outputs: list[OutputCheck] = field(default_factory=list)
     failure: str = ""
     why: str = ""                       # why these sizes (converter.run_plan)
+    checks: tuple = ()                  # the freed dims it checks, (input, axis) (run_plan.Sizes.checks)
 
     @property
     def ok(self) -> bool:
@@ -366,7 +367,7 @@ def _freed_checks(planned, runner_a, session_b, pairing, specs, seed, tolerance,
         feeds = {k: np.concatenate([h[k] for h in halves], axis=0) if k in names else halves[0][k] for k in halves[0]}
         checks.append(_check_run(session_b, stacked_ref, pairing, feeds, doubled, tolerance, alignment))
     for sizes_, predicted in planned.shape_checks:
-        run = RunCheck({k: list(v) for k, v in sizes_.shapes.items()}, why=sizes_.why)
+        run = RunCheck({k: list(v) for k, v in sizes_.shapes.items()}, why=sizes_.why, checks=sizes_.checks)
         feeds = inputs_mod.random_feeds(specs, sizes_.shapes, seed + 200 + len(checks))
         try:
             got = pairing.pair(session_b.run(None, feeds))
@@ -514,7 +515,7 @@ class Tolerance:
 
 def _check_run(session_b, ref, pairing: _Pairing, feeds, sizes_, tolerance: Tolerance,
                alignment=Alignment()) -> RunCheck:
-    run = RunCheck({k: list(v) for k, v in sizes_.shapes.items()}, why=sizes_.why)
+    run = RunCheck({k: list(v) for k, v in sizes_.shapes.items()}, why=sizes_.why, checks=sizes_.checks)
     try:
         got = pairing.pair(session_b.run(None, feeds))
     except Exception as e:  # noqa: BLE001
