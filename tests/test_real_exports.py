@@ -8,10 +8,10 @@ import numpy as np
 import onnx
 import pytest
 
-from onnxport.converter import api, size_edits, verify as verify_mod
-from onnxport.errors import OnnxportError
-from tests.zoo import (DYNAMIC, FILES, FIXED, MANIFEST, assert_close, framework_shape, ids, load, references, run,
-                       session, shapes_at)
+from onnxport.converter import api, profiles, size_edits, verify as verify_mod
+from onnxport.errors import OnnxportError, TargetNotReached
+from tests.zoo import (DYNAMIC, FILES, FIXED, MANIFEST, PRIMARY, assert_close, framework_shape, ids, load, references,
+                       run, session, shapes_at)
 
 UP_TO = 48          # every length 1..48 of every spatial axis is judged
 CHECK_UP_TO = 24    # what `sizes` itself runs: 25..48 judge the analysis's own claims beyond its runs
@@ -143,3 +143,49 @@ def test_verification_of_a_latent_starts_small():
     result = verify_mod.verify(model, model, provider="cpu", runs=2)
     assert result.ok
     assert all(np.prod(r.shapes["x"][2:]) <= 27 for r in result.runs), result.summary()
+
+
+LOWER_ALL = ["no-conv3d", "no-pool3d", "no-convtranspose", "no-resize5d"]
+
+
+def converted_or_refused(model, targets, out, verify: bool):
+    """(report, None) when convert wrote `out`, (None, the one-line refusal) when it refused."""
+    try:
+        return api.convert(model, out, api.ConvertOptions(targets=targets), verify=verify,
+                           verify_options=api.VerifyOptions(runs=1, provider="cpu"), force=True), None
+    except (OnnxportError, TargetNotReached) as e:
+        return None, str(e)
+
+
+def assert_a_refusal_names_nodes_why_and_fix(text: str, model) -> None:
+    assert "\n" not in text and "Traceback" not in text, text
+    if text.startswith(tuple("123456789")):                    # nodes still violate: each kind named, with why
+        assert " node(s) still violate the target: " in text and "'" in text and ": " in text, text
+        free = any(not d.HasField("dim_value") for vi in model.graph.input for d in vi.type.tensor_type.shape.dim)
+        if "graph input" in text:
+            assert free and "--fix-sizes " in text, text
+        assert text.endswith("--allow-partial writes it anyway)"), text
+
+
+@pytest.mark.parametrize("net, kind, name", PRIMARY, ids=ids(PRIMARY))
+def test_lowering_every_3d_op_converts_exactly_or_refuses_in_one_line(net, kind, name, tmp_path):
+    model = load(name)
+    report, refusal = converted_or_refused(model, LOWER_ALL, tmp_path / "low.onnx", verify=True)
+    if refusal is not None:
+        assert_a_refusal_names_nodes_why_and_fix(refusal, model)
+        return
+    assert report.verification.ok, report.verification.summary()
+    lowered = onnx.load(str(tmp_path / "low.onnx"))
+    assert not any(n.op_type == "ConvTranspose" for n in lowered.graph.node)
+
+
+@pytest.mark.parametrize("net, kind, name", PRIMARY, ids=ids(PRIMARY))
+def test_every_runtime_profile_converts_or_refuses_naming_each_node_why_and_the_fix(net, kind, name, tmp_path):
+    """The profiles' conversions here are not verified (benchmarks/zoo.py verifies every one, docs/zoo.md;
+    the lowerings they use are verified above and per pass): they must not crash, and a refusal is one
+    line that names what remains, why, and the flag that fixes it."""
+    model = load(name)
+    for profile in profiles.names():
+        _, refusal = converted_or_refused(model, [profile], tmp_path / f"{profile}.onnx", verify=False)
+        if refusal is not None:
+            assert_a_refusal_names_nodes_why_and_fix(refusal, model)
