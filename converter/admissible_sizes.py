@@ -26,11 +26,13 @@ from onnxport.converter.length_rules import DATA_RULES, MULTI_DIM, VALUE_RULES, 
 from onnxport.converter.residues import ResidueClass, const
 from onnxport.converter.size_sets import Progression, SizeSet
 from onnxport.passes._graph import constant_value
+from onnxport.passes._resize import image_size_home
 from onnxport.passes._shape_eval import evaluate
 from onnxport.passes._registry import Options
 
 MAX_CLASSES = 4096
 REFERENCE_SIZES = (32, 64, 48, 16, 24, 40, 96, 128)       # tried for a symbolic dim, first that the net takes
+GROWTH = 4          # outputs this many times longer than the axis: a latent (a generator's z), held small
 
 
 @dataclass
@@ -120,6 +122,11 @@ class AxisSizes:
                 return [int(p.outer * p.inner * (f[0] * v + f[1])) for p, f in outputs.values()]
         return None
 
+    def grows(self, n: int | None) -> bool:
+        """At length n the outputs the axis reaches are GROWTH times longer than it (a latent)."""
+        lengths = self.output_lengths(n) if n is not None and self.complete else None
+        return bool(lengths) and min(lengths) >= GROWTH * n
+
     def follows(self) -> tuple[tuple[str, int], ...]:
         """Graph outputs (with their axis) whose length equals the input length at every lossless size."""
         lossless = [(cls, outs) for cls, outs in self._outputs if not cls.lossy]
@@ -141,8 +148,10 @@ class AxisSizes:
 class _Walk:
     """The class-independent state of one traced axis: where the factor sits in each tensor."""
 
-    def __init__(self, static: dict, x: gs.Tensor, axis: int, opset: int):
+    def __init__(self, static: dict, x: gs.Tensor, axis: int, opset: int, images: list[tuple[str, list]] = ()):
         self.static, self.opset = static, opset
+        self.source, self.axis = x.name, axis
+        self.images = list(images)          # (input, its fixed dims or None): whose size a baked Resize size is
         self.places = {x.name: Place(axis)}
         self.valued: set[str] = set()
         self.restrictions: list[str] = []        # in node order: what removed sizes from some class
@@ -182,6 +191,14 @@ class _Walk:
         self.valued.add(t.name)
         cls.values[t.name] = tuple(values)
 
+    def image_size(self, cls: ResidueClass, place: Place, size: int, rank: int):
+        """The traced length where a constant Resize size on its dim is the traced input's fixed size (a
+        resize back to the image's size, read as strip-sizes frees it: _resize.image_size_home), else None."""
+        images = [(n, dims) for n, dims in self.images if len(dims) == rank]
+        if place.merged or place.dim != self.axis or image_size_home(size, place.dim, images) != self.source:
+            return None
+        return cls.n
+
     def copy(self, cls, x, outputs):
         for t in outputs:
             self.set(cls, t, self.places[x.name], cls.lengths[x.name])
@@ -217,7 +234,7 @@ def admissible_sizes(graph: gs.Graph) -> list[AxisSizes]:
             for name, dims in declared.items()}
     held.update(_held_others(graph, images, held))
     results = _analyse_all(graph, images, declared, held)
-    for _ in range(2):              # a symbolic dim held at a size it does not take: hold it at one it takes
+    for _ in range(2):              # a symbolic dim held at a size it does not take, or a latent: a better one
         better = _better_reference(results, held)
         if better == held:
             break
@@ -249,8 +266,12 @@ def _analyse_all(graph: gs.Graph, images: list[gs.Tensor], declared: dict, held:
 def _better_reference(results: list[AxisSizes], held: dict) -> dict:
     better = {k: list(v) for k, v in held.items()}
     for a in results:
-        if a.exported is None and a.runs is not None and not a.runs.empty and held[a.input][a.axis] not in a.runs:
-            better[a.input][a.axis] = a.runs.next_at_least(16) or a.runs.smallest(1)[0]
+        if a.exported is None and a.runs is not None and not a.runs.empty:
+            now = held[a.input][a.axis]
+            if a.grows(now if now in a.runs else a.runs.next_at_least(16)):
+                better[a.input][a.axis] = a.runs.smallest(1)[0]     # a latent at 32 makes outputs of 512 and more
+            elif now not in a.runs:
+                better[a.input][a.axis] = a.runs.next_at_least(16) or a.runs.smallest(1)[0]
     return better
 
 
@@ -282,7 +303,9 @@ def _inferred(graph: gs.Graph, held: dict) -> dict:
 
 
 def _trace(graph: gs.Graph, static: dict, x: gs.Tensor, axis: int) -> AxisSizes:
-    walk = _Walk(static, x, axis, int(graph.opset))
+    images = [(t.name, [d if isinstance(d, int) and d > 0 else None for d in t.shape])
+              for t in graph.inputs if t.shape is not None]
+    walk = _Walk(static, x, axis, int(graph.opset), images)
     classes, note = [ResidueClass.whole(x.name)], ""
     for node in graph.nodes:
         placed = any(t.name in walk.places for t in node.inputs)

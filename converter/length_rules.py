@@ -258,6 +258,8 @@ def resize(walk, node, cls):
         out = cls.values[sizes.name][place.dim]
         if out is None:
             raise Stop(f"{name(node)} (sizes computed by ops it does not follow)")
+        if out[0] == 0 and out[1].denominator == 1:
+            out = walk.image_size(cls, place, int(out[1]), rank) or out
         walk.set(cls, node.outputs[0], Place(place.dim), out)
         return [cls]
     spec = resize_spec(node, rank)
@@ -267,7 +269,7 @@ def resize(walk, node, cls):
         size = spec.sizes[place.dim]
         if size is None:
             return walk.copy(cls, x, node.outputs)
-        walk.set(cls, node.outputs[0], Place(place.dim), const(size))
+        walk.set(cls, node.outputs[0], Place(place.dim), walk.image_size(cls, place, size, rank) or const(size))
         return [cls]
     scale = Fraction(float(spec.scales[place.dim])).limit_denominator(64)
     if scale == 1:

@@ -31,7 +31,6 @@ UNIFORM_SIZES = (32, 16, 64, 48, 8, 24, 96, 128, 40, 12, 20, 5, 1)
 BASE_SIZES = (16, 24, 32, 8, 12, 20, 28, 40, 48, 5, 6, 7, 9, 10, 11, 13, 15, 17, 3, 4, 2, 1)
 BATCH_SIZES = (1, 2, 3)
 MIN_PREFERRED = 8              # smaller lengths are mostly border: start the admissible sizes here
-GROWTH = 4                     # an axis whose outputs are this many times longer is a latent: start at 1
 EXPORTED_SIZES = "onnxport.exported_sizes"     # metadata strip-sizes leaves: the sizes it was exported at
 DEFAULT_BUDGET = 1 << 30       # bytes of activations per run
 
@@ -161,9 +160,7 @@ def _hints(analysis: list[admissible_sizes.AxisSizes], specs: list[InputSpec], s
 
 def _grows(a: admissible_sizes.AxisSizes) -> bool:
     """The outputs the axis reaches are GROWTH times longer than it (a generator from a latent)."""
-    n = a.runs.next_at_least(MIN_PREFERRED)
-    lengths = a.output_lengths(n) if n is not None else None
-    return bool(lengths) and min(lengths) >= GROWTH * n
+    return a.grows(a.runs.next_at_least(MIN_PREFERRED))
 
 
 def _members(hint, count: int = 3, small: bool = False) -> list[int]:

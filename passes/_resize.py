@@ -82,6 +82,73 @@ def resize_spec(node: gs.Node, rank: int) -> ResizeSpec | str:
     return ResizeSpec(attrs, scales, sizes, roi, scales_tensor, sizes_tensor, axes)
 
 
+def sizes_parts(sizes: gs.Tensor) -> list[tuple[gs.Tensor, np.ndarray | None]] | None:
+    """A sizes vector as its parts: (tensor, its constant int64 values or None where computed). Exporters
+    write sizes as one constant or as Concat(Shape(x)[:2], (16, 16, 16)); None for any other form, or a
+    computed part of unknown length."""
+    value = constant_value(sizes)
+    if value is not None:
+        return [(sizes, np.asarray(value, np.int64).ravel())]
+    node = sizes.inputs[0] if len(sizes.inputs) == 1 else None
+    if node is None or node.op != "Concat" or node.attrs.get("axis", 0) not in (0, -1):
+        return None
+    parts = []
+    for part in node.inputs:
+        value = constant_value(part)
+        if value is None and (part.shape is None or len(part.shape) != 1 or not isinstance(part.shape[0], int)):
+            return None
+        parts.append((part, None if value is None else np.asarray(value, np.int64).ravel()))
+    return parts
+
+
+def sizes_entries(sizes: gs.Tensor, x: gs.Tensor) -> list[int | tuple[int] | None] | None:
+    """Per entry of a sizes vector: its constant value, (k,) where it reads dim k of the Resize input x
+    (a Slice of Shape(x), as exporters and passes.free_baked_sizes write a kept length), None where
+    computed otherwise; None when the vector's form cannot be read (sizes_parts)."""
+    parts = sizes_parts(sizes)
+    if parts is None:
+        return None
+    entries = []
+    for part, values in parts:
+        if values is not None:
+            entries += [int(v) for v in values]
+            continue
+        dims = _shape_dims_read(part, x)
+        entries += [(k,) for k in dims] if dims is not None and len(dims) == part.shape[0] else [None] * part.shape[0]
+    return entries
+
+
+def _shape_dims_read(part: gs.Tensor, x: gs.Tensor) -> list[int] | None:
+    """The dims of x that Slice(Shape(x), start, end) reads (step 1), else None."""
+    node = part.inputs[0] if len(part.inputs) == 1 else None
+    if node is None or node.op != "Slice" or len(node.inputs) < 3:
+        return None
+    shape_of = node.inputs[0]
+    shape = shape_of.inputs[0] if len(shape_of.inputs) == 1 else None
+    if shape is None or shape.op != "Shape" or shape.inputs[0] is not x or shape.attrs.get("start", 0) != 0 \
+            or "end" in shape.attrs:
+        return None
+    starts, ends = (constant_value(t) for t in node.inputs[1:3])
+    axes = constant_value(node.inputs[3]) if len(node.inputs) > 3 and node.inputs[3].name else [0]
+    steps = constant_value(node.inputs[4]) if len(node.inputs) > 4 and node.inputs[4].name else [1]
+    rank = len(x.shape) if x.shape is not None else shape_of.shape[0] if shape_of.shape else None
+    if starts is None or ends is None or axes is None or steps is None or not isinstance(rank, int) \
+            or np.ravel(axes).tolist() not in ([0], [-1]) or np.ravel(steps).tolist() != [1]:
+        return None
+    return list(range(rank))[int(np.ravel(starts)[0]):int(np.ravel(ends)[0])]
+
+
+def image_size_home(value: int, axis: int, images: list[tuple[str, list]]) -> str | None:
+    """The graph input whose size a constant Resize size stands for, as strip-sizes frees it and the size
+    analysis reads it: the first input of the same rank exported at `value` on that spatial axis (a
+    resize back to the image's size, F.interpolate(size=x.shape[2:]), which a fixed-size export bakes in);
+    None for a size of its own (a resample to a fixed 32 stays 32). images: (name, exported dims, None
+    where not fixed at export), of the Resize's rank."""
+    if axis < 2:
+        return None
+    return next((name for name, dims in images if dims[axis] == value), None)
+
+
 def _aspect_ratio_as_scales(node, attrs, sizes_in, axes, rank, roi) -> ResizeSpec | str:
     """keep_aspect_ratio_policy picks one scale for every listed axis and rounds the sizes half up; with
     static input sizes that is a plain scales Resize whenever floor(scale*n) is that rounded size."""

@@ -1,4 +1,5 @@
-"""free-baked-sizes: constants that bake freed sizes (Reshape targets, Expand shapes, Slice ends) -> computed.
+"""free-baked-sizes: constants that bake freed sizes (Reshape targets, Expand shapes, Slice ends, Resize
+sizes back to the image's size) -> computed.
 
 Identity: at the exported sizes every freed dim has its exported value, so replacing a constant by an
 expression that evaluates to it there changes nothing; at other sizes the expression follows the input.
@@ -7,7 +8,10 @@ atoms (freed dims, or lengths computed from them) the element order puts there, 
 Shape(home)[axis] from the tensor it first appears in. So an unflatten (n*d, c, h, w) -> (n, d, c, h, w)
 exported at n = 1 gets the target (N, D, c, H, W), not (1, N*D, c, H, W): the batch is not folded into
 the depth. An Expand keeps a freed dim by a 1 in its shape (broadcasting keeps the input's length); a
-Slice end equal to the exported length of a freed dim reads to the end.
+Slice end equal to the exported length of a freed dim reads to the end. A constant Resize size equal to
+a freed image's exported size on that axis is read as that image's size (passes._resize.image_size_home,
+the same reading as the size analysis's), and a baked batch entry as the Resize input's batch; the other
+entries then read its own freed lengths where they keep them (scale 1) and stay constant elsewhere.
 Needs ExportedShapes.static_shapes (the exported shapes); the freed dims are the graph inputs' symbolic ones.
 """
 from __future__ import annotations
@@ -19,6 +23,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import INT64_MAX, Dim, GraphBuilder, constant_value
 from onnxport.passes._registry import ExportedShapes, Pass, register
+from onnxport.passes._resize import image_size_home, sizes_parts
 from onnxport.passes._symbolic_dims import Atom, SymbolicDims, constant_part, propagate
 
 
@@ -28,6 +33,7 @@ class Match:
     reshapes: tuple = ()         # (node, [Dim per output dim])
     expands: tuple = ()          # (node, new shape)
     slices: tuple = ()           # (node, new ends)
+    resizes: tuple = ()          # (node, new sizes: per part, the tensor kept or a [Dim per entry], entries)
 
 
 def freed_dims(graph: gs.Graph, static: dict) -> dict[str, list[int]]:
@@ -43,7 +49,9 @@ def match(graph: gs.Graph, _node, settings: ExportedShapes):
         return None
     sym = propagate(graph, static, freed)
     tensors = graph.tensors()
-    reshapes, expands, slices = [], [], []
+    images = [(x.name, [d if i in freed[x.name] else None for i, d in enumerate(static[x.name])])
+              for x in graph.inputs if freed.get(x.name)]
+    reshapes, expands, slices, resizes = [], [], [], []
     for node in graph.nodes:
         out = node.outputs[0] if node.outputs else None
         if node.op == "Reshape" and out is not None and sym.symbolic(out.name) and _baked(node, sym):
@@ -56,9 +64,13 @@ def match(graph: gs.Graph, _node, settings: ExportedShapes):
             ends = _slice_ends(node, sym, static)
             if ends is not None:
                 slices.append((node, ends))
-    if not (reshapes or expands or slices):
+        elif node.op == "Resize" and len(node.inputs) > 3 and node.inputs[3].name and sym.symbolic(node.inputs[0].name):
+            sizes = _resize_sizes(node, sym, static, images, tensors)
+            if sizes is not None:
+                resizes.append((node, *sizes))
+    if not (reshapes or expands or slices or resizes):
         return None
-    return Match((), tuple(reshapes), tuple(expands), tuple(slices))
+    return Match((), tuple(reshapes), tuple(expands), tuple(slices), tuple(resizes))
 
 
 def _baked(node: gs.Node, sym: SymbolicDims) -> bool:
@@ -113,6 +125,42 @@ def _slice_ends(node: gs.Node, sym: SymbolicDims, static: dict) -> np.ndarray | 
     return ends if changed else None
 
 
+def _resize_sizes(node: gs.Node, sym: SymbolicDims, static: dict, images: list, tensors: dict) -> tuple | None:
+    """The sizes' parts with each constant entry that is a freed image's size read from that image, the
+    entries equal to the Resize's own freed lengths read from its input; None where neither an image's size
+    nor the batch is baked."""
+    x = node.inputs[0]
+    rank = len(static.get(x.name) or [])
+    parts = sizes_parts(node.inputs[3])
+    if not rank or parts is None:
+        return None
+    axes = [int(a) % rank for a in node.attrs.get("axes", range(rank))]
+    images = [(name, dims) for name, dims in images if len(dims) == rank]
+    new, entry, follows = [], 0, False
+    for part, values in parts:
+        if values is None:
+            new.append(part)
+            entry += part.shape[0]
+            continue
+        dims = []
+        for value in values:
+            if entry >= len(axes):
+                return None
+            axis, entry = axes[entry], entry + 1
+            freed = any(isinstance(f, Atom) for f in sym.dims[x.name][axis])
+            home = image_size_home(int(value), axis, images) if freed else None
+            if home is not None:
+                dims.append(Dim(1, extra=((tensors[home], axis),), read=True))
+                follows = True
+            elif freed and value == static[x.name][axis]:
+                dims.append(Dim(1, axes=(axis,), of=x, read=True))
+                follows = follows or axis == 0         # a batch the sizes bake follows the input's
+            else:
+                dims.append(Dim(int(value)))
+        new.append(dims)
+    return (new, entry) if follows and entry == len(axes) else None
+
+
 def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> None:
     for node, dims in m.reshapes:
         node.inputs[1] = b.shape_tensor(node.inputs[0], dims)
@@ -120,11 +168,15 @@ def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> None:
         node.inputs[1] = b.ints(shape, "expand_shape")
     for node, ends in m.slices:
         node.inputs[2] = b.ints(ends, "ends")
+    for node, parts, entries in m.resizes:
+        built = [p if isinstance(p, gs.Tensor) else b.shape_tensor(node.inputs[0], p, infer=False) for p in parts]
+        node.inputs[3] = built[0] if len(built) == 1 else \
+            b.op("Concat", built, {"axis": 0}, stem="sizes", dtype=np.int64, shape=[entries])
 
 
 PASS = register(Pass(
     name="free-baked-sizes",
-    summary="Reshape targets, Expand shapes, Slice ends that bake freed sizes -> computed from Shape, exact",
+    summary="Reshape targets, Expand shapes, Slice ends, Resize sizes that bake freed sizes -> computed from Shape",
     anchor_ops=(),
     match=match,
     rewrite=rewrite,

@@ -83,6 +83,56 @@ def test_a_resize_with_constant_sizes_becomes_scales():
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
+def back_to_image_size(size: tuple, target: tuple | None = None, exporter: str = "constant"):
+    """Conv stride 2 -> Resize to the image's size (as F.interpolate(size=x.shape[2:]) is exported at a
+    fixed size: the sizes a constant, or Concat(Shape(h)[:2], constant) as the TorchScript exporter writes
+    them) -> output. target: a size of its own instead (a fixed resample)."""
+    b = NetBuilder("back_to_image_size", seed=5)
+    h = b.conv(b.input("X", [1, 2, *size]), 2, 3, [3, 3], "down", strides=[2, 2], pads=[1, 1, 1, 1])
+    spatial = list(target or size)
+    if exporter == "constant":
+        sizes = b.const(np.array([1, 3, *spatial], np.int64))
+    else:
+        leading = b.op("Slice", [b.op("Shape", [h]), b.const(np.array([0])), b.const(np.array([2]))])
+        sizes = b.op("Concat", [leading, b.const(np.array(spatial, np.int64))], axis=0)
+    y = b.op("Resize", [h, "", "", sizes], "up", mode="linear")
+    b.output(y, [1, 3, *spatial])
+    return b.build()
+
+
+@pytest.mark.parametrize("exporter", ["constant", "concat"])
+def test_a_resize_back_to_the_image_size_follows_the_image_once_freed(exporter):
+    """A constant Resize size equal to the input's exported size is the image's size: freed, the output
+    follows the input at every size, batch included, and the analysis predicts it."""
+    freed, report = size_edits.strip(back_to_image_size((12, 12), exporter=exporter))
+    assert set(report.freed["X"]) == {0, 2, 3}, report.text()
+    for shape in [(1, 2, 12, 12), (2, 2, 7, 20), (1, 2, 16, 9)]:
+        x = feeds(shape)
+        want = np.concatenate([run_model(back_to_image_size(shape[2:], exporter=exporter), {"X": x["X"][i:i + 1]})[0]
+                               for i in range(shape[0])])
+        np.testing.assert_allclose(run_model(freed, x)[0], want, atol=1e-5)
+    model = back_to_image_size((12, 12), exporter=exporter)
+    out = model.graph.output[0].name
+    rows = [r for r in api.admissible_sizes(model, check_up_to=0) if r.role == "spatial"]
+    assert [r.axis for r in rows] == [2, 3]
+    for r in rows:
+        for n in (9, 13):
+            assert r.output_shapes(n, {out: [1, 3, 12, 12]})[out][r.axis] == n, r.text()
+
+
+def test_a_resample_to_a_size_of_its_own_stays_that_size_with_its_batch_freed(tmp_path):
+    """A Resize to 32x32 from a 12x12 image is a fixed resample: strip-sizes keeps 32 at every input size
+    (its verification rejects the scales that would follow the input) and frees the batch it bakes."""
+    model = back_to_image_size((12, 12), target=(32, 32))
+    report = api.strip_sizes(model, tmp_path / "freed.onnx")
+    assert set(report.freed["X"]) == {0, 2, 3}, report.text()
+    freed = onnx.load(str(tmp_path / "freed.onnx"))
+    x = feeds((2, 2, 9, 17))
+    want = np.concatenate([run_model(back_to_image_size((9, 17), target=(32, 32)), {"X": x["X"][i:i + 1]})[0]
+                           for i in range(2)])
+    np.testing.assert_allclose(run_model(freed, x)[0], want, atol=1e-5)
+
+
 def test_fix_sizes_folds_the_shape_arithmetic_away():
     """The sub-pixel lowering of a symbolic net computes its reshape targets from Shape; fixed, none stay."""
     lowered, _ = api.convert_model(examples.build("unet3d"))
