@@ -12,12 +12,11 @@ import os
 import signal
 import sys
 
-if not __package__:         # `python cli.py` in a checkout never installed: this folder is the onnxport package
+if not __package__:         # `python cli.py`: this folder is the onnxport package, whatever else is installed
     import importlib.util
-    try:
-        import onnxport  # noqa: F401
-    except ImportError:
-        _root = os.path.dirname(os.path.abspath(__file__))
+    _root = os.path.dirname(os.path.abspath(__file__))
+    _installed = importlib.util.find_spec("onnxport")
+    if _installed is None or os.path.dirname(os.path.abspath(_installed.origin or "")) != _root:
         _spec = importlib.util.spec_from_file_location("onnxport", os.path.join(_root, "__init__.py"),
                                                        submodule_search_locations=[_root])
         sys.modules["onnxport"] = importlib.util.module_from_spec(_spec)

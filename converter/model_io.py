@@ -21,7 +21,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
-from onnxport.converter import model_paths, progress
+from onnxport.converter import attribute_checks, model_paths, progress
 from onnxport.errors import BadArgument, BadInput, OutputError, first_line
 from onnxport.converter.output_paths import Output, Outputs, publish, staging
 
@@ -211,6 +211,7 @@ def check(model: onnx.ModelProto, label: str, path: Path | None = None) -> None:
         onnx.checker.check_model(str(path) if path is not None else model)
     except (onnx.checker.ValidationError, ValueError) as e:
         raise BadInput(f"{label}: fails onnx.checker: {first_line(e)}") from None
+    attribute_checks.check_attributes(model, label)
     _check_semantics(model, label)
 
 

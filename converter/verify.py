@@ -414,9 +414,14 @@ def _verify_saved(a, b, saved_inputs, expected, tolerance, provider, folders, al
             raise BadInput(f"saved input set {i} lacks {', '.join(missing)} (it has {', '.join(sorted(feeds))})")
         feeds = {k: np.asarray(v).astype(onnx.helper.tensor_dtype_to_np_dtype(specs[k].elem_type), copy=False)
                  for k, v in feeds.items() if k in specs}
+        _check_feed_shapes(feeds, specs, f"saved input set {i}")
         sizes_ = run_plan.Sizes({k: v.shape for k, v in feeds.items()}, f"saved input set {i}")
         if expected is None:
-            ref = reference.run(None, feeds)
+            try:
+                ref = reference.run(None, feeds)
+            except Exception as e:  # noqa: BLE001 - onnxruntime raises several types
+                shapes = ", ".join(f"{k} {_dims(v.shape)}" for k, v in feeds.items())
+                raise BadInput(f"saved input set {i} ({shapes}) does not run on the first model: {one_line(e)}") from None
             pairing = _Pairing(a, tested)
         else:
             absent = [n for n in names if n not in expected[i]]
@@ -467,6 +472,19 @@ REFERENCE_MAX_MACS = 200_000_000      # onnx.reference runs a Conv in numpy: abo
 def _lacks_kernel(message: str) -> bool:
     """onnxruntime has no kernel for an op of the model (rather than refusing the model itself)."""
     return "NOT_IMPLEMENTED" in message or "Could not find an implementation" in message
+
+
+def _check_feed_shapes(feeds: dict, specs: dict, what: str) -> None:
+    """A saved array whose rank or fixed dims differ from the model's input is bad input, named."""
+    for name, value in feeds.items():
+        want = specs[name].dims
+        if len(value.shape) != len(want) or any(isinstance(w, int) and w > 0 and w != g for w, g in zip(want, value.shape)):
+            model = "x".join(str(d) if isinstance(d, int) and d > 0 else str(d or "?") for d in want)
+            raise BadInput(f"{what}: '{name}' has shape {_dims(value.shape)}, the model's '{name}' is {model}")
+
+
+def _dims(shape) -> str:
+    return "x".join(map(str, shape)) or "a scalar"
 
 
 def _reference_runner(model: onnx.ModelProto, providers, folder: Path | None):

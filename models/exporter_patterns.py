@@ -37,13 +37,14 @@ def upsample_conv(spatial=("D", "H", "W"), cin: int = 4, cout: int = 3, scales=(
                   nearest: str = "floor", mode: str = "nearest", seed: int = 11, opset: int = 17) -> onnx.ModelProto:
     n = len(spatial)
     kernel = [kernel] * n if isinstance(kernel, int) else list(kernel)
-    pads = [pads] * (2 * n) if isinstance(pads, int) else list(pads)
+    padding = {"auto_pad": pads} if isinstance(pads, str) else \
+        {"pads": [pads] * (2 * n) if isinstance(pads, int) else list(pads)}       # pads: a number, a list or SAME_*
     net = NetBuilder("upsample_conv", seed=seed, opset=opset)
     x = _resize(net, net.input("X", ["N", cin] + list(spatial)), scales, coordinate, nearest, mode)
     inputs = [x, _weight(net, [cout, cin // group] + kernel, cin // group * int(np.prod(kernel)), weights, "conv_w")]
     if bias:
         inputs.append(net.const_as(net.rng.standard_normal(cout).astype(np.float32) * 0.1, "initializer", "conv_b"))
-    y = net.op("Conv", inputs, "conv", kernel_shape=kernel, pads=pads, group=group)
+    y = net.op("Conv", inputs, "conv", kernel_shape=kernel, group=group, **padding)
     net.output(net.op("Relu", [y], "act"))
     return net.build(doc=__doc__)
 

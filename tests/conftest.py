@@ -14,6 +14,17 @@ except ImportError:  # pragma: no cover - hypothesis is in the test extra
 
 
 import pytest  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def pytest_configure(config):
+    """A test session judges the checkout it runs in: with another checkout installed in the venv
+    (pip install -e elsewhere), `import onnxport` would test that one instead; stop and say so."""
+    import onnxport
+    here, imported = Path(__file__).resolve().parents[1], Path(onnxport.__file__).resolve().parent
+    if imported != here:
+        raise pytest.UsageError(f"onnxport is imported from {imported}, not this checkout {here}: "
+                                f"pip install -e {here} (or run the tests from {imported})")
 
 
 @pytest.fixture(autouse=True)

@@ -109,3 +109,33 @@ def test_the_pytest_plugin_in_a_throwaway_project(installed, project):
     done = run_in(project, site, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_port.py")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+@pytest.fixture
+def second_checkout(tmp_path) -> Path:
+    """A copy of this checkout's code (not its fixtures) whose passes/_driver.py raises at import, while
+    the venv's onnxport stays this checkout."""
+    clone = tmp_path / "clone"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        if name.startswith("tests/data/") or not (ROOT / name).is_file():
+            continue
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        (clone / name).write_bytes((ROOT / name).read_bytes())
+    driver = clone / "passes" / "_driver.py"
+    driver.write_text(driver.read_text() + '\nraise RuntimeError("the second checkout\'s own driver")\n')
+    return clone
+
+
+def test_python_cli_py_runs_the_checkout_it_sits_in(second_checkout):
+    done = subprocess.run([sys.executable, str(second_checkout / "cli.py"), "passes"], capture_output=True,
+                          text=True, cwd=second_checkout.parent)
+    assert done.returncode != 0 and "the second checkout's own driver" in done.stderr, done.stderr[-500:]
+
+
+def test_a_test_session_in_another_checkout_stops_at_once_naming_both(second_checkout):
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_layering.py"],
+                          capture_output=True, text=True, cwd=second_checkout, timeout=120)
+    assert done.returncode != 0
+    said = done.stdout + done.stderr
+    assert "not this checkout" in said and str(ROOT) in said and str(second_checkout) in said, said[-800:]

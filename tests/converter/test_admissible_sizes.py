@@ -87,6 +87,20 @@ def test_every_op_it_follows(body, runs, lossless):
     assert (a.runs.text(), a.lossless.text()) == (runs, lossless), a.text()
 
 
+@pytest.mark.parametrize("body", [
+    lambda b, x: b.conv(x, 2, 2, [3, 3], "c", strides=[2, 2], auto_pad="SAME_UPPER"),
+    lambda b, x: b.conv(x, 2, 2, [4, 4], "c", strides=[3, 3], auto_pad="SAME_LOWER"),
+    lambda b, x: b.op("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2], auto_pad="SAME_UPPER"),
+])
+def test_predicted_lengths_match_onnxruntime_for_same_padding(body):
+    """auto_pad SAME_* gives ceil(n / s), at every n: the predicted output length is onnxruntime's."""
+    model = net(body)
+    a = analysed(model)[("X", 2)]
+    for n in range(1, 14):
+        got = runs_at(model, (1, 2, n, 8))
+        assert a.output_lengths(n) == ([got[2]] if got else None), (n, got, a.text())
+
+
 def test_a_join_that_never_lines_up_admits_no_size():
     model = net(lambda b, x: b.op("Concat", [b.op("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2]), x], axis=1))
     a = analysed(model)[("X", 2)]

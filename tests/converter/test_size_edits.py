@@ -83,6 +83,25 @@ def test_a_resize_with_constant_sizes_becomes_scales():
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
+def test_a_resize_whose_float32_scale_would_round_below_its_size_keeps_its_sizes():
+    """13/11 in float32 times 11 is below 13 even in float32 arithmetic: onnxruntime would give 12, so sizes
+    13 from 11 cannot become a scale; the freed model keeps the sizes and still gives 13 there."""
+    model = resize.build([1, 2, 11, 11], sizes=[1, 2, 13, 13], mode="nearest")
+    freed, report = size_edits.strip(model)
+    x = feeds((1, 2, 11, 11))
+    np.testing.assert_array_equal(run_model(freed, x)[0], run_model(model, x)[0])
+
+
+def test_a_slice_to_the_exported_end_reads_to_the_end_once_freed():
+    """Slice(ends = the exported length) is 'to the end': freed, it keeps every row at other sizes."""
+    b = NetBuilder("slice_to_end", seed=2)
+    x = b.input("X", [1, 2, 8, 8])
+    y = b.op("Slice", [x, b.const(np.array([1])), b.const(np.array([8])), b.const(np.array([2]))])
+    b.output(b.op("Relu", [y]), [1, 2, 7, 8])
+    freed, _ = size_edits.strip(b.build())
+    assert run_model(freed, feeds((1, 2, 12, 10)))[0].shape == (1, 2, 11, 10)
+
+
 def back_to_image_size(size: tuple, target: tuple | None = None, exporter: str = "constant"):
     """Conv stride 2 -> Resize to the image's size (as F.interpolate(size=x.shape[2:]) is exported at a
     fixed size: the sizes a constant, or Concat(Shape(h)[:2], constant) as the TorchScript exporter writes

@@ -102,6 +102,19 @@ def test_different_inputs_are_an_error():
         verify_mod.verify(a, b, provider="cpu")
 
 
+@pytest.mark.parametrize("atol, rtol", [(1e-4, 1e-4), (1e-3, 0.0), (0.0, 1e-3), (0.0, 0.5)])
+def test_the_bound_is_atol_plus_rtol_times_the_first_models_largest_value(atol, rtol):
+    """An error at 0.99 of atol + rtol*max|a| passes and at 1.01 fails. The error sits on a's largest
+    value and pushes b's beyond it: a bound taken from max|b| (or any looser one) lets 1.01 pass."""
+    a = np.array([0.5, -2.5, 1.0], np.float32)
+    bound = atol + rtol * 2.5
+    for fraction, ok in ((0.99, True), (1.01, False)):
+        b = a.astype(np.float64) - np.array([0.0, fraction * bound, 0.0])
+        check = verify_mod.compare("y", a.astype(np.float64), b, atol, rtol)
+        assert np.max(np.abs(b)) > np.max(np.abs(a))
+        assert check.ok is ok and check.bound == pytest.approx(bound), (fraction, check)
+
+
 def test_nan_in_the_same_places_passes_and_elsewhere_fails():
     a = np.array([1.0, np.nan, 3.0], np.float32)
     assert verify_mod.compare("y", a, a.copy(), 1e-4, 1e-4).ok
@@ -291,6 +304,18 @@ def test_saved_data_that_does_not_fit_is_one_line(tmp_path):
         api.verify_models(model, model, api.VerifyOptions(inputs=str(tmp_path / "junk.json")))
     with pytest.raises(BadArgument, match="--expected needs the inputs"):
         api.verify_models(model, None, api.VerifyOptions(expected=str(tmp_path / "in.npz")))
+
+
+@pytest.mark.parametrize("shape, says", [((1, 3, 2, 2, 2), "'x' has shape 1x3x2x2x2, the model's 'x' is"),
+                                         ((1, 4, 2, 2), "'x' has shape 1x4x2x2, the model's 'x' is")])
+def test_saved_inputs_of_the_wrong_shape_are_bad_input_naming_both_shapes(tmp_path, capsys, shape, says):
+    """verify --inputs with arrays the model cannot take: one line, exit 2, naming the input and both shapes."""
+    from onnxport import cli
+    np.savez(tmp_path / "in.npz", x=np.zeros(shape, np.float32))
+    model = str(REAL / "decoder3d.torchscript.dynamic.onnx")
+    code = cli.main(["verify", model, model, "--inputs", str(tmp_path / "in.npz")])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and says in err and "Traceback" not in err, err
 
 
 def _runs_at_multiples_of_32_only():

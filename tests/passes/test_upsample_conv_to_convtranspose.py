@@ -16,6 +16,7 @@ NAME = "upsample-conv-to-convtranspose"
     dict(coordinate="tf_half_pixel_for_nn", nearest="floor"),
     dict(scales=(2, 1, 3), kernel=(3, 1, 5), pads=(1, 0, 2, 0, 0, 1)),
     dict(kernel=1, pads=0), dict(kernel=5, pads=2, bias=False),
+    dict(kernel=4, pads="SAME_UPPER"), dict(kernel=(2, 3, 4), pads="SAME_LOWER"),     # even kernels: the two differ
     dict(cin=4, cout=6, group=2), dict(spatial=("H", "W"), scales=(2, 2)), dict(spatial=(5, 6, 7), scales=(3, 3, 3)),
 ])
 def test_folds_exactly(kwargs):
