@@ -7,6 +7,7 @@ keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,7 @@ STRATEGIES = ("subpixel", "resize-conv", "convtranspose2d", "auto", "conv2d")  #
 PROVIDERS = ("auto", "cuda", "cpu")
 RUNTIMES = ("openvino", "opencv", "tract", "mnn", "onnx2torch")    # converter.runtimes.RUNTIMES
 STDOUT = "-"
+MAX_SECONDS = 900.0             # a backstop for any command; a valid model needs seconds to a few minutes
 
 
 class _Parser(argparse.ArgumentParser):
@@ -237,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("passes", help="list the rewrites, targets and examples")
     p.set_defaults(run=_passes)
+    for p in sub.choices.values():
+        p.add_argument("--max-seconds", type=float, default=MAX_SECONDS, metavar="S",
+                       help=f"stop with nothing written after S seconds of wall time (default {MAX_SECONDS:.0f}; "
+                            f"0: no limit); the budgets inside each command end far sooner and say so")
     return parser
 
 
@@ -369,6 +375,14 @@ def _version() -> int:
     return 0
 
 
+class OutOfTime(BaseException):
+    """--max-seconds ran out: unwinds like an interrupt, removing every temporary on the way."""
+
+
+def _out_of_time(_signum, _frame):
+    raise OutOfTime()
+
+
 class Interrupted(BaseException):
     """SIGTERM or SIGHUP: unwinds like Ctrl-C, so every temporary file and folder is removed on the way."""
 
@@ -379,6 +393,21 @@ class Interrupted(BaseException):
 
 def _interrupt(signum, _frame):
     raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """SIGALRM after `seconds` of wall time, unless the caller already set an alarm (it bounds us then)."""
+    if not seconds or seconds < 0 or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _out_of_time)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,8 +425,13 @@ def main(argv: list[str] | None = None) -> int:
             if spec:                    # a mistyped path is answered before the library's second of imports
                 model_paths.check_file(spec)
         _load_library()
-        with progress.showing(progress.terminal_line()):
+        with progress.showing(progress.terminal_line()), _time_limit(getattr(args, "max_seconds", 0)):
             return _version() if args.version else args.run(args)
+    except OutOfTime:
+        progress.clear()
+        print(f"onnxport: error: stopped after {args.max_seconds:g} s (--max-seconds); nothing written; "
+              f"give it more with --max-seconds S, or 0 for no limit", file=sys.stderr)
+        return 2
     except (KeyboardInterrupt, Interrupted) as e:
         progress.clear()
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT

@@ -166,6 +166,8 @@ def _not_spatial(walk, node, cls):
     """Conv/Pool/ConvTranspose with the axis in the batch (it rides along), in a pool's channels (any
     number), in a Conv's channels (the weight fixes it): the classes; None when it is a spatial axis."""
     x = node.inputs[0]
+    if x.name not in walk.places:                   # the traced input is its weight (a graph input)
+        raise Stop(f"{name(node)} (its weight is a graph input: the axis is a kernel length there)")
     place = walk.places[x.name]
     if place.dim == 0 or (place.dim == 1 and node.op not in ("Conv", "ConvTranspose")):
         return walk.copy(cls, x, node.outputs[:1])
@@ -265,6 +267,8 @@ def resize(walk, node, cls):
     spec = resize_spec(node, rank)
     if isinstance(spec, str):
         raise Stop(f"{name(node)} ({spec})")
+    if spec.sizes is None and spec.scales is None:
+        raise Stop(f"{name(node)} (its scales or sizes are a graph input or computed by ops it does not follow)")
     if spec.sizes is not None:
         size = spec.sizes[place.dim]
         if size is None:

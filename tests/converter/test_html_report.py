@@ -188,3 +188,43 @@ def test_a_3000_node_model_gives_a_small_page_that_renders_quickly(tmp_path):
     measured, console, seconds = browser(page, tmp_path / "big.png")
     assert measured["svgs"] and all(w > 0 and h > 0 for w, h in measured["svgs"]) and console == ""
     assert seconds < 15
+
+
+HOSTILE = ["<script>document.title='pwned'</script>", "</svg><img src=x onerror=\"document.title='pwned'\">",
+           "\"><svg onload=\"document.title='pwned'\">", "javascript:document.title='pwned'"]
+
+
+def hostile_model(path: Path) -> Path:
+    """example:gan3d with every free-text field a page might show (node names, graph name, doc strings,
+    producer, metadata) set to markup that runs script if it is not escaped."""
+    import onnx
+    from onnxport.models import examples
+    model = examples.build("gan3d")
+    for i, node in enumerate(model.graph.node):
+        node.name = HOSTILE[i % len(HOSTILE)] + str(i)
+        node.doc_string = HOSTILE[(i + 1) % len(HOSTILE)]
+    model.graph.name, model.graph.doc_string, model.doc_string = HOSTILE[0], HOSTILE[1], HOSTILE[2]
+    model.producer_name, model.producer_version = HOSTILE[3], HOSTILE[1]
+    onnx.helper.set_model_props(model, {HOSTILE[1]: HOSTILE[0]})
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
+def test_markup_in_a_models_names_changes_nothing_in_the_pages(tmp_path):
+    """Every name a page shows is escaped: in headless Chromium the title stays the page's own, no element
+    from the model's text appears, and no link has a scheme."""
+    src = hostile_model(tmp_path / "hostile.onnx")
+    pages = {"convert": tmp_path / "c.html", "verify": tmp_path / "v.html", "sizes": tmp_path / "s.html"}
+    assert run_cli(["convert", str(src), "-o", str(tmp_path / "o.onnx"), "--html", str(pages["convert"])])[0] == 0
+    assert run_cli(["verify", str(src), str(tmp_path / "o.onnx"), "--html", str(pages["verify"])])[0] == 0
+    assert run_cli(["sizes", str(src), "--html", str(pages["sizes"])])[0] == 0
+    for what, page in pages.items():
+        own_title = re.search(r"<title>(.*?)</title>", page.read_text(), re.S).group(1)
+        done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
+                               "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+        dom = done.stdout
+        title = re.search(r"<title>(.*?)</title>", dom, re.S)
+        assert title and "pwned" not in title.group(1) and title.group(1) == own_title, (what, title)
+        assert not re.search(r"<img\b|<svg onload|<script>document", dom), what        # as text, never as markup
+        assert not re.search(r'href="(?!#)[a-z]+:', dom), what
