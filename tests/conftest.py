@@ -1,5 +1,7 @@
 """Shared pytest setup: onnxruntime quiet, a fixed hypothesis profile for CI (the root is on the path
 through pytest's `pythonpath`, for `tests.*`; the code itself is imported as onnxport.*)."""
+import os
+import random
 import warnings
 
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="onnx.backend.test.case")
@@ -25,6 +27,15 @@ def pytest_configure(config):
     if imported != here:
         raise pytest.UsageError(f"onnxport is imported from {imported}, not this checkout {here}: "
                                 f"pip install -e {here} (or run the tests from {imported})")
+
+
+def pytest_collection_modifyitems(config, items):
+    """ONNXPORT_TEST_ORDER=SEED runs the tests in an order shuffled by SEED, so tests that lean on what
+    an earlier one left behind show up (the seed is printed; the same seed gives the same order)."""
+    seed = os.environ.get("ONNXPORT_TEST_ORDER")
+    if seed:
+        random.Random(seed).shuffle(items)
+        print(f"tests shuffled with ONNXPORT_TEST_ORDER={seed}")
 
 
 @pytest.fixture(autouse=True)
