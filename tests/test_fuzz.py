@@ -139,6 +139,25 @@ def _old_opset(m, draw):
     return m
 
 
+def _if_body(m, draw):
+    """The first node moved into both branches of an If on a constant condition (its inputs read from
+    the outer scope): a subgraph every command must walk or refuse (may be valid: not counted as broken)."""
+    node = m.graph.node[0]
+    inner = onnx.NodeProto()
+    inner.CopyFrom(node)
+    inner.output[0] = node.output[0] + "_in_branch"
+    m.graph.initializer.append(numpy_helper.from_array(np.array(draw(st.booleans())), "if_condition"))
+
+    def branch(name):
+        out = onnx.helper.make_tensor_value_info(inner.output[0], onnx.TensorProto.FLOAT, None)
+        return onnx.helper.make_graph([inner], name, [], [out])
+    choice = onnx.helper.make_node("If", ["if_condition"], [node.output[0]], name="choice",
+                                   then_branch=branch("then"), else_branch=branch("else"))
+    m.graph.node.remove(node)
+    m.graph.node.insert(0, choice)
+    return m
+
+
 def _future_ir(m, draw):
     m.ir_version = draw(st.integers(15, 100))
     return m
@@ -158,7 +177,7 @@ def _short_raw_data(m, draw):
 MODEL_MUTATIONS = [_huge_dim, _negative_dim, _bad_strides, _kernel_larger_than_input, _attribute_against_inputs,
                    _cycle, _duplicate_name, _missing_initializer, _future_opset, _future_ir, _bad_data_type,
                    _short_raw_data]
-MAYBE_VALID_MUTATIONS = [_old_opset]
+MAYBE_VALID_MUTATIONS = [_old_opset, _if_body]
 EXTERNAL_MUTATIONS = ["outside", "absolute", "missing_file", "short_file", "offset_past_end", "negative_offset"]
 
 
