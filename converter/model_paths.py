@@ -17,7 +17,11 @@ def check_file(spec: str) -> None:
     if spec.startswith(EXAMPLE_PREFIX):
         return
     path = Path(spec)
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except OSError as e:                            # a name longer than the file system takes, say
+        raise BadInput(f"{spec[:200]}: cannot be read ({e.strerror or e})") from None
+    if not exists:
         raise BadInput(f"{spec}: no such file")
-    if not path.is_file():
+    if not is_file:
         raise BadInput(f"{spec}: not a file")

@@ -58,7 +58,7 @@ class Outputs:
         text = os.fspath(requested)
         if not text or "\0" in text:
             raise OutputError(f"{what} path {text!r} is not a usable file name")
-        if text.endswith(os.sep) or (os.altsep and text.endswith(os.altsep)):
+        if text.endswith(os.sep) or (os.altsep and text.endswith(os.altsep)) or os.path.basename(text) in (".", ".."):
             raise OutputError(f"{text}: {what} must be a file path, not a folder")
         _check_length(Path(text), text, data)         # before any stat: a long name makes stat itself fail
         path, note = self._through_links(Path(text), what)

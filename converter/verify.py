@@ -412,9 +412,7 @@ def _verify_saved(a, b, saved_inputs, expected, tolerance, provider, folders, al
         missing = sorted(set(specs) - set(feeds))
         if missing:
             raise BadInput(f"saved input set {i} lacks {', '.join(missing)} (it has {', '.join(sorted(feeds))})")
-        feeds = {k: np.asarray(v).astype(onnx.helper.tensor_dtype_to_np_dtype(specs[k].elem_type), copy=False)
-                 for k, v in feeds.items() if k in specs}
-        _check_feed_shapes(feeds, specs, f"saved input set {i}")
+        feeds = _saved_feeds(feeds, specs, f"saved input set {i}")
         sizes_ = run_plan.Sizes({k: v.shape for k, v in feeds.items()}, f"saved input set {i}")
         if expected is None:
             try:
@@ -474,13 +472,25 @@ def _lacks_kernel(message: str) -> bool:
     return "NOT_IMPLEMENTED" in message or "Could not find an implementation" in message
 
 
-def _check_feed_shapes(feeds: dict, specs: dict, what: str) -> None:
-    """A saved array whose rank or fixed dims differ from the model's input is bad input, named."""
-    for name, value in feeds.items():
-        want = specs[name].dims
+def _saved_feeds(saved: dict, specs: dict, what: str) -> dict:
+    """The saved arrays the model takes, in its element types; bad input, named, where one does not fit:
+    another rank or fixed dim, an empty dim (nothing would be compared), or values the type would change
+    (complex into float, float into int)."""
+    feeds = {}
+    for name, value in saved.items():
+        if name not in specs:
+            continue
+        value, want = np.asarray(value), specs[name].dims
+        model = "x".join(str(d) if isinstance(d, int) and d > 0 else str(d or "?") for d in want)
         if len(value.shape) != len(want) or any(isinstance(w, int) and w > 0 and w != g for w, g in zip(want, value.shape)):
-            model = "x".join(str(d) if isinstance(d, int) and d > 0 else str(d or "?") for d in want)
             raise BadInput(f"{what}: '{name}' has shape {_dims(value.shape)}, the model's '{name}' is {model}")
+        if 0 in value.shape:
+            raise BadInput(f"{what}: '{name}' has shape {_dims(value.shape)}: an empty dim leaves nothing to compare")
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(specs[name].elem_type)
+        if not np.can_cast(value.dtype, dtype, "same_kind"):
+            raise BadInput(f"{what}: '{name}' holds {value.dtype} values, the model's '{name}' takes {np.dtype(dtype)}")
+        feeds[name] = value.astype(dtype, copy=False)
+    return feeds
 
 
 def _dims(shape) -> str:
