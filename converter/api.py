@@ -18,7 +18,7 @@ from onnxport.converter import (admissible_sizes as admissible, graph_io, html_r
                                 shape_inference, size_edits, size_probe, verify as verify_mod)
 from onnxport.converter.conversion import ConvertOptions, Plan, convert_model, first_sizes, resolve_options  # noqa: F401
 from onnxport.errors import BadArgument, BadInput, ResultError, TargetNotReached, VerificationMismatch, first_line
-from onnxport.converter.output_paths import Outputs
+from onnxport.converter.output_paths import MODEL, Outputs
 from onnxport.converter.report import ConvertReport
 from onnxport.converter.verify import VerifyResult
 
@@ -85,7 +85,7 @@ def convert(source: Source, output: str | os.PathLike, options: ConvertOptions =
     HTML page) is checked before any work; nothing but the report is written when a step fails."""
     loaded = model_io.load(source)
     outputs = Outputs(force=force, reads=loaded.protected_paths())
-    out = outputs.claim(output, "the output model", data=loaded.uses_external_data)
+    out = outputs.claim(output, MODEL, data=loaded.uses_external_data)
     report_out = _claim_pages(outputs, report, html)
     if options.fix_sizes:           # the converted model runs at those sizes only
         input_specs.check_overrides(input_specs.input_specs(loaded.model), options.fix_sizes, "--fix-sizes")
@@ -245,7 +245,7 @@ def strip_sizes(source: Source, output: str | os.PathLike, *, inputs_: list[str]
     """Free input sizes, verify, write atomically (the JSON report to `report`)."""
     loaded = model_io.load(source)
     outputs = Outputs(force=force, reads=loaded.protected_paths())
-    out = outputs.claim(output, "the output model", data=loaded.uses_external_data)
+    out = outputs.claim(output, MODEL, data=loaded.uses_external_data)
     report_out = _claim_pages(outputs, report, None)
 
     def work():
@@ -295,7 +295,7 @@ def fix_sizes(source: Source, output: str | os.PathLike, shapes_: dict, *, verif
     """Fix input sizes and fold the shape arithmetic, verify at those sizes, write atomically."""
     loaded = model_io.load(source)
     outputs = Outputs(force=force, reads=loaded.protected_paths())
-    out = outputs.claim(output, "the output model", data=loaded.uses_external_data)
+    out = outputs.claim(output, MODEL, data=loaded.uses_external_data)
     report_out = _claim_pages(outputs, report, None)
 
     def work():

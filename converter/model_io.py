@@ -23,7 +23,7 @@ from onnx import external_data_helper
 
 from onnxport.converter import attribute_checks, model_paths, progress
 from onnxport.errors import BadArgument, BadInput, OutputError, first_line
-from onnxport.converter.output_paths import Output, Outputs, publish, staging
+from onnxport.converter.output_paths import MODEL, Output, Outputs, publish, staging
 
 EXAMPLE_PREFIX = model_paths.EXAMPLE_PREFIX
 PROTOBUF_LIMIT = 2**31 - 1
@@ -237,7 +237,7 @@ def save(model: onnx.ModelProto, out: Output | str, *, force: bool = False, prot
     use of it)."""
     external = external or bool(external_tensors(model)) or in_memory_bytes(model) > PROTOBUF_LIMIT
     if not isinstance(out, Output):
-        out = Outputs(force=force, reads=list(protected)).claim(out, "the output model", data=external)
+        out = Outputs(force=force, reads=list(protected)).claim(out, MODEL, data=external)
     elif external:                         # grown past 2 GB: OUT.data was not claimed with OUT
         Outputs(force=force, reads=list(protected)).claim(out.path, out.what, data=True)
     progress.say(f"writing {out.requested}")

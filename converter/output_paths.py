@@ -21,6 +21,7 @@ from onnxport.errors import OutputError
 
 NAME_MAX = 255
 TEMP_PREFIX = ".onnxport-"
+MODEL = "the output model"     # what a model output is claimed as: its OUT.data is reserved with it
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,12 @@ class Outputs:
             raise OutputError(f"{text}: folder '{folder}' is not writable ({e.strerror or e})") from None
         output = Output(text, path, what, note)
         self._check_file(output, path)
+        beside = Output(text + ".data", path.with_name(path.name + ".data"), f"{what}'s data file")
         if data:
-            self._check_file(Output(text + ".data", path.with_name(path.name + ".data"), f"{what}'s data"),
-                             path.with_name(path.name + ".data"))
+            self._check_file(beside, beside.path)
         self.claimed.append(output)
+        if what == MODEL:               # OUT.data may be written (external data, or past 2 GB): no other output
+            self.claimed.append(beside)  # may take its name
         return output
 
     def _through_links(self, path: Path, what: str) -> tuple[Path, str]:

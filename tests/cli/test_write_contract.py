@@ -214,3 +214,14 @@ def test_shape_inference_never_expands_a_large_lookup_table():
     grown = int(subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
                                check=True).stdout.strip())
     assert grown < 100, f"{grown} MiB"
+
+
+@pytest.mark.parametrize("flag", ["--html", "--json"])
+def test_the_output_models_data_file_is_no_other_outputs_name(flag, tmp_path, capsys):
+    """OUT.data is the model's (its weights go there with external data or past 2 GB): a report named
+    like it is refused before any work, --force or not."""
+    out = tmp_path / "o.onnx"
+    code = cli.main(["convert", "example:gan3d", "-o", str(out), flag, str(out) + ".data", "--force"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "would be the same file" in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
