@@ -103,6 +103,9 @@ class Outputs:
     def _check_file(self, output: Output, path: Path) -> None:
         if path.is_dir():
             raise OutputError(f"{output.requested}: {output.what} is a folder")
+        if path.exists() and not path.is_file():   # a device (/dev/null), FIFO or socket is never replaced
+            raise OutputError(f"{output.requested}: not a regular file (a device, FIFO or socket); "
+                              f"{output.what} goes to a file")
         identity = _identity(path)
         if identity is not None and identity in self.protected:
             raise OutputError(f"{output.requested}: would overwrite the input model or a file it reads; "

@@ -225,3 +225,15 @@ def test_the_output_models_data_file_is_no_other_outputs_name(flag, tmp_path, ca
     _, err = capsys.readouterr()
     assert code == 2 and "would be the same file" in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_device_or_fifo_is_never_replaced_even_with_force(tmp_path, capsys):
+    """--force replaces regular files only: /dev/null and a FIFO stay what they are."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for target in ("/dev/null", str(fifo)):
+        code = cli.main(["convert", "example:gan3d", "-o", str(tmp_path / "o.onnx"), "--json", target, "--force"])
+        _, err = capsys.readouterr()
+        assert code == 2 and "not a regular file" in err and err.count("\n") == 1, err
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null") and fifo.is_fifo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
