@@ -8,6 +8,7 @@ are drawn (converter.svg_graph), so a page for a 3,000-node model stays small.
 """
 from __future__ import annotations
 
+import urllib.parse
 from html import escape
 
 from onnxport.converter import svg_charts, svg_graph
@@ -68,7 +69,7 @@ def _convert(data: dict) -> str:
         rows.append(("provider", verification["provider"]))
     parts = [_verdict(data["ok"], data["summary"]), _table(rows)]
     if data.get("output"):
-        parts.append(f'<p>Open the whole model: <a href="{escape(data["output"])}">{escape(data["output"])}</a> '
+        parts.append(f'<p>Open the whole model: {_file_link(str(data["output"]))} '
                      "(Netron opens .onnx files, if it is installed).</p>")
     parts.append("<h2>Rewrites</h2>")
     rewritten = data["rewrites"].get("rewritten", [])
@@ -126,16 +127,23 @@ def _verification(result: dict, heading: str) -> str:
     return "".join(parts)
 
 
+def _file_link(path: str) -> str:
+    """A link to the file as a path, percent-encoded: a name like javascript:... becomes a relative file
+    name (javascript%3A...), never a URL scheme that would run."""
+    return f'<a href="{escape(urllib.parse.quote(path))}">{escape(path)}</a>'
+
+
 def _sizes(data: dict) -> str:
     parts = []
     for axis in data["axes"]:
-        parts.append(f"<section class=\"axis\"><h3>{escape(axis['input'])} axis {axis['axis']} "
+        parts.append(f"<section class=\"axis\"><h3>{escape(axis['input'])} axis {escape(str(axis['axis']))} "
                      f"({escape(axis['role'])})</h3><p>{escape(axis['text'])}</p>")
         for kind in ("runs", "lossless"):
             found = axis.get(kind)
             if found:
                 parts.append(f"<p class=\"muted\">{kind}: {escape(found['text'])}</p>")
-                parts.append(svg_charts.number_line(found, axis.get("exported"), f"{kind} sizes of axis {axis['axis']}"))
+                parts.append(svg_charts.number_line(found, axis.get("exported"),
+                                                    f"{kind} sizes of axis {escape(str(axis['axis']))}"))
         parts.append("</section>")
     return "".join(parts)
 

@@ -228,3 +228,22 @@ def test_markup_in_a_models_names_changes_nothing_in_the_pages(tmp_path):
         assert title and "pwned" not in title.group(1) and title.group(1) == own_title, (what, title)
         assert not re.search(r"<img\b|<svg onload|<script>document", dom), what        # as text, never as markup
         assert not re.search(r'href="(?!#)[a-z]+:', dom), what
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
+def test_a_crafted_report_and_a_scheme_like_output_name_run_no_script(tmp_path, monkeypatch):
+    """`report` escapes every field of a report it is given (a sizes report whose axis is markup), and an
+    output named javascript:... is linked as a file name, never as a scheme."""
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["sizes", "example:unet3d", "--json", "s.json"])[0] == 0
+    report = json.loads((tmp_path / "s.json").read_text())
+    report["axes"][0]["axis"] = "<img src=x onerror=\"document.title='pwned'\">"
+    (tmp_path / "s.json").write_text(json.dumps(report))
+    assert run_cli(["report", "s.json", "--html", "s.html"])[0] == 0
+    scheme = "javascript:document.title='pwned'"
+    assert run_cli(["convert", "example:gan3d", "-o", scheme, "--html", "c.html"])[0] == 0
+    for page in ("s.html", "c.html"):
+        done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
+                               "--dump-dom", (tmp_path / page).as_uri()], capture_output=True, text=True, timeout=120)
+        assert "pwned" not in re.search(r"<title>(.*?)</title>", done.stdout, re.S).group(1), page
+        assert not re.search(r"<img\b", done.stdout) and not re.search(r'href="[a-z]+:', done.stdout), page
