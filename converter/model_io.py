@@ -203,6 +203,9 @@ def check(model: onnx.ModelProto, label: str, path: Path | None = None) -> None:
     for t in external_data_helper._get_all_tensors(model):
         if t.data_type not in known or t.data_type == onnx.TensorProto.UNDEFINED:
             raise BadInput(f"{label}: tensor '{t.name}' has unknown data type {t.data_type}")
+    for vi in [*model.graph.input, *model.graph.output, *model.graph.value_info]:
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type not in known:
+            raise BadInput(f"{label}: '{vi.name}' has unknown element type {vi.type.tensor_type.elem_type}")
     newest = onnx.defs.onnx_opset_version()
     for imp in model.opset_import:
         if imp.domain in ("", "ai.onnx") and imp.version > newest:

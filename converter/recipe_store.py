@@ -11,16 +11,20 @@ import json
 import onnx
 
 KEY = "onnxport.lowered"
+MAX_CHARS = 1 << 20             # recipes of thousands of lowered nodes fit; more is not ours
 
 
 def load(model: onnx.ModelProto) -> list[dict]:
     for prop in model.metadata_props:
         if prop.key == KEY:
-            try:
-                data = json.loads(prop.value)
-            except json.JSONDecodeError:
+            try:                # data written by an earlier run, or by anyone: read as untrusted
+                data = json.loads(prop.value) if len(prop.value) <= MAX_CHARS else None
+            except (json.JSONDecodeError, RecursionError):
                 return []
-            return [r for r in data if isinstance(r, dict) and "y" in r and "pass" in r]
+            if not isinstance(data, list):
+                return []
+            return [r for r in data if isinstance(r, dict) and isinstance(r.get("y"), str)
+                    and isinstance(r.get("pass"), str)]
     return []
 
 

@@ -434,3 +434,22 @@ def test_saved_inputs_that_would_compare_nothing_or_change_are_refused(saved, sa
     code, _, err = run(capsys, "verify", model, model, "--inputs", tmp_path / "in.npz")
     assert_one_line_error(code, err)
     assert says in err
+
+
+@pytest.mark.parametrize("value", ["null", "{}", "[" * 5000 + "]" * 5000, '[{"y": 1, "pass": []}]'])
+def test_recipes_in_the_metadata_are_untrusted_data(value, tmp_path, capsys):
+    """onnxport.lowered as anyone may write it (null, deep nesting, wrong types): read as no recipes."""
+    model = examples.build("gan3d")
+    onnx.helper.set_model_props(model, {"onnxport.lowered": value})
+    onnx.save(model, str(tmp_path / "in.onnx"))
+    code, _, err = run(capsys, "convert", tmp_path / "in.onnx", "-o", tmp_path / "out.onnx", "--fuse")
+    assert code in (0, 1) and "Traceback" not in err, err
+
+
+def test_an_input_of_unknown_element_type_is_one_line(tmp_path, capsys):
+    model = examples.build("gan3d")
+    model.graph.input[0].type.tensor_type.elem_type = 999
+    onnx.save(model, str(tmp_path / "in.onnx"))
+    code, _, err = run(capsys, "sizes", tmp_path / "in.onnx")
+    assert_one_line_error(code, err)
+    assert "unknown element type 999" in err
