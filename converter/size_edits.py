@@ -144,6 +144,10 @@ def strip(model: onnx.ModelProto, names: list[str] | None = None, axes: list[int
         if a.role == "spatial":
             spatial.setdefault(a.input, []).append(a.axis)
     chosen = choose(model, names, axes, spatial)
+    empty = next(((t.name, i) for t in graph.inputs for i, d in enumerate(t.shape or []) if d == 0), None)
+    if empty is not None:
+        raise UnsupportedGraph(f"input {empty[0]} has a zero-length dim (axis {empty[1]}): an empty tensor has "
+                               f"no sizes to free")
     exported = {t.name: list(t.shape) for t in graph.inputs
                 if t.shape is not None and all(isinstance(d, int) and d > 0 for d in t.shape)}
     static = {n: list(t.shape) for n, t in graph.tensors().items()

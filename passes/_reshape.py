@@ -34,8 +34,10 @@ def place(inner: int, length: int, out_dims: list[int], taken: set[int] = frozen
     """The output dim that holds a factor of the given inner stride and length, or None when the
     Reshape splits it across dims. Among several (length 1), a free size-1 dim is preferred."""
     strides = inner_strides(out_dims)
+    if inner * length <= 0:
+        return None                     # a zero-length tensor: nothing to place
     fits = [j for j, (stride, d) in enumerate(zip(strides, out_dims))
-            if d > 0 and inner % stride == 0 and (stride * d) % (inner * length) == 0]
+            if d > 0 and stride > 0 and inner % stride == 0 and (stride * d) % (inner * length) == 0]
     if len(fits) > 1:
         unit = [j for j in fits if out_dims[j] == 1 and j not in taken]
         return unit[0] if unit else fits[0]
