@@ -58,6 +58,8 @@ TARGETS = {t.name: t for t in (
            conditions.dense_head, passes=("gemm-head-to-conv",)),
     Target("no-resize5d", "no Resize of a tensor with rank >= 5 (4-D Resizes of one or two spatial axes instead)",
            conditions.resize_over_three_axes, passes=("resize5d-to-resize4d",)),
+    Target("no-batchnorm", "no BatchNormalization: each folded into the Conv/ConvTranspose before it",
+           conditions.op_is("BatchNormalization"), passes=("fold-batchnorm",)),
 )}
 DEFAULT_TARGET = "no-convtranspose3d"
 

@@ -7,6 +7,7 @@ from onnxport.passes import (  # noqa: F401  (importing registers them)
     convtranspose_to_resize_conv,
     convtranspose_to_subpixel,
     explicit_attributes,
+    fold_batchnorm,
     fold_convtranspose_bias,
     fold_convtranspose_crop,
     fold_shape_computations,

@@ -30,12 +30,21 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """ONNXPORT_TEST_ORDER=SEED runs the tests in an order shuffled by SEED, so tests that lean on what
-    an earlier one left behind show up (the seed is printed; the same seed gives the same order)."""
+    """ONNXPORT_TEST_ORDER=SEED runs the modules in an order shuffled by SEED and the tests of each in a
+    shuffled order too, so tests that lean on what an earlier one left behind show up (a module's tests
+    stay together: its module-scoped fixtures are built once). The same seed gives the same order."""
     seed = os.environ.get("ONNXPORT_TEST_ORDER")
-    if seed:
-        random.Random(seed).shuffle(items)
-        print(f"tests shuffled with ONNXPORT_TEST_ORDER={seed}")
+    if not seed:
+        return
+    rng, modules = random.Random(seed), {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    groups = list(modules.values())
+    rng.shuffle(groups)
+    for group in groups:
+        rng.shuffle(group)
+    items[:] = [item for group in groups for item in group]
+    print(f"tests shuffled with ONNXPORT_TEST_ORDER={seed}")
 
 
 @pytest.fixture(autouse=True)

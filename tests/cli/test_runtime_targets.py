@@ -78,8 +78,9 @@ def test_auto_strategy_reports_a_timed_choice_per_convtranspose(tmp_path, capsys
     assert len(choices) == 4
     for c in choices:
         assert set(c["timings_ms"]) == {"subpixel", "convtranspose2d", "resize-conv"}
-        timings = c["timings_ms"]        # another form only when clearly faster than the preferred one
-        assert c["strategy"] == "subpixel" or timings[c["strategy"]] < timings["subpixel"]
+        timings = c["timings_ms"]        # another form only when faster than the preferred one: the choice is
+        # made on the median of per-round ratios, the ms medians come from other rounds: noise may part them
+        assert c["strategy"] == "subpixel" or timings[c["strategy"]] < 1.1 * timings["subpixel"], c
     assert stdout.count("auto: '") == 4 and "fastest of 3 allowed form(s) on CPUExecutionProvider" in stdout
     assert "interleaved rounds" in stdout
 

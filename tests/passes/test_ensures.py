@@ -26,6 +26,7 @@ CASES = {
     "convtranspose-to-subpixel": (node("ConvTranspose", weight_dims=[1, 1, 2]), node("Transpose")),
     "explicit-attributes": (node("Resize"), node("Resize", {"mode": "nearest"})),
     "fold-convtranspose-bias": (node("Add"), node("ConvTranspose", weight_dims=[1, 1, 2, 2])),
+    "fold-batchnorm": (node("BatchNormalization"), node("Conv", weight_dims=[1, 1, 2, 2])),
     "fold-convtranspose-crop": (node("Slice"), node("ConvTranspose", weight_dims=[1, 1, 2, 2])),
     "fold-shape-computations": (node("Shape"), node("Constant")),
     "gelu-scale-last": (None, node("Mul", inputs=2)),         # the pattern itself: tests/passes/test_gelu_scale_last.py
