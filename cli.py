@@ -411,8 +411,15 @@ def _time_limit(seconds: float):
 
 
 def main(argv: list[str] | None = None) -> int:
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _main(argv)
+    finally:                # a caller in the same process (a test, a library user) gets its own handlers back
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -455,9 +462,10 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> None:
     """The console script: main(), then a late signal (the work is done, the process is ending) must not
     turn a finished run into a killed one."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):   # what main() puts back when it ends: ignored from then on
+        signal.signal(signum, signal.SIG_IGN)
     code = main()
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):   # process-wide (onnxruntime has threads);
-        signal.signal(signum, signal.SIG_IGN)                        # Python's shutdown keeps SIG_IGN
+    signal.signal(signal.SIGINT, signal.SIG_IGN)      # process-wide (onnxruntime has threads); shutdown keeps it
     sys.exit(code)
 
 

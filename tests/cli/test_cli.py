@@ -467,3 +467,16 @@ def test_an_input_with_a_zero_length_dim_is_answered_by_every_command(tmp_path, 
                  ["strip-sizes", path, "-o", tmp_path / "s.onnx"]):
         code, _, err = run(capsys, *argv)
         assert code == 0 or (code == 2 and err.count("\n") == 1), (argv[0], err)
+
+
+def test_main_gives_an_in_process_caller_its_signal_handlers_back(capsys):
+    """cli.main installs SIGTERM/SIGHUP handlers for its own run only: a test runner or a library user
+    calling it keeps its own (a SIGTERM to a test session must still end it)."""
+    import signal
+    mine = lambda signum, frame: None  # noqa: E731
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        run(capsys, "passes")
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
