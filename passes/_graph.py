@@ -68,6 +68,18 @@ def _source_value(tensor: gs.Tensor):
     return None
 
 
+def absorb(node: gs.Node, follower: gs.Node, inputs: list) -> None:
+    """`node` takes `inputs` and writes what `follower` wrote; `follower` is detached (the driver's cleanup
+    drops it): a per-channel op folded into the Conv before it."""
+    output = follower.outputs[0]
+    follower.inputs.clear()
+    follower.outputs.clear()
+    node.inputs.clear()
+    node.inputs.extend(inputs)
+    node.outputs.clear()
+    node.outputs.append(output)
+
+
 def text_attr(node: gs.Node, key: str, default: str) -> str:
     """A string attribute as str (onnx-graphsurgeon hands some back as bytes)."""
     value = node.attrs.get(key, default)

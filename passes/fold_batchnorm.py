@@ -26,7 +26,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._conv_patterns import single_consumer
-from onnxport.passes._graph import GraphBuilder, constant_value
+from onnxport.passes._graph import GraphBuilder, absorb, constant_value
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
@@ -91,19 +91,15 @@ def _scaled(weight: np.ndarray, scale: np.ndarray, conv: gs.Node) -> np.ndarray:
 
 def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> None:
     bn = m.nodes[-1]
-    x, y = bn.inputs[0], bn.outputs[0]
+    if m.weight is not None:
+        conv = m.nodes[0]
+        absorb(conv, bn, [conv.inputs[0], b.const(m.weight, "weight"), b.const(m.bias, "bias")])
+        return
+    x, y = bn.inputs[0], bn.outputs[0]               # no Conv before it: x * scale + shift, per channel
     bn.inputs.clear()
     bn.outputs.clear()
-    if m.weight is None:                              # no Conv before it: x * scale + shift, per channel
-        scaled = b.op("Mul", [x, b.const(m.scale, "scale")], dtype=x.dtype, shape=x.shape)
-        b.op("Add", [scaled, b.const(m.bias, "shift")], output=y)
-        return
-    conv = m.nodes[0]
-    inputs = [conv.inputs[0], b.const(m.weight, "weight"), b.const(m.bias, "bias")]
-    conv.inputs.clear()
-    conv.inputs.extend(inputs)
-    conv.outputs.clear()
-    conv.outputs.append(y)
+    scaled = b.op("Mul", [x, b.const(m.scale, "scale")], dtype=x.dtype, shape=x.shape)
+    b.op("Add", [scaled, b.const(m.bias, "shift")], output=y)
 
 
 PASS = register(Pass(

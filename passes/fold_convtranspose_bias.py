@@ -15,7 +15,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from onnxport.passes._conv_patterns import single_consumer
-from onnxport.passes._graph import GraphBuilder, constant_value
+from onnxport.passes._graph import GraphBuilder, absorb, constant_value
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes import _conditions as conditions
 
@@ -65,14 +65,7 @@ def match(graph: gs.Graph, add: gs.Node, settings: NoSettings):
 
 def rewrite(graph: gs.Graph, m: Match, b: GraphBuilder) -> None:
     ct, add = m.nodes
-    y = add.outputs[0]
-    inputs = list(ct.inputs[:2]) + [b.const(m.bias, "bias")]
-    add.inputs.clear()
-    add.outputs.clear()
-    ct.inputs.clear()
-    ct.inputs.extend(inputs)
-    ct.outputs.clear()
-    ct.outputs.append(y)
+    absorb(ct, add, list(ct.inputs[:2]) + [b.const(m.bias, "bias")])
 
 
 PASS = register(Pass(
