@@ -3,7 +3,9 @@
 For each exported file: `convert` (default), `sizes`, `strip-sizes` (fixed exports) and `verify` of the
 original against its default conversion; on each net's primary export (TorchScript, dynamic axes, where
 there is one) also `convert --target no-conv3d,no-pool3d,no-convtranspose,no-resize5d` and `convert
---target PROFILE` for each runtime profile. Each cell is one of
+--target PROFILE` for each runtime profile, and where that refusal names `--fix-sizes NAME=DIMS`, the
+same again with those flags (`profile:NAME+fixed`: what a user who follows the refusal gets). Each cell
+is one of
   pass     exit 0
   refuse   exit 1 or 2 with one line on stderr naming why (the contract for what cannot be done)
   fail     a traceback, a multi-line error, a timeout, or any other exit
@@ -18,6 +20,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -97,7 +100,13 @@ def run_file(path: Path, wanted: set[str] | None, primary: bool) -> dict:
                     results[key] = {**made, "outcome": "skip", "why": "no converted model to verify"}
                     continue
             results[key] = run_one(args)
+            fix = FIX_SIZES.findall(results[key]["why"]) if key.startswith("profile:") else []
+            if results[key]["outcome"] == "refuse" and fix:
+                results[f"{key}+fixed"] = run_one(args + [a for f in fix for a in ("--fix-sizes", f)])
     return results
+
+
+FIX_SIZES = re.compile(r"--fix-sizes (\S+)")      # the flag a profile's refusal names
 
 
 def exports(only: list[str] | None) -> list[Path]:

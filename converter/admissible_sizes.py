@@ -299,6 +299,9 @@ def _inferred(graph: gs.Graph, held: dict) -> dict:
     for x in graph.inputs:
         if x.name in held:
             static[x.name] = held[x.name]
+    for name_, t in graph.tensors().items():      # what folding made constant keeps its name
+        if isinstance(t, gs.Constant) and name_ not in static:
+            static[name_] = list(t.shape)
     return static
 
 

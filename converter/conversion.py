@@ -55,7 +55,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
 
     Order: fix_sizes, fuse (chains folded back into single ops), the targets (with a runtime profile: its
     own targets, strategy and rank budget first, then every ConvTransposes it forbids lowered, then shape
-    arithmetic folded if it asks), dense (stride 1 everywhere), pad_to_valid (a pad mode: inputs padded to
+    arithmetic folded if it asks or the sizes are fixed), dense (stride 1 everywhere), pad_to_valid (a pad mode: inputs padded to
     the next admissible size, size-preserving outputs cropped back). Without fuse, dense or pad_to_valid,
     targets default to no-convtranspose3d. folder: where the model's external data lives (the result's
     untouched weights keep referring to it). kwargs: ConvertOptions fields.
@@ -122,7 +122,7 @@ def _target_steps(graph, plan: Plan, report: ConvertReport, options: ConvertOpti
             assignments.setdefault(c.strategy, set()).add(c.node)
         assignments = {k: frozenset(v) for k, v in assignments.items()}
     steps = pipeline.plan(plan.targets, plan.strategy, plan.max_rank, assignments, forbids, plan.strict_max_rank)
-    if plan.profile is not None and plan.profile.fold_shapes:
+    if plan.profile is not None and (plan.profile.fold_shapes or options.fix_sizes):
         steps.append(pipeline.Step("fold-shape-computations", Options()))
     return steps
 

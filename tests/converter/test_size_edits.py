@@ -326,3 +326,30 @@ def test_a_class_token_joined_to_the_tokens_keeps_the_batch_fixed_and_says_where
     b.output(joined)
     _, report = size_edits.strip(b.build(), axes=None)
     assert 0 in report.kept["x"] and "Concat" in report.kept["x"][0] and "fixed size 1" in report.kept["x"][0]
+
+
+def test_fix_sizes_folds_an_expand_of_a_constant_and_makes_an_expand_to_its_own_shape_an_identity():
+    """ViT's cls token expanded to the batch (a constant once the batch is fixed) and VNet's input expanded
+    to Shape(x) (itself): neither Expand is left, and nothing changes; an Expand that does broadcast stays."""
+    from onnx import helper, numpy_helper
+    token = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(1, 1, 6), "token")
+    nodes = [helper.make_node("Shape", ["X"], ["s"]),
+             helper.make_node("Expand", ["X", "s"], ["same"]),
+             helper.make_node("Slice", ["s", "zero", "one"], ["batch"]),
+             helper.make_node("Concat", ["batch", "ones"], ["target"], axis=0),
+             helper.make_node("Expand", ["token", "target"], ["tokens"]),
+             helper.make_node("Concat", ["tokens", "same"], ["joined"], axis=1),
+             helper.make_node("Expand", ["joined", "wide"], ["Y"])]
+    inits = [token, numpy_helper.from_array(np.array([0], np.int64), "zero"),
+             numpy_helper.from_array(np.array([1], np.int64), "one"),
+             numpy_helper.from_array(np.array([1, 1], np.int64), "ones"),
+             numpy_helper.from_array(np.array([2, 1, 1, 1], np.int64), "wide")]
+    graph = helper.make_graph(nodes, "expands", [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, ["N", 3, 6])],
+                              [helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    fixed, report = size_edits.fix(model, {"X": (2, 3, 6)})
+    assert [n.op_type for n in fixed.graph.node].count("Expand") == 1          # the broadcasting one
+    assert "Identity" in {n.op_type for n in fixed.graph.node}
+    x = feeds((2, 3, 6))
+    np.testing.assert_array_equal(run_model(fixed, x)[0], run_model(model, x)[0])
