@@ -40,7 +40,7 @@ def _load_library() -> None:
 PAD_MODES = {"zero": "constant", "edge": "edge", "reflect": "reflect"}
 STRATEGIES = ("subpixel", "resize-conv", "convtranspose2d", "auto", "conv2d")  # converter.pipeline: STRATEGIES, auto, aliases
 PROVIDERS = ("auto", "cuda", "cpu")
-RUNTIMES = ("openvino", "opencv", "tract", "mnn", "onnx2torch")    # converter.runtimes.RUNTIMES
+RUNTIMES = ("openvino", "opencv", "tract", "mnn", "onnx2torch", "tflite")    # converter.runtimes.RUNTIMES
 STDOUT = "-"
 MAX_SECONDS = 900.0             # a backstop for any command; a valid model needs seconds to a few minutes
 

@@ -249,10 +249,15 @@ def _resize_modes(node, table):
 
 def _integer_upscale(node, wanted):
     spec = resize_spec(node, _rank(node.inputs[0]) or 4)
-    if isinstance(spec, str) or spec.scales is None:
+    scales = None if isinstance(spec, str) else spec.scales
+    dims = node.inputs[0].shape
+    if scales is None and not isinstance(spec, str) and spec.sizes is not None and dims is not None \
+            and all(isinstance(d, int) and d > 0 for d in dims):      # constant sizes of a static input
+        scales = tuple(s / d if s is not None else 1.0 for s, d in zip(spec.sizes, dims))
+    if scales is None:
         return "scales not constant" if wanted else None
-    bad = [s for s in spec.scales if s < 1 or s != int(s)]
-    return f"scales {list(spec.scales)} (integer up-scales only)" if wanted and bad else None
+    bad = [s for s in scales if s < 1 or s != int(s)]
+    return f"scales {list(scales)} (integer up-scales only)" if wanted and bad else None
 
 
 def _pad_modes(node, allowed):

@@ -1,11 +1,11 @@
 """The parent side of a runtime worker: looks like an onnxruntime session to verification."""
 from __future__ import annotations
 
+import ctypes
 import os
 import select
 import signal
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -13,9 +13,23 @@ import numpy as np
 import onnx
 
 from onnxport.converter import model_io
-from onnxport.converter.runtimes import info
+from onnxport.converter.runtimes import info, interpreter, worker
 
 TIMEOUT = 600           # seconds a load or a run may take before the runtime counts as hung
+
+
+def _end_with_parent() -> None:
+    """In the worker, before its runtime loads: DEATH_SIGNAL when onnxport dies, however it dies (kill -KILL
+    included), so no worker is left running, and its folder goes with it (worker.py). Linux only: elsewhere
+    the pipe's end-of-file still stops a worker between runs."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(DEATH_SIGNAL))
+    except (OSError, AttributeError):
+        pass
+
+
+PR_SET_PDEATHSIG = 1
+DEATH_SIGNAL = signal.SIGUSR2       # not SIGTERM: a runtime library may reset that one to its default
 
 
 class RuntimeFailure(RuntimeError):
@@ -27,7 +41,7 @@ class RuntimeSession:
 
     def __init__(self, name: str, model: onnx.ModelProto, folder: Path | None = None):
         self.info = info(name)
-        self.folder = tempfile.TemporaryDirectory(prefix="onnxport-runtime-")
+        self.folder = tempfile.TemporaryDirectory(prefix="onnxport-runtime-", ignore_cleanup_errors=True)
         path = os.path.join(self.folder.name, "model.onnx")
         copy = onnx.ModelProto()
         copy.CopyFrom(model)                        # save() repoints external tensors: not the caller's model
@@ -35,8 +49,7 @@ class RuntimeSession:
         self.inputs = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
         self.outputs = [o.name for o in model.graph.output]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "onnxport.converter.runtimes.worker", name, path, ",".join(self.inputs),
-             ",".join(self.outputs)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [interpreter(self.info), worker.__file__, name, path, ",".join(self.inputs), ",".join(self.outputs)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, cwd=self.folder.name)
         answer = self._answer()
         if not answer.startswith("ready "):
@@ -77,7 +90,11 @@ class RuntimeSession:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            self.process.stdin.close()
+            try:
+                self.process.stdin.write("\n")         # the end (a bare EOF tells the worker onnxport died)
+                self.process.stdin.close()
+            except OSError:                             # it died meanwhile
+                pass
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
