@@ -72,7 +72,7 @@ def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, 
             choice.strategy, choice.reason = PREFERENCE[0], "no form satisfies the target; the default is kept"
         elif timing:
             key = choice_cache.key(one, allowed, _provider_name(provider))
-            cached = choice_cache.get(key)
+            cached = choice_cache.get(key, allowed)
             if cached is None:
                 cached = _timed(one, lowered, provider)
                 choice_cache.put(key, cached)

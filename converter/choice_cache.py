@@ -5,13 +5,18 @@ attributes, weight shape, the allowed forms) has been timed on a provider with a
 later conversions reuse the choice instead of timing again. onnxport writes no file the user did not
 name, so the cache is kept only where $ONNXPORT_CACHE_DIR names a folder (one JSON file there; delete
 it to time afresh); without it every conversion times (the margin keeps choices stable). A cache that
-cannot be read or written is no cache.
+cannot be read or written is no cache. The file is data, never trusted: only a regular file of at most
+MAX_BYTES is read (a FIFO of that name would block for ever), an entry counts only with a strategy among
+the forms allowed now and finite timings, and a file there that is not a cache (a model's weights named
+auto_strategy.json) is never written over.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -41,19 +46,43 @@ def key(one: onnx.ModelProto, allowed: list[str], provider: str) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
-def _read() -> dict:
+MAX_BYTES = 16 << 20
+
+
+def _read() -> dict | None:
+    """The cache's entries; {} where there is no file; None where something that is not a cache is there."""
     if path() is None:
         return {}
     try:
-        data = json.loads(path().read_text())
-    except (OSError, ValueError):
+        fd = os.open(path(), os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
+            return None
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            data = json.loads(f.read(MAX_BYTES + 1))
+    except (OSError, ValueError, RecursionError):
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return data if isinstance(data, dict) else None
 
 
-def get(found_key: str) -> dict | None:
-    entry = _read().get(found_key)
-    valid = isinstance(entry, dict) and isinstance(entry.get("strategy"), str) and isinstance(entry.get("timings_ms"), dict)
+def get(found_key: str, allowed: list[str]) -> dict | None:
+    """The entry for this key, where it names an allowed form and finite timings; else None (time afresh)."""
+    entry = (_read() or {}).get(found_key)
+    if not isinstance(entry, dict) or entry.get("strategy") not in allowed:
+        return None
+    timings = entry.get("timings_ms")
+    valid = isinstance(timings, dict) and all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        for k, v in timings.items())
     return entry if valid else None
 
 
@@ -63,6 +92,8 @@ def put(found_key: str, entry: dict) -> None:
     if target is None:
         return
     data = _read()
+    if data is None:                    # not a cache: somebody's file, left alone
+        return
     data[found_key] = entry
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

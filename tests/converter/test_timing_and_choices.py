@@ -1,5 +1,7 @@
 """Interleaved timing (converter.timing), --strategy auto's margin, and its per-layer choice cache."""
 import json
+import os
+import stat
 import time
 
 import onnx
@@ -47,23 +49,57 @@ def test_the_cache_key_is_the_layer_configuration_not_its_weights():
     assert key != choice_cache.key(one_layer(0), ["subpixel", "convtranspose2d"], "CUDAExecutionProvider")
 
 
+FORMS = ["subpixel", "convtranspose2d"]
+
+
 def test_a_cached_choice_is_kept_and_a_broken_cache_is_no_cache(tmp_path, monkeypatch):
     entry = {"strategy": "convtranspose2d", "timings_ms": {"subpixel": 2.0, "convtranspose2d": 1.0}, "rounds": 7}
     choice_cache.put("k", entry)                                   # no folder named: nothing kept, nothing written
-    assert choice_cache.path() is None and choice_cache.get("k") is None
+    assert choice_cache.path() is None and choice_cache.get("k", FORMS) is None
     monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(tmp_path / "cache"))
     choice_cache.put("k", entry)
-    assert choice_cache.get("k") == entry and choice_cache.get("other") is None
+    assert choice_cache.get("k", FORMS) == entry and choice_cache.get("other", FORMS) is None
+    assert choice_cache.get("k", ["subpixel"]) is None             # a form no longer allowed: timed afresh
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [choice_cache.FILE_NAME]    # no temporary left
     choice_cache.path().write_text("{not json")
-    assert choice_cache.get("k") is None
-    choice_cache.path().write_text(json.dumps({"k": {"strategy": 3}}))
-    assert choice_cache.get("k") is None
+    assert choice_cache.get("k", FORMS) is None
     blocked = tmp_path / "file"
     blocked.write_text("")
     monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(blocked / "cache"))          # a folder under a file
     choice_cache.put("k", entry)                                               # no cache, no error
-    assert choice_cache.get("k") is None
+    assert choice_cache.get("k", FORMS) is None
+
+
+@pytest.mark.parametrize("poison", [
+    {"k": {"strategy": 3, "timings_ms": {}}}, {"k": {"strategy": "conv2d", "timings_ms": {}}},
+    {"k": {"strategy": "mystery", "timings_ms": {}}}, {"k": {"strategy": "subpixel", "timings_ms": {"subpixel": "1"}}},
+    {"k": {"strategy": "subpixel", "timings_ms": {"subpixel": float("nan")}}}, {"k": {"strategy": "subpixel"}},
+    {"k": "subpixel"}, [1, 2],
+], ids=["number", "alias", "unknown", "string-timing", "nan-timing", "no-timings", "not-a-dict", "a-list"])
+def test_a_poisoned_cache_entry_is_timed_afresh(poison, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(tmp_path))
+    choice_cache.path().write_text(json.dumps(poison))
+    assert choice_cache.get("k", FORMS) is None
+
+
+def test_a_deep_fifo_or_foreign_cache_file_is_no_cache_and_never_written_over(tmp_path, monkeypatch):
+    """100,000-deep JSON and a FIFO named like the cache read as no cache (no traceback, no hang); a model's
+    weights file of that name in that folder is left as it was."""
+    monkeypatch.setenv("ONNXPORT_CACHE_DIR", str(tmp_path))
+    entry = {"strategy": "subpixel", "timings_ms": {"subpixel": 1.0}}
+    choice_cache.path().write_text("[" * 100_000 + "]" * 100_000)
+    assert choice_cache.get("k", FORMS) is None
+    choice_cache.path().unlink()
+    os.mkfifo(choice_cache.path())
+    assert choice_cache.get("k", FORMS) is None                    # returns at once: O_NONBLOCK, not a file
+    choice_cache.put("k", entry)
+    assert stat.S_ISFIFO(os.stat(choice_cache.path()).st_mode)
+    choice_cache.path().unlink()
+    weights = bytes(range(256)) * 64
+    choice_cache.path().write_bytes(weights)
+    choice_cache.put("k", entry)
+    assert choice_cache.path().read_bytes() == weights
+    assert sorted(p.name for p in tmp_path.iterdir()) == [choice_cache.FILE_NAME]
 
 
 def test_auto_converts_each_candidate_form_once(monkeypatch):
