@@ -17,7 +17,8 @@ from onnxport.converter import (admissible_sizes as admissible, graph_io, html_r
                                 model_io, output_paths, pipeline, profiles, run_plan, runtime, saved_data,
                                 shape_inference, size_edits, size_probe, verify as verify_mod)
 from onnxport.converter.conversion import ConvertOptions, Plan, convert_model, first_sizes, resolve_options  # noqa: F401
-from onnxport.errors import BadArgument, BadInput, ResultError, TargetNotReached, VerificationMismatch, first_line
+from onnxport.errors import (BadArgument, BadInput, OnnxportError, ResultError, TargetNotReached, VerificationMismatch,
+                             first_line)
 from onnxport.converter.output_paths import MODEL, Outputs
 from onnxport.converter.report import ConvertReport
 from onnxport.converter.verify import VerifyResult
@@ -103,12 +104,19 @@ def convert(source: Source, output: str | os.PathLike, options: ConvertOptions =
 
 
 def _fix_sizes_hint(loaded, options: ConvertOptions) -> str | None:
-    """`--fix-sizes NAME=DIMS ...` for a model with free input sizes (none given): its fixed dims as they are,
-    the free ones at the first sizes verification would run it at (a size it is known to run at)."""
+    """`--fix-sizes NAME=DIMS ...` for a model with free input sizes (none given), where converting at those
+    sizes reaches the target (checked, not promised): its fixed dims as they are, the free ones at the first
+    sizes verification would run it at (a size it is known to run at)."""
     specs = input_specs.input_specs(loaded.model)
     if options.fix_sizes or all(isinstance(d, int) and d > 0 for s in specs for d in s.dims):
         return None
     sizes = first_sizes(loaded.model, {}, loaded.folder)
+    try:
+        _, fixed = convert_model(loaded.model, replace(options, fix_sizes=sizes, timing=False), folder=loaded.folder)
+    except OnnxportError:
+        return None
+    if fixed.remaining:
+        return None
     return " ".join(f"--fix-sizes {name}={'x'.join(map(str, dims))}" for name, dims in sizes.items())
 
 

@@ -105,8 +105,8 @@ MAX_KINDS = 4           # a refusal names this many kinds of remaining node; ins
 
 def refusal(remaining: list[Violation], fix_sizes: str | None) -> str:
     """One line for a target not reached: each remaining kind of node with why (nodes named, a few per
-    kind), and the flag that fixes it: --fix-sizes (sizes given, where free sizes are the cause or shape
-    arithmetic would fold away), else none but --allow-partial."""
+    kind), and the flag that fixes it: --fix-sizes (sizes given, where converting at them was checked to
+    reach the target), else none but --allow-partial."""
     groups: dict[tuple[str, str], list[str]] = {}
     for v in remaining:
         groups.setdefault((v.op, v.why), []).append(v.node)
@@ -116,7 +116,7 @@ def refusal(remaining: list[Violation], fix_sizes: str | None) -> str:
         parts.append(f"{op} {named}: {why}")
     if len(groups) > MAX_KINDS:
         parts.append(f"{len(groups) - MAX_KINDS} more kinds (inspect --target lists them all)")
-    fix = f"{fix_sizes} fixes the input sizes (and folds the shape arithmetic); " if fix_sizes else ""
+    fix = f"{fix_sizes} reaches it: fixed input sizes, the shape arithmetic folded; " if fix_sizes else ""
     return (f"{len(remaining)} node(s) still violate the target: {'; '.join(parts)}; nothing written ({fix}"
             f"--allow-partial writes it anyway)")
 

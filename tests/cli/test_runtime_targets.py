@@ -62,10 +62,13 @@ def test_a_refusal_is_one_line_naming_each_node_why_and_the_flag_that_fixes_it(t
 
 
 def test_convert_for_a_runtime_the_net_cannot_reach_lists_what_remains(tmp_path, capsys):
+    """rknn takes rank 4 at most: fixed sizes would not help, so the refusal offers no --fix-sizes (it is
+    offered only where converting at those sizes was checked to reach the target)."""
     out = tmp_path / "unet_rknn.onnx"
     code, stdout, err = run(capsys, "convert", "example:unet3d", "-o", out, "--target", "rknn")
     assert code == 1 and not out.exists()
     assert "still violate the target" in err and "(at most 4)" in stdout
+    assert "--fix-sizes" not in err and "(--allow-partial writes it anyway)" in err
     assert "verify: skipped (the target is not reached)" in stdout
 
 
