@@ -12,6 +12,7 @@ rather than guessed.
 from __future__ import annotations
 
 import glob
+import math
 import os
 import subprocess
 import sys
@@ -111,6 +112,8 @@ def _channel_first_where_needed(name: str, value: np.ndarray, shape: tuple) -> n
                            f"layout is unknown; run at another size")
     if value.shape == shape:
         return value
+    if value.size == 1 and math.prod(shape) == 1:       # a scalar TFLite gives as (1,)
+        return value.reshape(shape)
     if value.shape == channel_last(shape):
         return to_channel_first(value)
     raise RuntimeError(f"output {name}: TFLite gives shape {value.shape}, ONNX {shape}")
