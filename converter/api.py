@@ -97,27 +97,25 @@ def convert(source: Source, output: str | os.PathLike, options: ConvertOptions =
                                           macs_at=first_sizes(loaded.model, verify_options.shapes, loaded.folder))
         if result.remaining and not allow_partial:
             result.verify_skipped = "the target is not reached"
-            raise TargetNotReached(profiles.refusal(result.remaining, _fix_sizes_hint(loaded, options)), result)
+            raise TargetNotReached(profiles.refusal(result.remaining, *_fix_sizes_hint(loaded, options)), result)
         return _verified_write(loaded, converted, result, out, verify, verify_options, force, result.alignment,
                                verify_on)
     return _reporting(work, report_out, force)
 
 
-def _fix_sizes_hint(loaded, options: ConvertOptions) -> str | None:
-    """`--fix-sizes NAME=DIMS ...` for a model with free input sizes (none given), where converting at those
-    sizes reaches the target (checked, not promised): its fixed dims as they are, the free ones at the first
-    sizes verification would run it at (a size it is known to run at)."""
+def _fix_sizes_hint(loaded, options: ConvertOptions) -> tuple[str | None, list]:
+    """(`--fix-sizes NAME=DIMS ...`, what would still violate the target converted at those sizes: checked,
+    not promised) for a model with free input sizes (none given), else (None, []). The sizes: its fixed dims
+    as they are, the free ones at the first sizes verification would run it at (a size it runs at)."""
     specs = input_specs.input_specs(loaded.model)
     if options.fix_sizes or all(isinstance(d, int) and d > 0 for s in specs for d in s.dims):
-        return None
+        return None, []
     sizes = first_sizes(loaded.model, {}, loaded.folder)
     try:
         _, fixed = convert_model(loaded.model, replace(options, fix_sizes=sizes, timing=False), folder=loaded.folder)
     except OnnxportError:
-        return None
-    if fixed.remaining:
-        return None
-    return " ".join(f"--fix-sizes {name}={'x'.join(map(str, dims))}" for name, dims in sizes.items())
+        return None, []
+    return " ".join(f"--fix-sizes {name}={'x'.join(map(str, dims))}" for name, dims in sizes.items()), fixed.remaining
 
 
 def _reporting(work, report_out: ReportOutputs, force: bool):

@@ -103,10 +103,11 @@ class Profile:
 MAX_KINDS = 4           # a refusal names this many kinds of remaining node; inspect lists every one
 
 
-def refusal(remaining: list[Violation], fix_sizes: str | None) -> str:
+def refusal(remaining: list[Violation], fix_sizes: str | None = None, left_at_fixed: list[Violation] = ()) -> str:
     """One line for a target not reached: each remaining kind of node with why (nodes named, a few per
-    kind), and the flag that fixes it: --fix-sizes (sizes given, where converting at them was checked to
-    reach the target), else none but --allow-partial."""
+    kind), and the flag that fixes it: --fix-sizes where converting at those sizes was checked to reach
+    the target; where the runtime wants fixed sizes but more would remain, the flag and what remains at
+    those sizes; else none but --allow-partial."""
     groups: dict[tuple[str, str], list[str]] = {}
     for v in remaining:
         groups.setdefault((v.op, v.why), []).append(v.node)
@@ -116,7 +117,13 @@ def refusal(remaining: list[Violation], fix_sizes: str | None) -> str:
         parts.append(f"{op} {named}: {why}")
     if len(groups) > MAX_KINDS:
         parts.append(f"{len(groups) - MAX_KINDS} more kinds (inspect --target lists them all)")
-    fix = f"{fix_sizes} reaches it: fixed input sizes, the shape arithmetic folded; " if fix_sizes else ""
+    fix = ""
+    if fix_sizes and not left_at_fixed:
+        fix = f"{fix_sizes} reaches it: fixed input sizes, the shape arithmetic folded; "
+    elif fix_sizes and any(v.op == "graph input" for v in remaining):
+        ops = list(dict.fromkeys(v.op for v in left_at_fixed))
+        fix = (f"{fix_sizes} fixes the input sizes, after which {len(left_at_fixed)} node(s) still violate: "
+               f"{', '.join(ops[:MAX_KINDS])}{' and more' if len(ops) > MAX_KINDS else ''}; ")
     return (f"{len(remaining)} node(s) still violate the target: {'; '.join(parts)}; nothing written ({fix}"
             f"--allow-partial writes it anyway)")
 
