@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -170,5 +169,4 @@ def _bench(deadline: float, quick: bool, provider: str) -> dict:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("ONNXPORT_PROGRESS", "0")
     sys.exit(main())

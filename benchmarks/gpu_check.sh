@@ -21,10 +21,10 @@ for arg in "$@"; do
   esac
 done
 mkdir -p "$out"
-python=python3
+python=${PYTHON:-python3}          # --reuse-env: this interpreter (PYTHON=..., else python3 on PATH)
 if [ "$reuse" = 0 ]; then
   venv="$out/venv"
-  timeout 240 python3 -m venv "$venv"
+  timeout 240 "$python" -m venv "$venv"
   timeout 240 "$venv/bin/pip" install -q -e '.[test,cuda]' > "$out/install.log" 2>&1 \
     || { echo "gpu_check.sh: installing onnxport[test,cuda] failed (see $out/install.log)" >&2; exit 1; }
   python="$venv/bin/python"

@@ -5,7 +5,9 @@ benchmarks/gpu_check.sh runs them the first time one is); the others run everywh
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from onnxport.models import examples
 from tests import zoo
 
 ROOT = Path(__file__).resolve().parents[2]
+THIS_PYTHON = {**os.environ, "PYTHON": sys.executable}      # the script's --reuse-env runs in this interpreter
 CUDA = "CUDAExecutionProvider"
 needs_cuda = [pytest.mark.cuda, pytest.mark.skipif(runtime.cuda_problem() is not None,
                                                     reason=f"CUDA does not run here: {runtime.cuda_problem()}")]
@@ -86,7 +89,7 @@ def test_gpu_check_dry_run_says_why_each_cuda_section_cannot_run(tmp_path):
     """The script CI runs without a GPU: every CUDA section reports "CUDA unavailable: <reason>" with the
     loader's reason, and the JSON and Markdown are written."""
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(tmp_path), "--reuse-env", "--quick"],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=THIS_PYTHON)
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((tmp_path / "gpu_check.json").read_text())
     if results["cuda"]:
@@ -103,7 +106,7 @@ def test_gpu_check_rehearsed_on_the_cpu_takes_every_step_of_the_gpu_day(tmp_path
     """--rehearse-on-cpu runs the verify and benchmark sections with --provider cpu: the rows, the worst
     errors and the benchmark tables come out as they will on a GPU."""
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(tmp_path), "--reuse-env", "--quick",
-                           "--rehearse-on-cpu"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+                           "--rehearse-on-cpu"], capture_output=True, text=True, timeout=600, cwd=ROOT, env=THIS_PYTHON)
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((tmp_path / "gpu_check.json").read_text())
     rows = results["verify"]["rows"]
