@@ -68,7 +68,7 @@ def _expand(node: gs.Node, opset: int) -> tuple[np.ndarray | None] | None:
     if result == shape:
         return (KEPT,)
     if data is not None and math.prod(result) <= LARGEST:
-        return (np.asarray(data) * np.ones(result, np.asarray(data).dtype),)
+        return (np.broadcast_to(np.asarray(data), result).copy(),)
     return None
 
 

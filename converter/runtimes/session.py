@@ -29,7 +29,7 @@ def _end_with_parent() -> None:
 
 
 PR_SET_PDEATHSIG = 1
-DEATH_SIGNAL = signal.SIGUSR2       # not SIGTERM: a runtime library may reset that one to its default
+DEATH_SIGNAL = signal.SIGUSR2       # one no runtime library handles (strace showed a tract worker's SIGTERM reset)
 
 
 class RuntimeFailure(RuntimeError):

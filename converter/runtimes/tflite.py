@@ -38,9 +38,13 @@ def to_channel_first(x: np.ndarray) -> np.ndarray:
     return np.transpose(x, (0, x.ndim - 1, *range(1, x.ndim - 1))) if x.ndim >= 3 else x
 
 
+CONVERT_TIMEOUT = 540     # under the session's 600 s, so onnx2tf is stopped here, not left running
+
+
 class Model:
     def __init__(self, path: str, inputs: list[str], outputs: list[str]):
         self.path, self.inputs, self.outputs = path, inputs, outputs
+        self.reference = None       # an onnxruntime session, for the ONNX outputs' shapes only
         self.folder = tempfile.mkdtemp(prefix="tflite-", dir=os.path.dirname(os.path.abspath(path)))  # goes with the session
         self.converted: dict = {}
 
@@ -49,8 +53,11 @@ class Model:
         if key not in self.converted:
             out = os.path.join(self.folder, str(len(self.converted)))
             fixed = self._fixed_copy(dict(key), out)
-            done = subprocess.run([sys.executable, "-m", "onnx2tf", "-i", fixed, "-o", out, "-n"],
-                                  capture_output=True, text=True)
+            try:
+                done = subprocess.run([sys.executable, "-m", "onnx2tf", "-i", fixed, "-o", out, "-n"],
+                                      capture_output=True, text=True, timeout=CONVERT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"onnx2tf did not convert the model in {CONVERT_TIMEOUT} s") from None
             found = glob.glob(os.path.join(out, "*_float32.tflite"))
             if done.returncode != 0 or not found:
                 lines = [line for line in (done.stderr + done.stdout).splitlines() if "ERROR" in line] or ["no .tflite"]
@@ -77,11 +84,12 @@ class Model:
         return path
 
     def _onnx_shapes(self, feeds: dict) -> list[tuple]:
-        import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.log_severity_level = 4
-        session = ort.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
-        return [r.shape for r in session.run(self.outputs, feeds)]
+        if self.reference is None:
+            import onnxruntime as ort
+            options = ort.SessionOptions()
+            options.log_severity_level = 4
+            self.reference = ort.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
+        return [r.shape for r in self.reference.run(self.outputs, feeds)]
 
     def run(self, feeds: dict) -> list:
         interpreter = self._interpreter(feeds)
