@@ -13,13 +13,6 @@ numerical library.
 """
 from __future__ import annotations
 
-from importlib import metadata
-
-try:
-    __version__ = metadata.version("onnxport")
-except metadata.PackageNotFoundError:          # a checkout that was not installed
-    __version__ = "0+checkout"
-
 # public name -> (module, attribute)
 _PUBLIC = {
     "convert": ("onnxport.converter.api", "convert"),
@@ -44,6 +37,8 @@ __all__ = sorted(_PUBLIC) + ["__version__"]
 
 
 def __getattr__(name: str):
+    if name == "__version__":               # read on demand: importlib.metadata costs the console script's start
+        return _version()
     if name not in _PUBLIC:
         raise AttributeError(f"module 'onnxport' has no attribute '{name}'")
     from importlib import import_module
@@ -55,3 +50,11 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def _version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version("onnxport")
+    except metadata.PackageNotFoundError:          # a checkout that was not installed
+        return "0+checkout"

@@ -23,6 +23,7 @@ if not __package__:         # `python cli.py`: this folder is the onnxport packa
         sys.modules["onnxport"] = importlib.util.module_from_spec(_spec)
         _spec.loader.exec_module(sys.modules["onnxport"])
 
+from onnxport.__main__ import STOP_SIGNALS, stop_at_once  # noqa: E402
 from onnxport.converter import model_paths, progress  # noqa: E402
 from onnxport.errors import BadArgument, OnnxportError, ResultError  # noqa: E402
 
@@ -395,6 +396,14 @@ def _interrupt(signum, _frame):
     raise Interrupted(signum)
 
 
+def _unwind_on_stop_signals() -> None:
+    """Once the library is loaded, a stop signal unwinds (temporary files go, nothing is published); before
+    that, main() has it end the process at once (onnxport/__main__.py says why)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+
+
 @contextlib.contextmanager
 def _time_limit(seconds: float):
     """SIGALRM after `seconds` of wall time, unless the caller already set an alarm (it bounds us then)."""
@@ -411,7 +420,7 @@ def _time_limit(seconds: float):
 
 
 def main(argv: list[str] | None = None) -> int:
-    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {signum: signal.signal(signum, stop_at_once) for signum in STOP_SIGNALS}
     try:
         return _main(argv)
     finally:                # a caller in the same process (a test, a library user) gets its own handlers back
@@ -420,18 +429,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
+    args = None
     try:
-        args = parser.parse_args(argv)
-        if not args.version and args.command is None:
-            parser.error("a command is required (convert, verify, sizes, ...)")
-    except SystemExit as e:             # --help (0), or a usage error already printed in one line (2)
-        return e.code if isinstance(e.code, int) else 0
-    try:
+        args = _parse(argv)
+        if isinstance(args, int):
+            return args
         for spec in (getattr(args, name, None) for name in ("input", "a", "b")):
             if spec:                    # a mistyped path is answered before the library's second of imports
                 model_paths.check_file(spec)
         _load_library()
+        _unwind_on_stop_signals()
         with progress.showing(progress.terminal_line()), _time_limit(getattr(args, "max_seconds", 0)):
             return _version() if args.version else args.run(args)
     except OutOfTime:
@@ -459,9 +466,21 @@ def _main(argv: list[str] | None) -> int:
         progress.clear()
 
 
+def _parse(argv: list[str] | None) -> argparse.Namespace | int:
+    """The parsed command line, or the exit code of --help (0) or of a usage error printed in one line (2)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not args.version and args.command is None:
+            parser.error("a command is required (convert, verify, sizes, ...)")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 0
+    return args
+
+
 def entry() -> None:
-    """The console script: main(), then a late signal (the work is done, the process is ending) must not
-    turn a finished run into a killed one."""
+    """The console script (through onnxport/__main__.py): main(), then a late signal (the work is done, the
+    process is ending) must not turn a finished run into a killed one."""
     for signum in (signal.SIGTERM, signal.SIGHUP):   # what main() puts back when it ends: ignored from then on
         signal.signal(signum, signal.SIG_IGN)
     code = main()

@@ -40,7 +40,7 @@ def test_the_wheel_installs_nothing_top_level_but_onnxport(installed):
     assert not [n for n in names if n.startswith("onnxport/tests/") or n.startswith("onnxport/benchmarks/")]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "onnxport = onnxport.cli:entry" in text and "onnxport = onnxport.testing" in text
+    assert "onnxport = onnxport.__main__:entry" in text and "onnxport = onnxport.testing" in text
 
 
 @pytest.fixture

@@ -181,6 +181,35 @@ def test_a_signal_leaves_no_temporary_data_and_one_line(folder, signum, code):
             assert onnx.load(str(out)).graph.node                   # finished first: whole
 
 
+STOP_DURING_IMPORT = """
+import importlib.abc, os, signal, sys
+MODULE, SIGNUM = sys.argv[1], int(sys.argv[2])
+class StopWhileImporting(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == MODULE:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), SIGNUM)
+        return None
+sys.meta_path.insert(0, StopWhileImporting())
+sys.argv = ["onnxport", *sys.argv[3:]]
+from onnxport.__main__ import entry
+entry()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("module", ["onnxport.cli", "onnx", "onnxruntime"])
+def test_a_signal_while_the_library_imports_is_one_line_and_its_exit_code(folder, signum, module):
+    """A Ctrl-C raised inside a half-done import once crashed the process (SIGSEGV), was swallowed by an
+    import fallback (exit 0, the conversion went on) or printed an import traceback."""
+    out = folder / "stopped.onnx"
+    p = subprocess.run([sys.executable, "-c", STOP_DURING_IMPORT, module, str(int(signum)), "convert",
+                        "example:gan3d", "-o", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 128 + signum, p.stderr
+    assert p.stderr == f"onnxport: interrupted ({signum.name}); nothing written\n"
+    assert not out.exists() and not [n for n in os.listdir(folder) if n.startswith(".onnxport-")]
+
+
 def test_bounded_reference_fallback_only_for_a_missing_kernel(monkeypatch):
     from onnxport.converter import verify as verify_mod
     from onnxport.errors import BadInput
