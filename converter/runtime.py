@@ -12,6 +12,9 @@ import contextlib
 import ctypes
 import functools
 import os
+import shutil
+import sys
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -41,7 +44,7 @@ def onnxruntime():
         raise BadInput(f"{' and '.join(dists)} are both installed; they share one package folder, so either "
                        f"breaks the other: {REPAIR}")
     try:
-        import onnxruntime as ort
+        ort = _import_leaving_no_session_file()
         ort.InferenceSession, ort.SessionOptions, ort.get_available_providers  # noqa: B018 - a half-removed one lacks these
     except (ImportError, AttributeError) as e:
         interrupted = e.__cause__ or e.__context__        # a signal during its import is not a broken install
@@ -49,6 +52,26 @@ def onnxruntime():
             raise interrupted from None
         raise BadInput(f"onnxruntime is not usable ({e}; a half-removed install?): {REPAIR}") from None
     return ort
+
+
+def _import_leaving_no_session_file():
+    """import onnxruntime. Its telemetry library writes a session-id file `.ses` into $TMPDIR when it loads
+    (onnxruntime 1.31, Linux; read once, not written again), which would outlive every onnxport command:
+    so the import sees a private TMPDIR that is removed right after."""
+    if "onnxruntime" in sys.modules:
+        return sys.modules["onnxruntime"]
+    private = tempfile.mkdtemp(prefix="onnxport-ort-")     # first: tempfile caches the real $TMPDIR
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = private
+    try:
+        import onnxruntime
+    finally:
+        if before is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = before
+        shutil.rmtree(private, ignore_errors=True)
+    return onnxruntime
 
 
 @functools.lru_cache(maxsize=1)

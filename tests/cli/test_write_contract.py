@@ -210,6 +210,18 @@ def test_a_signal_while_the_library_imports_is_one_line_and_its_exit_code(folder
     assert not out.exists() and not [n for n in os.listdir(folder) if n.startswith(".onnxport-")]
 
 
+@pytest.mark.parametrize("argv", [["sizes", "example:ddae"], ["inspect", "example:gan3d"],
+                                  ["verify", "example:gan3d", "example:gan3d"], ["--version"]])
+def test_a_command_leaves_nothing_in_the_temporary_folder(tmp_path, argv):
+    """onnxruntime's telemetry writes `$TMPDIR/.ses` when it loads; nothing of a command may outlive it."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "cli.py"), *argv], cwd=ROOT, capture_output=True,
+                       text=True, env={**os.environ, "TMPDIR": str(scratch)}, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert os.listdir(scratch) == []
+
+
 def test_bounded_reference_fallback_only_for_a_missing_kernel(monkeypatch):
     from onnxport.converter import verify as verify_mod
     from onnxport.errors import BadInput
