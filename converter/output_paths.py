@@ -101,6 +101,9 @@ class Outputs:
         return target, f"written through the symlink {path} -> {target}"
 
     def _check_file(self, output: Output, path: Path) -> None:
+        if path.is_symlink() and not path.exists():     # OUT.data is not resolved like OUT: checked here
+            raise OutputError(f"{output.requested}: {output.what} is a symlink that leads nowhere (dangling or "
+                              f"a loop); refused (remove it or choose another path)")
         if path.is_dir():
             raise OutputError(f"{output.requested}: {output.what} is a folder")
         if path.exists() and not path.is_file():   # a device (/dev/null), FIFO or socket is never replaced

@@ -103,6 +103,16 @@ def test_an_existing_data_file_is_not_replaced_when_out_does_not_exist(capsys, f
     refused(capsys, folder, "convert", folder / "w.onnx", "-o", folder / "d.onnx", "--force")
 
 
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_data_file_that_is_a_dangling_link_or_a_loop_is_refused_before_the_work(capsys, folder, force):
+    os.symlink("nowhere", folder / "x.onnx.data")
+    os.symlink("l2.onnx.data", folder / "l1.onnx.data")
+    os.symlink("l1.onnx.data", folder / "l2.onnx.data")
+    for out in ("x.onnx", "l1.onnx"):
+        err = refused(capsys, folder, "convert", folder / "w.onnx", "-o", folder / out, *force)
+        assert f"{out}.data: the output model's data file is a symlink that leads nowhere" in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["convert", "{a}", "-o", "{d}/" + "n" * 251 + ".onnx"], "longer than the file system takes"),
     (["convert", "{w}", "-o", "{d}/" + "n" * 246 + ".onnx"], "longer than the file system takes (255 bytes, with .data)"),
