@@ -30,6 +30,7 @@ from onnxport.converter.input_specs import InputSpec
 UNIFORM_SIZES = (32, 16, 64, 48, 8, 24, 96, 128, 40, 12, 20, 5, 1)
 BASE_SIZES = (16, 24, 32, 8, 12, 20, 28, 40, 48, 5, 6, 7, 9, 10, 11, 13, 15, 17, 3, 4, 2, 1)
 BATCH_SIZES = (1, 2, 3)
+BATCH_CHECK = "runs stacked"        # the end of a batch check's why: "batch 2 against two batch-1 runs stacked"
 MIN_PREFERRED = 8              # smaller lengths are mostly border: start the admissible sizes here
 EXPORTED_SIZES = "onnxport.exported_sizes"     # metadata strip-sizes leaves: the sizes it was exported at
 DEFAULT_BUDGET = 1 << 30       # bytes of activations per run
@@ -272,9 +273,12 @@ def _freed_checks(result: Plan, graph_a, analysis: list[admissible_sizes.AxisSiz
     if batched:
         images = [t for t in graph_a.inputs if t.name in batched and len(fixed[t.name]) >= 3]
         why = next((w for w in (batch_independence.coupling(graph_a, static, x) for x in images) if w), None)
-        doubled = {**fixed, **{name: (2,) + fixed[name][1:] for name in batched}}
-        if why is None:
-            result.batch_check = (tuple(batched), Sizes(doubled, "batch 2 against two batch-1 runs stacked",
+        doubled = {**fixed, **{name: (2 * fixed[name][0],) + fixed[name][1:] for name in batched}}
+        if why is None:         # the halves run at the batch the original is fixed at (1, or what it was exported at)
+            halves = sorted({fixed[name][0] for name in batched})
+            text = "/".join(map(str, halves))
+            result.batch_check = (tuple(batched), Sizes(doubled, f"batch {'/'.join(str(2 * b) for b in halves)} "
+                                                        f"against two batch-{text} {BATCH_CHECK}",
                                                         tuple((name, 0) for name in batched)))
         else:
             result.batch_skipped = f"batch 2 not checked: {why}"

@@ -7,7 +7,7 @@ first, within a memory budget; each run says why). Outputs are paired by name (b
 the names differ, and then the result says so). An output passes when shapes and dtypes match and
 max|a-b| <= atol + rtol*max|a| (a from the first model, NaN/inf only where the first model has them).
 Where the second model frees a dim the first fixes, its batch 2 is checked against two batch-1 runs of
-the first stacked, and each freed axis runs at its next admissible sizes with the output shapes the size
+the first stacked (2b against two runs at b where the first is fixed at batch b), and each freed axis runs at its next admissible sizes with the output shapes the size
 analysis predicts. On a mismatch the first intermediate tensor, shared by name and in the first model's
 order, that already differs is reported.
 """
@@ -90,9 +90,9 @@ class VerifyResult:
             return text + f" [{self.provider}]"
         worst = self.worst
         sizes = "; ".join(shapes_text(r.shapes) for r in self.runs)
-        checks = [r for r in self.runs if r.why.startswith("batch 2")], [r for r in self.runs if SHAPE_ONLY in
-                                                                        [o.note for o in r.outputs]]
-        notes = "".join(f"; {n}" for n in (["batch 2 equals two batch-1 runs"] if checks[0] else []) +
+        checks = [r for r in self.runs if r.why.endswith(run_plan.BATCH_CHECK)], [r for r in self.runs if SHAPE_ONLY in
+                                                                          [o.note for o in r.outputs]]
+        notes = "".join(f"; {n}" for n in [r.why.replace(" against ", " equals ") for r in checks[0]] +
                         ([f"{len(checks[1])} run(s) at freed sizes with the predicted output shapes"] if checks[1] else [])
                         + self.notes)
         return (f"equivalent on {len(self.runs)} run(s) ({sizes}); worst max|a-b| = {worst[1].max_abs_error:.3g} "
@@ -360,7 +360,7 @@ def _freed_checks(planned, runner_a, session_b, pairing, specs, seed, tolerance,
     checks = []
     if planned.batch_check is not None:
         names, doubled = planned.batch_check
-        single = {**doubled.shapes, **{n: (1,) + tuple(doubled.shapes[n][1:]) for n in names}}
+        single = {**doubled.shapes, **{n: (doubled.shapes[n][0] // 2,) + tuple(doubled.shapes[n][1:]) for n in names}}
         halves = [inputs_mod.random_feeds(specs, single, seed + 100 + i) for i in range(2)]
         refs = [runner_a.run(None, h) for h in halves]
         stacked_ref = [np.concatenate(pair, axis=0) for pair in zip(*refs)]

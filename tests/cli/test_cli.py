@@ -397,7 +397,8 @@ def test_max_seconds_stops_a_command_with_nothing_written(tmp_path):
 @pytest.mark.parametrize("prefix", ["test_convtranspose", "test_resize"])
 def test_sizes_and_strip_sizes_answer_every_node_test_model_in_one_line(prefix, tmp_path, capsys):
     """ONNX's own node-test models, whose weights, scales and sizes are graph inputs: the analysis says
-    'unknown' there, and every command ends in exit 0 or one line with exit 2, never a traceback."""
+    'unknown' there, and both commands answer every model (verification feeds a Resize's roi, scales and
+    sizes inputs those of a 2x upsampling, over its `axes`: random scales did not run)."""
     from tests.helpers import onnx_node_cases
     for case in onnx_node_cases(prefix):
         model = onnx.ModelProto()
@@ -407,7 +408,7 @@ def test_sizes_and_strip_sizes_answer_every_node_test_model_in_one_line(prefix, 
         onnx.save(model, str(path))
         for argv in (["sizes", path], ["strip-sizes", path, "-o", tmp_path / "out.onnx", "--force"]):
             code, _, err = run(capsys, *argv)
-            assert code == 0 or (code == 2 and err.count("\n") == 1), (case.name, argv[0], err)
+            assert code == 0, (case.name, argv[0], err)
 
 
 @pytest.mark.parametrize("out", ["newname/.", "newname/..", "."])

@@ -278,6 +278,18 @@ def test_a_converted_batch_1_model_can_have_its_batch_freed():
     assert_equivalent(freed_original, freed_lowered, shapes={"X": (2, 3, 9, 10, 8)}, runs=1)
 
 
+def test_a_model_fixed_at_batch_2_is_checked_at_batch_4_against_two_batch_2_runs(tmp_path):
+    """The halves run at the batch the original is fixed at: at batch 1 onnxruntime refused them."""
+    from onnxport.models import convtranspose
+    model = convtranspose.build([4, 4, 4], kernel=[2, 2, 2], strides=[2, 2, 2], cin=2, cout=2, batch=2)
+    report = api.strip_sizes(model, tmp_path / "freed.onnx")
+    assert report.freed["X"][0] == "N"
+    assert report.verification.ok, report.verification.summary()
+    stacked = [r for r in report.verification.runs if r.why.startswith("batch 4 against two batch-2 runs")]
+    assert len(stacked) == 1 and stacked[0].shapes["X"][0] == 4
+    assert "batch 4 equals two batch-2 runs stacked" in report.verification.summary()
+
+
 def test_a_batch_a_view_regroups_with_other_axes_stays_fixed():
     """(1, 4, h, w) viewed as (2, 2, h, w) and transposed: at batch 2 a freed model would mix the samples (it
     answered (1, 8, h, w)), so strip-sizes keeps the batch and says why; naming it with --axes is an error."""
