@@ -72,10 +72,15 @@ def _claim_report(loaded: list, report, force: bool, reads: tuple = (), html=Non
 
 
 def _write_report(data: dict, report_out: ReportOutputs, force: bool) -> None:
+    with output_paths.publication(force) as pub:
+        _stage_report(data, report_out, pub)
+
+
+def _stage_report(data: dict, report_out: ReportOutputs, pub: output_paths.Publication) -> None:
     if report_out.json is not None:
-        output_paths.write_text(json.dumps(data, indent=1), report_out.json, force=force)
+        pub.text(json.dumps(data, indent=1), report_out.json)
     if report_out.html is not None:
-        output_paths.write_text(html_report.render(data), report_out.html, force=force)
+        pub.text(html_report.render(data), report_out.html)
 
 
 def convert(source: Source, output: str | os.PathLike, options: ConvertOptions = ConvertOptions(), *, verify: bool = True,
@@ -92,13 +97,13 @@ def convert(source: Source, output: str | os.PathLike, options: ConvertOptions =
         input_specs.check_overrides(input_specs.input_specs(loaded.model), options.fix_sizes, "--fix-sizes")
         verify_options = replace(verify_options, shapes={**verify_options.shapes, **options.fix_sizes})
 
-    def work():
+    def work(pub):
         converted, result = convert_model(loaded.model, options, source=loaded.label, folder=loaded.folder,
                                           macs_at=first_sizes(loaded.model, verify_options.shapes, loaded.folder))
         if result.remaining and not allow_partial:
             result.verify_skipped = "the target is not reached"
             raise TargetNotReached(profiles.refusal(result.remaining, *_fix_sizes_hint(loaded, options)), result)
-        return _verified_write(loaded, converted, result, out, verify, verify_options, force, result.alignment,
+        return _verified_write(loaded, converted, result, out, pub, verify, verify_options, result.alignment,
                                verify_on)
     return _reporting(work, report_out, force)
 
@@ -119,13 +124,16 @@ def _fix_sizes_hint(loaded, options: ConvertOptions) -> tuple[str | None, list]:
 
 
 def _reporting(work, report_out: ReportOutputs, force: bool):
-    """Run `work`; its report (also the one a ResultError carries) goes to report_out."""
-    try:
-        result = work()
-    except ResultError as e:
-        _write_report(e.report.to_dict(), report_out, force)
-        raise
-    _write_report(result.to_dict(), report_out, force)
+    """Run `work(publication)`; its report (also the one a ResultError carries) goes to report_out, published
+    with what work staged (the model) at the end, or not at all."""
+    with output_paths.publication(force) as pub:
+        try:
+            result = work(pub)
+        except ResultError as e:
+            _stage_report(e.report.to_dict(), report_out, pub)
+            pub.commit()
+            raise
+        _stage_report(result.to_dict(), report_out, pub)
     return result
 
 
@@ -254,7 +262,7 @@ def strip_sizes(source: Source, output: str | os.PathLike, *, inputs_: list[str]
     out = outputs.claim(output, MODEL, data=loaded.uses_external_data)
     report_out = _claim_pages(outputs, report, None)
 
-    def work():
+    def work(pub):
         keep: dict = {}
         scales = True
         while True:                 # a freed dim whose own check fails stays fixed, named, and the rest is tried again
@@ -270,8 +278,8 @@ def strip_sizes(source: Source, output: str | os.PathLike, *, inputs_: list[str]
                 scales = False      # first keep the Resize sizes as the graph has them (a fixed-size resample)
                 continue
             keep[failed[0]] = failed[1]
-        return _verified_write(loaded, freed, result, out, verify and result.verification is None, verify_options,
-                               force, checked=result.verification)
+        return _verified_write(loaded, freed, result, out, pub, verify and result.verification is None,
+                               verify_options, checked=result.verification)
     return _reporting(work, report_out, force)
 
 
@@ -304,16 +312,17 @@ def fix_sizes(source: Source, output: str | os.PathLike, shapes_: dict, *, verif
     out = outputs.claim(output, MODEL, data=loaded.uses_external_data)
     report_out = _claim_pages(outputs, report, None)
 
-    def work():
+    def work(pub):
         fixed, result = size_edits.fix(loaded.model, shapes_, loaded.folder)
-        return _verified_write(loaded, fixed, result, out, verify, replace(verify_options, shapes=shapes_), force)
+        return _verified_write(loaded, fixed, result, out, pub, verify, replace(verify_options, shapes=shapes_))
     return _reporting(work, report_out, force)
 
 
-def _verified_write(loaded, model, report, out, verify, options, force, alignment=verify_mod.Alignment(),
+def _verified_write(loaded, model, report, out, pub, verify, options, alignment=verify_mod.Alignment(),
                     verify_on: str | None = None, checked: VerifyResult | None = None):
     """Verify `model` against what was loaded (on onnxruntime, then on the runtime `verify_on` too), then
-    write it atomically; nothing is written on a mismatch. checked: a verification already run on it."""
+    stage it in the publication `pub`; nothing is staged on a mismatch. checked: a verification already
+    run on it."""
     if verify or checked is not None:
         report.verification = checked or verify_models(loaded.model, model, options, alignment,
                                                        (loaded.folder, loaded.folder))
@@ -326,7 +335,7 @@ def _verified_write(loaded, model, report, out, verify, options, force, alignmen
         if not report.runtime_verification.ok:
             raise VerificationMismatch(f"on {verify_on}, the result is not equivalent: "
                                        f"{report.runtime_verification.summary()}; nothing written", report)
-    model_io.save(model, out, force=force, protected=loaded.protected_paths(), folder=loaded.folder,
-                  external=loaded.uses_external_data)
+    model_io.save(model, out, force=pub.force, protected=loaded.protected_paths(), folder=loaded.folder,
+                  external=loaded.uses_external_data, publication=pub)
     report.output = out.requested + (f" ({out.note})" if out.note else "")
     return report

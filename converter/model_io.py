@@ -21,9 +21,9 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
-from onnxport.converter import attribute_checks, model_paths, progress
+from onnxport.converter import attribute_checks, model_paths, output_paths, progress
+from onnxport.converter.output_paths import MODEL, Output, Outputs, Publication
 from onnxport.errors import BadArgument, BadInput, OutputError, first_line
-from onnxport.converter.output_paths import MODEL, Output, Outputs, publish, staging
 
 EXAMPLE_PREFIX = model_paths.EXAMPLE_PREFIX
 PROTOBUF_LIMIT = 2**31 - 1
@@ -232,40 +232,44 @@ def _check_semantics(model: onnx.ModelProto, label: str) -> None:
 
 
 def save(model: onnx.ModelProto, out: Output | str, *, force: bool = False, protected: list[Path] = (),
-         folder: Path | None = None, external: bool = False) -> Path:
+         folder: Path | None = None, external: bool = False, publication: Publication | None = None) -> Path:
     """Write atomically to a claimed output (converter.output_paths; a plain path is claimed here). With
     external (or past 2 GB, or external tensors in `model`) the weights go to OUT.data beside OUT:
     tensors that still refer to the input's data (relative to `folder`) are copied file to file,
     in-memory ones written. The tensors of `model` are repointed to OUT.data (it is the caller's last
-    use of it)."""
+    use of it). With `publication` the files are staged there and published with the command's other
+    outputs; without, published now."""
     external = external or bool(external_tensors(model)) or in_memory_bytes(model) > PROTOBUF_LIMIT
     if not isinstance(out, Output):
         out = Outputs(force=force, reads=list(protected)).claim(out, MODEL, data=external)
     elif external:                         # grown past 2 GB: OUT.data was not claimed with OUT
         Outputs(force=force, reads=list(protected)).claim(out.path, out.what, data=True)
-    progress.say(f"writing {out.requested}")
-    with staging(out) as tmp:
-        tmp_model, data_name = tmp / out.path.name, out.path.name + ".data"
-        try:
-            if external:
-                _write_external_data(model, tmp / data_name, data_name, folder)
-            with open(tmp_model, "wb") as f:
-                f.write(model.SerializeToString())
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as e:
-            raise OutputError(f"{out.requested}: cannot write {out.what}: {e.strerror or e}") from None
-        data_path = out.path.parent / data_name
-        if external:
-            publish(tmp / data_name, data_path, force=force, label=out.requested + ".data")
-            ours = os.stat(data_path).st_ino
-        try:
-            publish(tmp_model, out.path, force=force, label=out.requested)
-        except OutputError:
-            if external and os.stat(data_path).st_ino == ours:       # the weights of a model not written
-                os.unlink(data_path)
-            raise
+    if publication is None:
+        with output_paths.publication(force) as own:
+            _stage(model, out, own, folder, external)
+    else:
+        _stage(model, out, publication, folder, external)
     return out.path
+
+
+def _stage(model: onnx.ModelProto, out: Output, publication: Publication, folder: Path | None,
+           external: bool) -> None:
+    """The model (and OUT.data first, so a reader of the model finds its weights) into `publication`."""
+    progress.say(f"writing {out.requested}")
+    tmp = publication.folder(out)
+    tmp_model, data_name = tmp / out.path.name, out.path.name + ".data"
+    try:
+        if external:
+            _write_external_data(model, tmp / data_name, data_name, folder)
+        with open(tmp_model, "wb") as f:
+            f.write(model.SerializeToString())
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise OutputError(f"{out.requested}: cannot write {out.what}: {e.strerror or e}") from None
+    if external:
+        publication.add(tmp / data_name, out.path.parent / data_name, out.requested + ".data")
+    publication.add(tmp_model, out.path, out.requested)
 
 
 def _write_external_data(model: onnx.ModelProto, data_path: Path, location: str, folder: Path | None) -> None:

@@ -11,9 +11,10 @@ silently; with --force by an atomic rename.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,13 +159,84 @@ def publish(staged: Path, target: Path, *, force: bool, label: str) -> None:
         raise OutputError(f"{label}: cannot write: {e.strerror or e}") from None
 
 
-def write_text(text: str, output: Output, *, force: bool) -> Path:
-    """Write a small text file (a report) to a claimed output."""
-    with staging(output) as tmp:
-        staged = tmp / "text"
+class Publication:
+    """The files of one command, staged beside their targets and published together by commit().
+
+    Until commit nothing is visible: a failure, a full disk or a signal while a report renders leaves every
+    target as it was. Commands publishing into one folder take turns (an exclusive flock on the folder for
+    the renames), so concurrent --force writers of one OUT leave one run's model with that run's OUT.data,
+    never a mixed pair. (A reader that does not take the lock can still open the two files between their
+    renames, microseconds apart.) Without --force a file is linked into place, and what this commit linked
+    is removed again when a later one fails."""
+
+    def __init__(self, force: bool, stack: ExitStack):
+        self.force = force
+        self._stack = stack
+        self._entries: list[tuple[Path, Path, str]] = []    # staged file, target, label
+
+    def folder(self, output: Output) -> Path:
+        """A temporary folder beside `output`, removed when the publication ends."""
+        return self._stack.enter_context(staging(output))
+
+    def add(self, staged: Path, target: Path, label: str) -> None:
+        self._entries.append((staged, target, label))
+
+    def text(self, text: str, output: Output) -> None:
+        staged = self.folder(output) / "text"
         try:
             staged.write_text(text)
         except OSError as e:
             raise OutputError(f"{output.requested}: cannot write {output.what}: {e.strerror or e}") from None
-        publish(staged, output.path, force=force, label=output.requested)
+        self.add(staged, output.path, output.requested)
+
+    def commit(self) -> None:
+        entries, self._entries = self._entries, []
+        with _folder_locks(sorted({str(target.parent) for _, target, _ in entries})):
+            done: list[tuple[Path, int, str]] = []
+            try:
+                for staged, target, label in entries:
+                    publish(staged, target, force=self.force, label=label)
+                    done.append((target, os.stat(target).st_ino, label))
+            except OutputError as e:
+                if not self.force:
+                    for target, inode, _ in done:           # linked by this commit, nobody else's
+                        with suppress(OSError):
+                            if os.stat(target).st_ino == inode:
+                                os.unlink(target)
+                    raise
+                if done:
+                    raise OutputError(f"{e}; written before it failed: "
+                                      f"{', '.join(label for _, _, label in done)}") from None
+                raise
+
+
+@contextmanager
+def publication(force: bool):
+    """A Publication, committed when the block ends normally; staged files are removed however it ends."""
+    with ExitStack() as stack:
+        pub = Publication(force, stack)
+        yield pub
+        pub.commit()
+
+
+@contextmanager
+def _folder_locks(folders: list[str]):
+    """Exclusive flocks on the folders, taken in one order (no deadlock between two committers); a file
+    system without flock is left unlocked."""
+    with ExitStack() as stack:
+        for folder in folders:
+            try:
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                continue
+            stack.callback(os.close, fd)
+            with suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+
+
+def write_text(text: str, output: Output, *, force: bool) -> Path:
+    """Write a small text file (a report) to a claimed output."""
+    with publication(force) as pub:
+        pub.text(text, output)
     return output.path

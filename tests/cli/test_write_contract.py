@@ -160,6 +160,106 @@ def test_a_full_disk_or_read_only_folder_is_one_line_and_leaves_nothing(capsys, 
     assert os.strerror(failure) in err
 
 
+@pytest.mark.parametrize("report", ["--json", "--html"])
+def test_a_report_that_cannot_be_written_leaves_no_model_either(capsys, folder, monkeypatch, report):
+    """Every output is staged first and published together: a full disk on the report (written after the
+    model before) leaves nothing, the model included."""
+    from pathlib import Path
+    real_write = Path.write_text
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    try:
+        err = refused(capsys, folder, "convert", folder / "w.onnx", "-o", folder / "x.onnx", report, folder / "r.out")
+    finally:
+        monkeypatch.setattr(Path, "write_text", real_write)
+    assert os.strerror(errno.ENOSPC) in err and not (folder / "x.onnx").exists()
+
+
+def test_a_signal_while_the_page_renders_publishes_nothing(folder):
+    script = ("import os, signal, sys\n"
+              "from onnxport.converter import html_report\n"
+              "render = html_report.render\n"
+              "def killed(data):\n"
+              "    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    return render(data)\n"
+              "html_report.render = killed\n"
+              "from onnxport import cli\n"
+              "sys.exit(cli.main(sys.argv[1:]))\n")
+    before = snapshot(folder)
+    p = subprocess.run([sys.executable, "-c", script, "convert", str(folder / "w.onnx"), "-o", str(folder / "x.onnx"),
+                        "--json", str(folder / "r.json"), "--html", str(folder / "r.html")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 143, p.stderr
+    assert p.stderr.strip().endswith("nothing written")
+    assert snapshot(folder) == before
+
+
+def test_five_concurrent_force_writers_leave_one_runs_model_with_its_own_weights(folder):
+    """Each writer converts a model with weights of its own into one OUT with external data; whoever
+    publishes last, OUT and OUT.data are one run's pair (two renames raced before: a mixed pair)."""
+    inputs = []
+    for seed in range(5):
+        model = convtranspose.build([4, 4, 4], kernel=[2, 2, 2], strides=[2, 2, 2], cin=8, cout=8, seed=seed)
+        external_data_helper.convert_model_to_external_data(model, location=f"in{seed}.onnx.data", size_threshold=0)
+        onnx.save(model, str(folder / f"in{seed}.onnx"))
+        inputs.append(folder / f"in{seed}.onnx")
+    x = np.random.default_rng(9).standard_normal((1, 8, 4, 4, 4)).astype(np.float32)
+    expected = [ort_run(path, x) for path in inputs]
+    for trial in range(2):
+        runs = [onnxport("convert", path, "-o", folder / "out.onnx", "--force", "--no-verify") for path in inputs]
+        assert all(p.wait(timeout=300) == 0 for p in runs), [p.stderr.read() for p in runs]
+        got = ort_run(folder / "out.onnx", x)
+        assert sum(np.array_equal(got, e) for e in expected) == 1, f"trial {trial}: a mixed pair was published"
+    assert not [n for n in os.listdir(folder) if n.startswith(".onnxport-")]
+
+
+def test_a_writer_between_its_two_renames_holds_off_another_writer(tmp_path, monkeypatch):
+    """Deterministic form of the race above: writer 1 stops after publishing its OUT.data; writer 2
+    publishes meanwhile. Writer 2 must wait for writer 1's model (the folder lock), so the pair is one
+    writer's: without the lock, writer 2's model and data landed between writer 1's renames."""
+    import threading
+    from onnxport.converter import model_io, output_paths
+    models = [convtranspose.build([4, 4, 4], kernel=[2, 2, 2], strides=[2, 2, 2], cin=8, cout=8, seed=s)
+              for s in (1, 2)]
+    out = tmp_path / "out.onnx"
+    data_published, go_on = threading.Event(), threading.Event()
+    real_publish = output_paths.publish
+
+    def publish(staged, target, *, force, label):
+        real_publish(staged, target, force=force, label=label)
+        if threading.current_thread().name == "first" and target.name.endswith(".data"):
+            data_published.set()
+            go_on.wait(timeout=30)
+    monkeypatch.setattr(output_paths, "publish", publish)
+
+    def write(model):
+        model_io.save(model, str(out), force=True, external=True)
+    first = threading.Thread(target=write, args=(models[0],), name="first")
+    first.start()
+    assert data_published.wait(timeout=30)
+    second = threading.Thread(target=write, args=(models[1],), name="second")
+    second.start()
+    second.join(timeout=2)          # it finishes only if nothing holds it off
+    go_on.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    x = np.random.default_rng(9).standard_normal((1, 8, 4, 4, 4)).astype(np.float32)
+    expected = []
+    for i, model in enumerate(models):
+        onnx.save(model, str(tmp_path / f"m{i}.onnx"))
+        expected.append(ort_run(tmp_path / f"m{i}.onnx", x))
+    got = ort_run(out, x)
+    assert any(np.array_equal(got, e) for e in expected), "a mixed pair: one writer's model, the other's weights"
+
+
+def ort_run(path, x):
+    import onnxruntime as ort
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
 def onnxport(*argv) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, os.path.join(ROOT, "cli.py"), *map(str, argv)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
