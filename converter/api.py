@@ -203,21 +203,29 @@ def admissible_sizes(source: Source, *, report: str | os.PathLike | None = None,
     return rows
 
 
+MAX_REPORT_BYTES = 256 << 20      # a report of the largest real net is a few MiB
+
+
 def render_report(report: str | os.PathLike, html: str | os.PathLike, *, force: bool = False) -> None:
     """The HTML page of a JSON report written earlier (by convert, verify or sizes)."""
     report = Path(report)
     page = Outputs(force=force, reads=[report]).claim(html, "the HTML page")
     try:
+        if report.stat().st_size > MAX_REPORT_BYTES:
+            raise BadInput(f"{report}: larger than any report onnxport writes ({MAX_REPORT_BYTES >> 20} MiB)")
         data = json.loads(report.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BadInput(f"{report}: no such file") from None
+    except RecursionError:
+        raise BadInput(f"{report}: not a JSON report (nested too deeply)") from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise BadInput(f"{report}: not a JSON report ({first_line(e, 120)})") from None
     try:
         text = html_report.render(data)
     except html_report.NotAReport as e:
         raise BadInput(f"{report}: {e}") from None
-    except (KeyError, TypeError, AttributeError) as e:       # a report with a field missing or mistyped
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError, ArithmeticError, RecursionError) as e:
+        # a report with a field missing, mistyped or out of range (a period of 0, a negative count)
         raise BadInput(f"{report}: not an onnxport convert, verify or sizes report ({type(e).__name__}: "
                        f"{first_line(e, 120)})") from None
     output_paths.write_text(text, page, force=force)

@@ -31,6 +31,9 @@ svg .exportedlabel{fill:#c62828}
 """
 
 
+MAX_SECTIONS = 500          # rewrites, runs or axes drawn on one page; the rest are counted
+
+
 class NotAReport(ValueError):
     """The JSON is none of the reports a page is drawn from."""
 
@@ -75,8 +78,9 @@ def _convert(data: dict) -> str:
     rewritten = data["rewrites"].get("rewritten", [])
     if not rewritten:
         parts.append('<p class="muted">No node was rewritten.</p>')
-    for entry in rewritten:
+    for entry in rewritten[:MAX_SECTIONS]:
         parts.append(_rewrite(entry))
+    parts.append(_more(rewritten, "rewrites"))
     kept = data["rewrites"].get("kept", [])
     if kept:
         parts.append("<h3>Left in place</h3>" + _table([(k["node"], f"{k['pass']}: {k['reason']}") for k in kept],
@@ -111,7 +115,7 @@ def _verification(result: dict, heading: str) -> str:
     parts = [f"<h2>{escape(heading)}</h2>", _verdict(result["ok"], result["summary"])]
     if result.get("divergence"):
         parts.append(f"<p><b>First diverging tensor:</b> {escape(result['divergence'])}</p>")
-    for run in result["runs"]:
+    for run in result["runs"][:MAX_SECTIONS]:
         sizes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in run["shapes"].items())
         if run.get("failure"):
             parts.append(f"<h3>{escape(sizes)}</h3><p class=\"bad\">{escape(run['failure'])}</p>")
@@ -124,7 +128,14 @@ def _verification(result: dict, heading: str) -> str:
             if out.get("histogram"):
                 parts.append(svg_charts.histogram(out["histogram"], out["bound"], f"|a-b| of {out['name']}"))
             parts.append("</section>")
+    parts.append(_more(result["runs"], "runs"))
     return "".join(parts)
+
+
+def _more(items: list, what: str) -> str:
+    """The line that says how many sections a page leaves out (a page stays bounded for any report)."""
+    left = len(items) - MAX_SECTIONS
+    return f'<p class="muted">{left:,} more {what} not shown (the JSON report has them)</p>' if left > 0 else ""
 
 
 def _file_link(path: str) -> str:
@@ -135,7 +146,7 @@ def _file_link(path: str) -> str:
 
 def _sizes(data: dict) -> str:
     parts = []
-    for axis in data["axes"]:
+    for axis in data["axes"][:MAX_SECTIONS]:
         parts.append(f"<section class=\"axis\"><h3>{escape(axis['input'])} axis {escape(str(axis['axis']))} "
                      f"({escape(axis['role'])})</h3><p>{escape(axis['text'])}</p>")
         for kind in ("runs", "lossless"):
@@ -145,6 +156,7 @@ def _sizes(data: dict) -> str:
                 parts.append(svg_charts.number_line(found, axis.get("exported"),
                                                     f"{kind} sizes of axis {escape(str(axis['axis']))}"))
         parts.append("</section>")
+    parts.append(_more(data["axes"], "axes"))
     return "".join(parts)
 
 

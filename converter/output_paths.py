@@ -184,7 +184,7 @@ class Publication:
     def text(self, text: str, output: Output) -> None:
         staged = self.folder(output) / "text"
         try:
-            staged.write_text(text)
+            staged.write_text(text, encoding="utf-8", errors="backslashreplace")   # a lone surrogate from a JSON
         except OSError as e:
             raise OutputError(f"{output.requested}: cannot write {output.what}: {e.strerror or e}") from None
         self.add(staged, output.path, output.requested)

@@ -42,17 +42,38 @@ def load_sets(path: str, what: str) -> list[dict[str, np.ndarray]]:
 
 
 def _npz(file: Path) -> list[dict[str, np.ndarray]]:
+    _check_declared_sizes(file)
     with np.load(file, allow_pickle=False) as data:
         arrays = {k: np.asarray(data[k]) for k in data.files}
     numbered = {k for k in arrays if "/" in k and k.rsplit("/", 1)[1].isdigit()}
     if not numbered:
         return [arrays]
     count = max(int(k.rsplit("/", 1)[1]) for k in numbered) + 1
+    if count > len(numbered):       # X/0 and X/99999999 would be 10^8 sets, all but two empty
+        raise ValueError(f"sets numbered up to {count - 1} but only {len(numbered)} arrays: number them 0, 1, 2, ...")
     sets = [{} for _ in range(count)]
     for key in numbered:
         name, index = key.rsplit("/", 1)
         sets[int(index)][name] = arrays[key]
     return sets
+
+
+def _check_declared_sizes(file: Path) -> None:
+    """Every array's size as its .npy header declares it, summed, within MAX_BYTES: read before any array
+    is (numpy allocates what a header declares, so a small deflated file can ask for 8 GiB)."""
+    total = 0
+    with zipfile.ZipFile(file) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read_header is None:
+                    raise ValueError(f"{info.filename}: .npy format version {version}")
+                shape, _, dtype = read_header(member)
+            total += int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if total > MAX_BYTES:
+                raise ValueError(f"its arrays declare more than {MAX_BYTES >> 30} GiB")
 
 
 def _decode(value):

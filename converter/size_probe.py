@@ -32,6 +32,7 @@ from onnxport.errors import OnnxportError, first_line
 
 UP_TO = 48                   # lengths 1..UP_TO per axis (the range users pick sizes from)
 BUDGET_S = 10.0              # seconds of onnxruntime runs for the whole model
+MAX_FEED_BYTES = 256 << 20   # inputs of one probe run: larger reference sizes (an export at 2^31-1) are not run
 
 
 @dataclass(frozen=True)
@@ -113,13 +114,14 @@ class _Runner:
         return self.freed_axes is None or a.axis in self.freed_axes.get(a.input, set())
 
     def shapes(self, sizes: dict[str, list[int]]) -> dict[str, list[int]] | None:
-        """Output shapes at these input sizes; None where onnxruntime refuses."""
-        feeds = {}
-        for name, spec in self.specs.items():
-            shape = sizes.get(name)
-            if shape is None:
-                return None
-            feeds[name] = np.zeros(shape, onnx.helper.tensor_dtype_to_np_dtype(spec.elem_type))
+        """Output shapes at these input sizes; None where onnxruntime refuses, or where the inputs alone
+        would take more than MAX_FEED_BYTES."""
+        dtypes = {name: np.dtype(onnx.helper.tensor_dtype_to_np_dtype(spec.elem_type))
+                  for name, spec in self.specs.items()}
+        if any(sizes.get(name) is None for name in self.specs) or \
+                sum(int(np.prod(sizes[name], dtype=object)) * dtypes[name].itemsize for name in self.specs) > MAX_FEED_BYTES:
+            return None
+        feeds = {name: np.zeros(sizes[name], dtypes[name]) for name in self.specs}
         try:
             got = self.session.run(None, feeds)
         except Exception:  # noqa: BLE001 - onnxruntime refusing a size is the answer sought

@@ -5,6 +5,7 @@ import math
 from html import escape
 
 W, H, LEFT, BOTTOM, TOP = 560, 180, 44, 34, 14
+MAX_BARS = 64                # decades of |a-b| in a histogram: float32 has fewer than 90
 
 
 def _svg(width: int, height: int, label: str, body: list[str]) -> str:
@@ -16,6 +17,8 @@ def histogram(hist: dict, bound: float, label: str) -> str:
     """Counts of |a-b| per decade (converter.verify.error_histogram), bar heights on a log scale, the
     tolerance bound as a red line; exact zeros as the first bar."""
     edges, counts = hist["edges"], [hist["exact"]] + list(hist["counts"])
+    if len(counts) > MAX_BARS or min(counts) < 0:
+        raise ValueError(f"a histogram of {len(counts)} bars (at most {MAX_BARS}) or with a negative count")
     names = ["0", f"<{edges[0]:.0e}"] + [f"{e:.0e}" for e in edges]
     top = math.log10(max(counts) + 1) or 1
     step = (W - LEFT - 10) / len(counts)
@@ -53,10 +56,16 @@ def bars(values: dict[str, float], unit: str, label: str, chosen: str | None = N
     return _svg(width, 16 + row * len(values), label, body)
 
 
+MAX_DOTS = 256               # a number line's length: an exported size past it is named, not drawn
+
+
 def number_line(found: dict, exported: int | None, label: str, until: int = 64) -> str:
     """Sizes 1..until as dots, the admissible ones filled (a size set of converter.size_sets as a dict:
-    singles, and from `from` on every n with n % period in residues), the exported size ringed."""
-    until = max(until, (exported or 0) + 8)
+    singles, and from `from` on every n with n % period in residues), the exported size ringed (extending
+    the line to it, up to MAX_DOTS dots)."""
+    if found["period"] < 1:
+        raise ValueError(f"a size set's period is {found['period']}")
+    until = max(until, min((exported or 0) + 8, MAX_DOTS))
     step = (W - 20) / until
     admitted = set(found["singles"]) | {n for n in range(max(found["from"], 1), until + 1)
                                         if n % found["period"] in found["residues"]}
@@ -70,4 +79,6 @@ def number_line(found: dict, exported: int | None, label: str, until: int = 64) 
         if n == exported:
             body.append(f'<circle class="exported" cx="{x:.1f}" cy="30" r="{step / 1.6:.1f}"/>'
                         f'<text class="exportedlabel" x="{min(max(x, 40), W - 40):.1f}" y="12">exported {n}</text>')
+    if exported is not None and exported > until:
+        body.append(f'<text class="exportedlabel" x="{W - 40}" y="12">exported {exported} (off the line)</text>')
     return _svg(W, 62, label, body)

@@ -77,8 +77,14 @@ def _order(layer: list[int], edges: list[tuple[int, int]]) -> dict[int, list[int
     return rows
 
 
+MAX_DRAWN = 300      # nodes in one picture: a rewrite of a real net has tens; the layout is quadratic in them
+
+
 def draw(nodes: list[dict], label: str) -> str:
-    """The subgraph as an <svg> element (with a <title> for accessibility)."""
+    """The subgraph as an <svg> element (with a <title> for accessibility); more than MAX_DRAWN nodes are
+    named in a line, not drawn (a crafted report of 10,000 nodes laid out for minutes)."""
+    if len(nodes) > MAX_DRAWN:
+        return f'<p class="muted">{len(nodes):,} nodes: too many to draw (at most {MAX_DRAWN})</p>'
     boxes, edges = _boxes(nodes)
     if not boxes:
         return f'<svg class="graph" role="img" width="1" height="1"><title>{escape(label)}</title></svg>'

@@ -143,6 +143,92 @@ def test_bad_report_inputs_are_one_line_errors_and_write_nothing(tmp_path, capsy
     assert not (tmp_path / "p.html").exists() and not (tmp_path / "o.onnx").exists()
 
 
+def _crafted(kind: str, tmp_path: Path) -> dict:
+    """A real report of each kind, to be broken."""
+    out = tmp_path / f"{kind}.json"
+    argv = {"sizes": ["sizes", "example:ddae"], "convert": ["convert", "example:gan3d", "-o", str(tmp_path / "g.onnx")],
+            "verify": ["verify", "example:gan3d", "example:gan3d"]}[kind]
+    assert cli.main(argv + ["--json", str(out), "--force"]) == 0
+    return json.loads(out.read_text())
+
+
+def _set(data, path, value):
+    for key in path[:-1]:
+        data = data[key]
+    data[path[-1]] = value
+    return value
+
+
+CRAFTED = [  # (report, where, value): each once gave a traceback
+    ("sizes", ("axes", 1, "runs", "period"), 0),
+    ("sizes", ("axes", 1, "exported"), "157"),
+    ("sizes", ("axes", 1, "axis"), "\ud800"),
+    ("verify", ("runs", 0, "outputs", 0, "histogram", "counts", 3), -5),
+    ("verify", ("runs", 0, "outputs", 0, "histogram", "edges", 2), "12"),
+    ("verify", ("runs", 0, "outputs", 0, "max_abs_error"), "0.1"),
+    ("convert", ("verification", "runs", 0, "outputs", 0, "bound"), None),
+    ("convert", ("macs", "before"), "many"),
+]
+
+
+@pytest.mark.parametrize("kind, where, value", CRAFTED)
+def test_a_crafted_report_is_one_line_or_a_page_never_a_traceback(tmp_path, capsys, kind, where, value):
+    data = _crafted(kind, tmp_path)
+    _set(data, where, value)
+    path = tmp_path / "crafted.json"
+    path.write_text(json.dumps(data))
+    code, _, err = run(capsys, "report", path, "--html", tmp_path / "p.html")
+    if code == 0:
+        assert (tmp_path / "p.html").exists()
+    else:
+        assert_one_line_error(code, err)
+        assert "not an onnxport convert, verify or sizes report" in err and not (tmp_path / "p.html").exists()
+
+
+def test_a_crafted_report_gives_a_bounded_page_in_bounded_time(tmp_path, capsys):
+    """100,000-deep nesting, 20,000 axes exported at 2^31-1 (a dot per size: > 3 GB), a 10,000-node rewrite
+    (a quadratic layout): one line, or a page of bounded size, each in seconds."""
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"axes": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    code, _, err = run(capsys, "report", deep, "--html", tmp_path / "deep.html")
+    assert_one_line_error(code, err)
+    assert "nested too deeply" in err
+    sizes = _crafted("sizes", tmp_path)
+    sizes["axes"] = [dict(sizes["axes"][1], exported=2**31 - 1) for _ in range(20_000)]
+    converted = _crafted("convert", tmp_path)
+    chain = [{"name": f"n{i}", "op": "Conv", "inputs": [{"name": f"t{i}", "shape": [1, 2], "constant": False}],
+              "outputs": [{"name": f"t{i + 1}", "shape": [1, 2]}]} for i in range(10_000)]
+    converted["rewrites"]["rewritten"][0]["after"] = chain
+    for name, data, bound in (("axes", sizes, 32 << 20), ("chain", converted, 1 << 20)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(data))
+        start = time.perf_counter()
+        code, _, err = run(capsys, "report", path, "--html", tmp_path / f"{name}.html")
+        assert code == 0, err
+        assert time.perf_counter() - start < 30 and (tmp_path / f"{name}.html").stat().st_size < bound
+    page = (tmp_path / "axes.html").read_text()
+    assert "19,500 more axes not shown" in page and "exported 2147483647 (off the line)" in page
+    assert "10,000 nodes: too many to draw" in (tmp_path / "chain.html").read_text()
+
+
+def test_sizes_of_an_input_exported_at_2_31_stays_small(tmp_path, capsys):
+    """An 85-byte model whose input is 2^31-1 long: the size probe once fed it zeros of that length (24 GB)."""
+    import resource
+    from onnx import TensorProto, helper
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2**31 - 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 2**31 - 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    import onnx
+    onnx.save(model, str(tmp_path / "long.onnx"))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    code, out, err = run(capsys, "sizes", tmp_path / "long.onnx", "--html", tmp_path / "long.html")
+    assert code == 0, err
+    assert "exported at 2147483647" in out and (tmp_path / "long.html").stat().st_size < 1 << 20
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 512 << 10
+
+
 def browser(page: Path, screenshot: Path) -> tuple[dict, str, float]:
     """Load the page in headless Chromium: what a probe script measured (SVG sizes), the console's log
     lines, and the seconds it took; and a screenshot."""

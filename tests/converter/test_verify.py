@@ -306,6 +306,29 @@ def test_saved_data_that_does_not_fit_is_one_line(tmp_path):
         api.verify_models(model, None, api.VerifyOptions(expected=str(tmp_path / "in.npz")))
 
 
+def test_saved_inputs_are_bounded_by_what_they_declare_before_anything_is_read(tmp_path):
+    """Set numbers far apart (X/0, X/99999999: 10^8 empty sets) and a small deflated file whose .npy header
+    declares 8 GiB are refused before allocating: the process stays small."""
+    import io
+    import resource
+    import zipfile
+    np.savez(tmp_path / "keys.npz", **{"x/0": np.zeros((1, 32, 1, 1, 1), np.float32),
+                                       "x/99999999": np.zeros((1, 32, 1, 1, 1), np.float32)})
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (1, 32, 1 << 26)})
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("x.npy", "w", force_zip64=True) as member:
+            member.write(header.getvalue())
+            member.write(b"\0" * (64 << 20))            # the rest is absent: the header alone must be refused
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model = examples.build("gan3d")
+    for name, says in (("keys.npz", "sets numbered up to 99999999 but only 2 arrays"),
+                       ("bomb.npz", "its arrays declare more than 4 GiB")):
+        with pytest.raises(BadInput, match=says):
+            api.verify_models(model, model, api.VerifyOptions(inputs=str(tmp_path / name)))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 512 << 10     # KiB: under 512 MiB
+
+
 @pytest.mark.parametrize("shape, says", [((1, 3, 2, 2, 2), "'x' has shape 1x3x2x2x2, the model's 'x' is"),
                                          ((1, 4, 2, 2), "'x' has shape 1x4x2x2, the model's 'x' is")])
 def test_saved_inputs_of_the_wrong_shape_are_bad_input_naming_both_shapes(tmp_path, capsys, shape, says):
