@@ -49,6 +49,7 @@ class Plan:
     batch_check: tuple[tuple[str, ...], Sizes] | None = None     # (inputs, batch-2 sizes) B frees the batch of
     batch_skipped: str = ""                                      # why the batch-2 check cannot run
     shape_checks: list[tuple[Sizes, dict]] = field(default_factory=list)    # sizes, predicted output shapes
+    over_budget: str = ""          # why even the smallest sizes certainly exceed the memory budget (one line)
 
     @property
     def first(self) -> dict:
@@ -105,6 +106,8 @@ def plan(a: onnx.ModelProto, b: onnx.ModelProto | None = None, overrides: dict |
                                               for step in range(steps)]
         ladder = list({tuple(sorted(c.shapes.items())): c for c in ladder}.values())
         result.runs.append(estimate.fit(ladder, specs, overrides, symbolic, hints.proven))
+    if estimate.fell_back:
+        result.over_budget = estimate.over_budget(estimate.fell_back)
     if freed:
         _freed_checks(result, graph_a, analysis, specs_a, freed)
     return result
@@ -236,20 +239,37 @@ class _Estimate:
     def __init__(self, graph, budget: int):
         self.graph, self.budget = graph, budget
         self._reference: tuple[int, int] | None = None
+        self.fell_back: dict | None = None          # the sizes taken although they exceed the budget
 
     def bytes(self, shapes: dict) -> int | None:
         volume = sum(math.prod(v) for v in shapes.values())
         if self._reference is None:
-            infos = shape_inference.infer(self.graph, shapes)
-            total = 0
-            for vi in infos.values():
-                dims = shape_inference.dims_of(vi)
-                if dims and all(isinstance(d, int) for d in dims):
-                    itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)).itemsize
-                    total += math.prod(dims) * itemsize
-            self._reference = (total, max(volume, 1))
+            self._reference = (sum(self._sizes(shapes).values()), max(volume, 1))
         total, reference_volume = self._reference
         return total * volume // reference_volume
+
+    def _sizes(self, shapes: dict) -> dict[str, int]:
+        """Bytes of every tensor whose shape inference fixes at these input sizes."""
+        found = {}
+        for name, vi in shape_inference.infer(self.graph, shapes).items():
+            dims = shape_inference.dims_of(vi)
+            if dims and all(isinstance(d, int) for d in dims):
+                itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)).itemsize
+                found[name] = math.prod(dims) * itemsize
+        return found
+
+    def over_budget(self, shapes: dict) -> str:
+        """Why a run at these sizes certainly exceeds the budget (one tensor alone is larger: a ConstantOfShape
+        of 750M elements took 3 GB under --max-memory 64M), in one line with the flag; "" otherwise."""
+        sizes = self._sizes(shapes)
+        name = max(sizes, key=sizes.get, default=None)
+        if name is None or sizes[name] <= self.budget:
+            return ""
+        need = 2 * sizes[name]
+        flag = f"{-(-need // 2**30)}G" if need >= 2**30 else f"{-(-need // 2**20)}M"
+        at = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
+        return (f"verification would exceed --max-memory ({self.budget / 2**20:.0f} MiB): at {at} the tensor "
+                f"'{name}' alone takes {sizes[name] / 2**20:.0f} MiB; give more with --max-memory {flag}")
 
     def fit(self, alternatives: list[Sizes], specs, overrides, symbolic, hints) -> list[Sizes]:
         """The alternatives that fit the budget; the smallest admissible sizes where none does."""
@@ -259,6 +279,7 @@ class _Estimate:
         smallest = {dim_key(s, i): (1 if i == 0 else (hints[dim_key(s, i)].smallest(1) or [1])[0]
                                     if dim_key(s, i) in hints else 1) for s, i in symbolic}
         over = self.bytes(_assign(specs, overrides, smallest)) > self.budget
+        self.fell_back = self.fell_back or _assign(specs, overrides, smallest)
         why = "the smallest admissible sizes (larger ones exceed the memory budget" + \
               (", and so do these" if over else "") + f": {self.budget / 2**20:.0f} MiB)"
         return [Sizes(_assign(specs, overrides, smallest), why)]

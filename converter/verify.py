@@ -264,6 +264,8 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
         on_b = f"{on_b} on {device_name(on_b)}"
     pairing = _Pairing(a, b)
     planned = run_plan.plan(a, b, overrides, runs, max_memory, folders, alignment.lossless)
+    if planned.over_budget:
+        raise BadInput(planned.over_budget)
 
     def collect(runner, wanted: int):
         checks, tried, error = [], [], ""

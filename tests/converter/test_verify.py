@@ -10,6 +10,7 @@ from onnxport.converter import api, graph_io, run_plan, runtime, verify as verif
 from onnxport.errors import BadArgument, BadInput
 from onnxport.models import convtranspose, examples
 from onnxport.models._builder import NetBuilder
+from tests.cli.test_cli import assert_one_line_error, run
 
 
 def perturbed(model: onnx.ModelProto, name: str, delta: float) -> onnx.ModelProto:
@@ -304,6 +305,34 @@ def test_saved_data_that_does_not_fit_is_one_line(tmp_path):
         api.verify_models(model, model, api.VerifyOptions(inputs=str(tmp_path / "junk.json")))
     with pytest.raises(BadArgument, match="--expected needs the inputs"):
         api.verify_models(model, None, api.VerifyOptions(expected=str(tmp_path / "in.npz")))
+
+
+def constant_allocation(elements: int) -> onnx.ModelProto:
+    """y = x + sum(ConstantOfShape(elements) of ones): memory that no input size scales."""
+    from onnx import TensorProto
+    graph = helper.make_graph(
+        [helper.make_node("ConstantOfShape", ["s"], ["big"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])),
+         helper.make_node("ReduceSum", ["big"], ["r"], keepdims=0), helper.make_node("Add", ["x", "r"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        [numpy_helper.from_array(np.array([elements], np.int64), "s")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_max_memory_bounds_a_constant_allocation_no_input_size_scales(tmp_path, capsys):
+    """750M elements (2.8 GiB) under --max-memory 64M: once "equivalent" at 3 GB; now one line naming the
+    tensor and the flag, before any run. The same model within the budget still verifies."""
+    import resource
+    onnx.save(constant_allocation(750_000_000), str(tmp_path / "big.onnx"))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    code, _, err = run(capsys, "verify", tmp_path / "big.onnx", tmp_path / "big.onnx", "--max-memory", "64M")
+    assert_one_line_error(code, err)
+    assert "the tensor 'big' alone takes 2861 MiB; give more with --max-memory 6G" in err
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 256 << 10
+    small = constant_allocation(1000)
+    assert api.verify_models(small, small, api.VerifyOptions(max_memory=64 << 20)).ok
 
 
 def test_saved_inputs_are_bounded_by_what_they_declare_before_anything_is_read(tmp_path):
