@@ -256,7 +256,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
         first_on = runner_a.get_providers()[0]
     try:
         session_b = _load(b, plist_b, "the second model", folders[1]) if runtime is None else \
-            _runtime_session(runtime, b, folders[1])
+            _runtime_session(runtime, b, folders[1], max_memory)
     except BadInput as e:
         return VerifyResult(False, first_on, atol, rtol, [RunCheck({}, failure=str(e))])
     on_b = session_b.get_providers()[0]
@@ -386,13 +386,13 @@ def _freed_checks(planned, runner_a, session_b, pairing, specs, seed, tolerance,
     return checks
 
 
-def _runtime_session(name: str, model: onnx.ModelProto, folder: Path | None):
+def _runtime_session(name: str, model: onnx.ModelProto, folder: Path | None, max_memory: int):
     """The second model on a real runtime; its refusal (or crash) is the verification's finding."""
     from onnxport.converter.runtimes import info
     from onnxport.converter.runtimes.session import RuntimeFailure, RuntimeSession
     info(name)                          # not installed: a one-line error naming the extra, exit 2
     try:
-        return RuntimeSession(name, model, folder)
+        return RuntimeSession(name, model, folder, max_memory)
     except RuntimeFailure as e:
         raise BadInput(str(e)) from None
 

@@ -5,7 +5,8 @@
 Run as a file, and the adapter (NAME.py beside it) loaded as a file too, so that the worker needs only
 numpy and the runtime: a runtime in an environment of its own has no onnxport installed.
 
-Each request is a line holding the path of an .npz of feeds; the answer is a line on the protocol pipe:
+Once the runtime library is imported the worker says `imported` (the parent bounds its memory from
+there), then `ready VERSION` or `error REASON` for the model. Each request is a line holding the path of an .npz of feeds; the answer is a line on the protocol pipe:
 `ok PATH` (the outputs, saved as an .npz beside the feeds) or `error ONE-LINE-REASON`. An empty line
 ends the worker; stdin closing without one means onnxport died, and the worker removes its folder. What the runtime
 prints goes to stderr (MNN prints to stdout), so the protocol stays clean.
@@ -33,6 +34,7 @@ def main() -> None:
         signal.signal(signum, lambda *_: _orphaned(folder))
     try:
         adapter = _adapter(name)
+        protocol.write("imported\n")                     # the parent bounds the worker's memory from here
         model = adapter.Model(path, inputs, outputs)
         protocol.write(f"ready {adapter.version()}\n")
     except Exception as e:  # noqa: BLE001 - the runtime refuses the model: that is the answer

@@ -91,6 +91,19 @@ def test_every_runtime_runs_a_converted_unet_and_agrees_at_several_sizes(runtime
     assert runtimes.RUNTIMES[runtime].title.split()[0].lower() in result.provider.lower()
 
 
+@pytest.mark.parametrize("runtime", [r for r in ALL if r.values[0] in ("openvino", "tract", "mnn", "opencv")])
+def test_a_worker_past_its_memory_bound_is_stopped_and_says_so(runtime, tmp_path, capsys):
+    """The second model allocates 2.8 GiB from a constant (MNN went past 7 GB, OpenVINO and tract 3 GB under
+    --max-memory 64M): the parent reads the worker's resident memory and stops it at its bound."""
+    from tests.converter.test_verify import constant_allocation
+    onnx.save(constant_allocation(1000), str(tmp_path / "small.onnx"))
+    onnx.save(constant_allocation(750_000_000), str(tmp_path / "heavy.onnx"))
+    code, out, err = run(capsys, "verify", tmp_path / "small.onnx", tmp_path / "heavy.onnx", "--runtime", runtime,
+                         "--max-memory", "64M")
+    assert code == 1 and out.count("\n") == 1 and "Traceback" not in out + err, out + err
+    assert "MiB it may (twice --max-memory 64 MiB of activations" in out and "give more with --max-memory" in out
+
+
 @pytest.mark.parametrize("runtime", [installed("opencv")])
 def test_a_runtime_that_refuses_says_why_in_one_result_line(runtime, capsys):
     decoder = FIXTURES / "decoder3d.torchscript.fixed.onnx"
