@@ -78,7 +78,8 @@ def _verify_args(p: argparse.ArgumentParser, shape: bool = True) -> None:
     p.add_argument("--runs", type=int, default=3, help="input draws / sizes to compare (default 3)")
     p.add_argument("--max-memory", default="1G", metavar="SIZE",
                    help="activation memory one verification run may take, e.g. 512M, 4G (default 1G): larger "
-                        "admissible sizes are passed over")
+                        "admissible sizes are passed over, a run where one tensor alone exceeds it is refused, "
+                        "and a runtime worker (--runtime) is stopped past twice it plus the model and the runtime")
 
 
 def _verify_options(args) -> api.VerifyOptions:
