@@ -11,8 +11,9 @@ a 20,000-node graph), runtime workers (a model allocating 2.8 GiB under --max-me
 killed mid-session). A full disk is not made here (no file system to fill without privileges): the test
 suite makes every write fail with ENOSPC instead (tests/cli/test_write_contract.py).
 
-Each case checks the contract: no traceback (a signal may also end the process by its default action
-while Python itself starts, before onnxport's first line runs: nothing is open then); no hang (60 s, 300 s for the deep graph); on an error exit,
+Each case checks the contract: no traceback (a signal that lands while Python itself starts, before
+onnxport's first line runs, ends it by Python's own rules: the default action, or a traceback in site's
+imports that names no onnxport file; those are counted apart, nothing is open then); no hang (60 s, 300 s for the deep graph); on an error exit,
 nothing written (every file of the case's folder as it was, no temporary left); the inputs unchanged,
 byte for byte, always. It prints one line per class and the totals; exit 1 if any case broke it.
 """
@@ -54,6 +55,7 @@ class Totals:
     written_on_error: list = field(default_factory=list)
     changed_inputs: list = field(default_factory=list)
     other: list = field(default_factory=list)
+    startup: list = field(default_factory=list)     # signalled while Python itself started: its traceback, not ours
 
     def broken(self) -> int:
         return sum(len(v) for v in (self.tracebacks, self.hangs, self.written_on_error, self.changed_inputs, self.other))
@@ -92,8 +94,11 @@ def run_case(totals: Totals, label: str, argv: list, folder: Path, inputs: list[
         totals.hangs.append(label)
         return None
     if "Traceback" in err or "Traceback" in out:
-        totals.tracebacks.append(f"{label}: {err.strip().splitlines()[-1] if err.strip() else out[-200:]}")
-    if process.returncode not in (0, 1) and (err.count("\n") != 1 and process.returncode == 2):
+        if stop is not None and str(ROOT) not in err:   # no frame of onnxport's: Python's own start-up
+            totals.startup.append(label)
+        else:
+            totals.tracebacks.append(f"{label}: {err.strip().splitlines()[-1] if err.strip() else out[-200:]}")
+    if process.returncode == 2 and err.count("\n") != 1:
         totals.other.append(f"{label}: exit 2 with {err.count(chr(10))} lines on stderr")
     if process.returncode not in (0, 1):
         after = digest(folder)
@@ -118,14 +123,6 @@ def fresh(workdir: Path, name: str) -> tuple[Path, Path, Path]:
 
 
 def write_targets(workdir: Path, totals: Totals, quick: bool) -> None:
-    folder, a, w = fresh(workdir, "targets")
-    os.mkfifo(folder / "fifo")
-    os.symlink("nowhere", folder / "dangling.onnx")
-    os.symlink("nowhere", folder / "dd.onnx.data")
-    os.symlink("l2", folder / "l1")
-    os.symlink("l1", folder / "l2")
-    (folder / "dir").mkdir()
-    inputs = [a, w, folder / "w.onnx.data"]
     targets = [["-o", "fifo", "--force"], ["-o", "x.onnx", "--json", "fifo", "--force"], ["-o", "dangling.onnx"],
                ["-o", "dd.onnx", "--force"], ["-o", "l1", "--force"], ["-o", "dir", "--force"], ["-o", "dir/"],
                ["-o", "newname/."], ["-o", "missing/x.onnx"], ["-o", "n" * 300 + ".onnx"],
@@ -133,11 +130,16 @@ def write_targets(workdir: Path, totals: Totals, quick: bool) -> None:
                ["-o", "w.onnx", "--force"], ["-o", "w.onnx.data", "--force"], ["-o", "x.onnx", "--json", "w.onnx.data", "--force"],
                ["-o", "x.onnx", "--json", "/dev/null", "--force"], ["-o", "/dev/full", "--force"], ["-o", "x.onnx", "--json", "a.onnx"]]
     for i, target in enumerate(targets[:8] if quick else targets):
-        for source in (a, w):
-            run_case(totals, f"write target {target} <- {source.name}", ["convert", source, *target], folder, inputs)
-        for leftover in ("x.onnx", "x.onnx.data"):
-            if (folder / leftover).exists():
-                (folder / leftover).unlink()
+        for source in ("a.onnx", "w.onnx"):
+            folder, a, w = fresh(workdir, f"targets{i}{source}")
+            os.mkfifo(folder / "fifo")
+            os.symlink("nowhere", folder / "dangling.onnx")
+            os.symlink("nowhere", folder / "dd.onnx.data")
+            os.symlink("l2", folder / "l1")
+            os.symlink("l1", folder / "l2")
+            (folder / "dir").mkdir()
+            inputs = [a] if source == "a.onnx" else [w, folder / "w.onnx.data"]
+            run_case(totals, f"write target {target} <- {source}", ["convert", source, *target], folder, inputs)
 
 
 def concurrency(workdir: Path, totals: Totals, quick: bool) -> None:
@@ -183,7 +185,8 @@ def signals(workdir: Path, totals: Totals, quick: bool) -> None:
                                                                        folder / "sig.json", "--html", folder / "sig.html"],
                               folder, [a, w], stop=(delay, signum))
             # -signum: stopped by the signal itself while Python started, before any onnxport code ran
-            if result is not None and result.returncode not in (0, 128 + signum, -signum):
+            if result is not None and result.returncode not in (0, 128 + signum, -signum) and \
+                    not (totals.startup and totals.startup[-1].startswith(f"{signum.name} at {delay} s")):
                 totals.other.append(f"{signum.name} at {delay} s: exit {result.returncode}")
             if result is not None and result.returncode == 128 + signum and \
                     result.stderr != f"onnxport: interrupted ({signum.name}); nothing written\n":
@@ -363,14 +366,15 @@ def main() -> int:
             attack(workdir, totals, args.quick)
             print(f"  {attack.__name__:16s} {totals.cases:4d} cases  {totals.broken()} broken  "
                   f"({time.perf_counter() - start:.0f} s)")
-            for kind in ("tracebacks", "hangs", "written_on_error", "changed_inputs", "other"):
+            for kind in ("tracebacks", "hangs", "written_on_error", "changed_inputs", "other", "startup"):
                 for line in getattr(totals, kind):
                     print(f"    {kind}: {line}")
                 getattr(grand, kind).extend(getattr(totals, kind))
             grand.cases += totals.cases
     print(f"attack sweep: {grand.cases} cases, {len(grand.tracebacks)} tracebacks, {len(grand.hangs)} hangs, "
           f"{len(grand.written_on_error)} writes on error, {len(grand.changed_inputs)} changed inputs, "
-          f"{len(grand.other)} other")
+          f"{len(grand.other)} other; {len(grand.startup)} signal(s) landed in Python's own start-up, before "
+          f"onnxport's first line (Python printed its traceback)")
     return 1 if grand.broken() else 0
 
 
