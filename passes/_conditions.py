@@ -76,6 +76,19 @@ def of_spatial_rank(ops: tuple[str, ...], rank: int) -> Callable[[gs.Node], str 
     return violation
 
 
+def global_pool_of_rank(rank: int) -> Callable[[gs.Node], str | None]:
+    def violation(node: gs.Node) -> str | None:
+        shape = node.inputs[0].shape if node.op in ("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool") else None
+        return f"{node.op} over {rank} spatial dims" if shape is not None and len(shape) == rank + 2 else None
+    return violation
+
+
+def any_of(*violations: Callable[[gs.Node], str | None]) -> Callable[[gs.Node], str | None]:
+    def violation(node: gs.Node) -> str | None:
+        return next((why for why in (v(node) for v in violations) if why), None)
+    return violation
+
+
 def nearest_not_floor(node: gs.Node) -> str | None:
     if node.op != "Resize" or text_attr(node, "mode", "nearest") != "nearest":
         return None

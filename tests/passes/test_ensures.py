@@ -29,13 +29,16 @@ CASES = {
     "fold-batchnorm": (node("BatchNormalization"), node("Conv", weight_dims=[1, 1, 2, 2])),
     "fold-convtranspose-crop": (node("Slice"), node("ConvTranspose", weight_dims=[1, 1, 2, 2])),
     "fold-shape-computations": (node("Shape"), node("Constant")),
+    "flatten-to-reshape": (node("Flatten"), node("Reshape", inputs=2)),
     "gelu-scale-last": (None, node("Mul", inputs=2)),         # the pattern itself: tests/passes/test_gelu_scale_last.py
     "gemm-head-to-conv": (node("Gemm"), node("Conv")),
+    "global-pool3d-to-pool2d": (node("GlobalAveragePool", input_rank=5), node("GlobalAveragePool", input_rank=4)),
     "nearest-repeat-to-asymmetric-floor": (node("Resize", {"mode": "nearest"}),
                                            node("Resize", {"mode": "nearest", "coordinate_transformation_mode":
                                                            "asymmetric", "nearest_mode": "floor"})),
     "normalize-convtranspose-padding": (node("ConvTranspose", {"auto_pad": "SAME_UPPER"}, [1, 1, 2, 2]),
                                         node("ConvTranspose", {"pads": [0, 0, 1, 1]}, [1, 1, 2, 2])),
+    "pad-to-concat": (node("Pad", inputs=2), node("Concat", inputs=3)),
     "pool3d-to-pool2d": (node("MaxPool", {"kernel_shape": [2, 2, 2]}), node("MaxPool", {"kernel_shape": [2, 2]})),
     "reshape-allowzero-off": (node("Reshape", {"allowzero": 1}), node("Reshape")),
     "resize5d-to-resize4d": (node("Resize", input_rank=5), node("Resize", input_rank=4)),
