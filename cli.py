@@ -86,7 +86,8 @@ def _verify_options(args) -> api.VerifyOptions:
     atol, atol_for = _tolerances(args.atol, "--atol")
     rtol, rtol_for = _tolerances(args.rtol, "--rtol")
     per_output = tuple((name, atol_for.get(name, atol), rtol_for.get(name, rtol)) for name in {**atol_for, **rtol_for})
-    return api.VerifyOptions(parse_shape_args(getattr(args, "shape", None)), atol, rtol, args.provider, args.runs,
+    return api.VerifyOptions(shapes=parse_shape_args(getattr(args, "shape", None)), atol=atol, rtol=rtol,
+                             provider=args.provider, runs=args.runs,
                              max_memory=_bytes(args.max_memory, "--max-memory"), per_output=per_output,
                              inputs=getattr(args, "inputs_file", None), expected=getattr(args, "expected", None),
                              runtime=getattr(args, "runtime", None))
@@ -267,9 +268,11 @@ def _convert(args) -> int:
         _note("--report FILE is now --json FILE (the same for every command); --report still works for now")
         args.json = args.json or args.report
     try:
-        options = api.ConvertOptions(_targets(args), args.strategy, args.max_rank, args.fuse, args.dense,
-                                     PAD_MODES[args.pad_mode] if args.pad_to_valid else None, not args.no_timing,
-                                     args.provider, parse_shape_args(args.fix_sizes, "--fix-sizes") or None)
+        options = api.ConvertOptions(targets=_targets(args), strategy=args.strategy, max_rank=args.max_rank,
+                                     fuse=args.fuse, dense=args.dense,
+                                     pad_to_valid=PAD_MODES[args.pad_mode] if args.pad_to_valid else None,
+                                     timing=not args.no_timing, provider=args.provider,
+                                     fix_sizes=parse_shape_args(args.fix_sizes, "--fix-sizes") or None)
         report = api.convert(args.input, args.output, options, verify=not args.no_verify,
                              verify_options=_verify_options(args), force=args.force, allow_partial=args.allow_partial,
                              report=_json_file(args), verify_on=args.verify_on, html=args.html)
@@ -281,7 +284,7 @@ def _convert(args) -> int:
 
 
 def _inspect(args) -> int:
-    options = api.ConvertOptions(_targets(args), args.strategy, args.max_rank,
+    options = api.ConvertOptions(targets=_targets(args), strategy=args.strategy, max_rank=args.max_rank,
                                  fix_sizes=parse_shape_args(args.fix_sizes, "--fix-sizes") or None)
     found = api.inspect(args.input, options, report=_json_file(args), force=args.force)
     _show(found, args)

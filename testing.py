@@ -26,7 +26,7 @@ def assert_equivalent(a, b, *, atol: float = 1e-4, rtol: float = 1e-4, shapes: d
     """Run both models (paths, example:NAME or ModelProtos) on the same inputs and raise AssertionError
     with a readable message when any output differs beyond atol + rtol*max|a|. Returns the VerifyResult."""
     from onnxport.converter import api
-    result = api.verify(a, b, api.VerifyOptions(dict(shapes or {}), atol, rtol, provider, runs))
+    result = api.verify(a, b, api.VerifyOptions(shapes=dict(shapes or {}), atol=atol, rtol=rtol, provider=provider, runs=runs))
     if not result.ok:
         raise AssertionError(failure_message(result))
     return result

@@ -27,7 +27,7 @@ from onnxport.converter.verify import VerifyResult
 Source = str | os.PathLike | onnx.ModelProto      # a model file, example:NAME, or a model in memory
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VerifyOptions:
     shapes: dict = field(default_factory=dict)
     atol: float = 1e-4

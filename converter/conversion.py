@@ -20,11 +20,12 @@ from onnxport.passes import strided_to_dense
 from onnxport.passes._registry import Options
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConvertOptions:
-    """What convert does. targets may name runtime profiles (coreml, ./myruntime.toml) besides generic
-    targets; strategy None means the profile's (else subpixel); "auto" times the allowed forms per node;
-    fix_sizes (input name -> dims) fixes input sizes first, for runtimes that want static graphs."""
+    """What convert does (keywords only: nine settings in a row are unreadable and break when one is added).
+    targets may name runtime profiles (coreml, ./myruntime.toml) besides generic targets; strategy None
+    means the profile's (else subpixel); "auto" times the allowed forms per node; fix_sizes (input name ->
+    dims) fixes input sizes first, for runtimes that want static graphs."""
 
     targets: list[str] | None = None
     strategy: str | None = None

@@ -139,3 +139,14 @@ def test_a_test_session_in_another_checkout_stops_at_once_naming_both(second_che
     assert done.returncode != 0
     said = done.stdout + done.stderr
     assert "not this checkout" in said and str(ROOT) in said and str(second_checkout) in said, said[-800:]
+
+
+def test_the_options_take_keywords_only():
+    """ConvertOptions and VerifyOptions are built by name: nine positional settings broke silently when one
+    was added."""
+    import pytest
+    from onnxport import ConvertOptions, VerifyOptions
+    for options in (ConvertOptions, VerifyOptions):
+        with pytest.raises(TypeError, match="positional"):
+            options(["no-convtranspose"])
+    assert ConvertOptions(targets=["coreml"], timing=False).targets == ["coreml"]
