@@ -44,7 +44,7 @@ class ConvertReport:
         return not self.remaining and all(v is None or v.ok for v in (self.verification, self.runtime_verification))
 
     def summary(self) -> str:
-        check = self.verification.summary().split(";")[0] if self.verification else f"not verified ({self.verify_skipped})"
+        check = self.verification.headline() if self.verification else f"not verified ({self.verify_skipped})"
         left = f"; {len(self.remaining)} node(s) still violate the target" if self.remaining else ""
         return f"{self.source}: {self.nodes_before} -> {self.nodes_after} nodes{left}; {check}" + \
             (f"; wrote {self.output}" if self.output else "")

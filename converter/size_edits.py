@@ -67,7 +67,7 @@ class SizesReport:
     def summary(self) -> str:
         done = (f"freed {sum(len(d) for d in self.freed.values())} dim(s), kept {sum(len(d) for d in self.kept.values())} "
                 f"fixed" if self.freed or self.kept else f"fixed {len(self.fixed)} input(s)")
-        check = self.verification.summary().split(";")[0] if self.verification else "not verified"
+        check = self.verification.headline() if self.verification else "not verified"
         return f"{done}; {check}" + (f"; wrote {self.output}" if self.output else "")
 
     def to_dict(self) -> dict:

@@ -75,6 +75,12 @@ class VerifyResult:
         pairs = [(r, o) for r in self.runs for o in r.outputs]
         return max(pairs, key=lambda p: p[1].ratio) if pairs else None
 
+    def headline(self) -> str:
+        """The verdict in a clause that can stand inside a longer line (convert's summary)."""
+        if not self.ok or self.worst is None:
+            return self.summary()
+        return f"equivalent on {len(self.runs)} run(s), worst max|a-b| = {self.worst[1].max_abs_error:.3g}"
+
     def summary(self) -> str:
         failed = next((r for r in self.runs if not r.ok), None)
         if failed is not None:

@@ -143,6 +143,16 @@ def test_bad_report_inputs_are_one_line_errors_and_write_nothing(tmp_path, capsy
     assert not (tmp_path / "p.html").exists() and not (tmp_path / "o.onnx").exists()
 
 
+def test_every_summary_closes_what_it_opens(tmp_path):
+    """convert's and strip-sizes' summaries once cut the verification's line at its first ';', inside the
+    parenthesised list of sizes."""
+    converted = api.convert("example:gan3d", tmp_path / "g.onnx")
+    freed = api.strip_sizes("example:ddae", tmp_path / "d.onnx")
+    for summary in (converted.summary(), freed.summary(), converted.verification.summary()):
+        assert summary.count("(") == summary.count(")") and summary.count("[") == summary.count("]"), summary
+    assert "equivalent on 3 run(s), worst max|a-b| = " in converted.summary()
+
+
 def _crafted(kind: str, tmp_path: Path) -> dict:
     """A real report of each kind, to be broken."""
     out = tmp_path / f"{kind}.json"
