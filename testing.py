@@ -34,9 +34,9 @@ def assert_equivalent(a, b, *, atol: float = 1e-4, rtol: float = 1e-4, shapes: d
 
 def failure_message(result) -> str:
     """The lines a CI log needs to see why two models differ."""
-    from onnxport.converter.verify import shapes_text
+    from onnxport.converter.input_specs import sizes_text
     failed = next(r for r in result.runs if not r.ok)
-    lines = [f"the models differ at {shapes_text(failed.shapes)} ({failed.why or 'verification run'})"]
+    lines = [f"the models differ at {sizes_text(failed.shapes)} ({failed.why or 'verification run'})"]
     if failed.failure:
         lines.append(f"  {failed.failure}")
     for o in failed.outputs:

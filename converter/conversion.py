@@ -70,7 +70,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     if options.fix_sizes:
         input_specs.check_overrides(input_specs.input_specs(model), options.fix_sizes, "--fix-sizes")
         size_edits.fix_graph(graph, options.fix_sizes)
-        extras.append(f"fixed sizes {size_edits.inputs_text(options.fix_sizes)}")
+        extras.append(f"fixed sizes {input_specs.sizes_text(options.fix_sizes)}")
     typed = shape_inference.annotate(graph) is None          # then every pass must leave it typed (pipeline.run)
     report = ConvertReport(source, list(options.targets or plan.targets), plan.strategy, len(graph.nodes),
                            ops_before=Counter(n.op for n in graph.nodes), fuse=options.fuse)

@@ -12,6 +12,7 @@ import urllib.parse
 from html import escape
 
 from onnxport.converter import svg_charts, svg_graph
+from onnxport.converter.input_specs import sizes_text
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2330;max-width:1400px}
@@ -66,7 +67,7 @@ def _convert(data: dict) -> str:
             ("targets", ", ".join(data["targets"]) + (f" (profile {data['profile']})" if data.get("profile") else "")),
             ("strategy", data["strategy"]), ("nodes", f"{nodes['before']} -> {nodes['after']}"),
             ("MACs", f"{_count(macs['before'])} -> {_count(macs['after'])} at "
-                     + ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in (macs.get("at") or {}).items()))]
+                     + sizes_text(macs.get("at") or {}))]
     verification = data.get("verification")
     if verification:
         rows.append(("provider", verification["provider"]))
@@ -116,7 +117,7 @@ def _verification(result: dict, heading: str) -> str:
     if result.get("divergence"):
         parts.append(f"<p><b>First diverging tensor:</b> {escape(result['divergence'])}</p>")
     for run in result["runs"][:MAX_SECTIONS]:
-        sizes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in run["shapes"].items())
+        sizes = sizes_text(run["shapes"])
         if run.get("failure"):
             parts.append(f"<h3>{escape(sizes)}</h3><p class=\"bad\">{escape(run['failure'])}</p>")
         for out in run["outputs"]:

@@ -60,6 +60,11 @@ def input_specs(model: onnx.ModelProto) -> list[InputSpec]:
     return specs
 
 
+def sizes_text(shapes: dict) -> str:
+    """{'x': (1, 3, 64, 64), 'y': (2,)} -> 'x=1x3x64x64, y=2': how every message and page writes input sizes."""
+    return ", ".join(f"{name}={'x'.join(map(str, dims))}" for name, dims in shapes.items())
+
+
 def check_overrides(specs: list[InputSpec], overrides: dict[str, tuple[int, ...]], flag: str = "--shape") -> None:
     by_name = {s.name: s for s in specs}
     for name, dims in overrides.items():

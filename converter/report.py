@@ -9,7 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from onnxport.converter.report_header import header
-from onnxport.converter.verify import VerifyResult, shapes_text
+from onnxport.converter.input_specs import sizes_text
+from onnxport.converter.verify import VerifyResult
 from onnxport.passes._driver import PassReport
 
 
@@ -86,7 +87,7 @@ class ConvertReport:
         if self.macs_before and self.macs_after is not None:
             ratio = self.macs_after / self.macs_before if self.macs_before else float("nan")
             lines.append(f"  MACs: {self.macs_before:,} -> {self.macs_after:,} ({ratio:.2f}x) "
-                         f"at {shapes_text(self.macs_at or {})}")
+                         f"at {sizes_text(self.macs_at or {})}")
         lines += grouped_violations(self.remaining)
         if self.verification is not None:
             lines.append(f"  verify: {self.verification.summary()}")

@@ -267,8 +267,8 @@ class _Estimate:
             return ""
         need = 2 * sizes[name]
         flag = f"{-(-need // 2**30)}G" if need >= 2**30 else f"{-(-need // 2**20)}M"
-        at = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
-        return (f"verification would exceed --max-memory ({self.budget / 2**20:.0f} MiB): at {at} the tensor "
+        return (f"verification would exceed --max-memory ({self.budget / 2**20:.0f} MiB): at "
+                f"{input_specs.sizes_text(shapes)} the tensor "
                 f"'{name}' alone takes {sizes[name] / 2**20:.0f} MiB; give more with --max-memory {flag}")
 
     def fit(self, alternatives: list[Sizes], specs, overrides, symbolic, hints) -> list[Sizes]:

@@ -243,10 +243,6 @@ def _declare_outputs(graph: gs.Graph) -> None:
         t.shape = [d if isinstance(d, int) else None for d in dims] if dims is not None else None
 
 
-def inputs_text(shapes_: dict) -> str:
-    return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes_.items())
-
-
 def fix(model: onnx.ModelProto, wanted: dict[str, tuple[int, ...]], folder=None):
     """(model with the given input sizes and its shape arithmetic folded, SizesReport)."""
     if not wanted:

@@ -84,7 +84,7 @@ class VerifyResult:
     def summary(self) -> str:
         failed = next((r for r in self.runs if not r.ok), None)
         if failed is not None:
-            where = shapes_text(failed.shapes)
+            where = inputs_mod.sizes_text(failed.shapes)
             if failed.failure:
                 return f"mismatch at {where}: {failed.failure}"
             bad = max((o for o in failed.outputs if not o.ok), key=lambda o: o.ratio)
@@ -95,7 +95,7 @@ class VerifyResult:
                 text += f"; first diverging intermediate: '{self.divergence}'"
             return text + f" [{self.provider}]"
         worst = self.worst
-        sizes = "; ".join(shapes_text(r.shapes) for r in self.runs)
+        sizes = "; ".join(inputs_mod.sizes_text(r.shapes) for r in self.runs)
         checks = [r for r in self.runs if r.why.endswith(run_plan.BATCH_CHECK)], [r for r in self.runs if SHAPE_ONLY in
                                                                           [o.note for o in r.outputs]]
         notes = "".join(f"; {n}" for n in [r.why.replace(" against ", " equals ") for r in checks[0]] +
@@ -106,10 +106,6 @@ class VerifyResult:
 
     def to_dict(self) -> dict:
         return {**header(), **asdict(self), "summary": self.summary()}
-
-
-def shapes_text(shapes: dict) -> str:
-    return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
 
 
 def cuda_usable() -> bool:
@@ -278,7 +274,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
         for alternatives in planned.runs:
             before = len(checks)
             for sizes_try in alternatives:
-                progress.say(f"verifying at {shapes_text(sizes_try.shapes)} (run {len(checks) + 1} of {runs})")
+                progress.say(f"verifying at {inputs_mod.sizes_text(sizes_try.shapes)} (run {len(checks) + 1} of {runs})")
                 feeds = inputs_mod.random_feeds(specs, sizes_try.shapes, seed + len(checks))
                 tried.append(sizes_try)
                 try:
@@ -323,7 +319,7 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
 
 def _tried_text(tried: list) -> str:
     """The sizes tried, briefly: the first, the last, and why they were chosen."""
-    shown = shapes_text(tried[0].shapes) + (f" ... {shapes_text(tried[-1].shapes)}" if len(tried) > 1 else "")
+    shown = inputs_mod.sizes_text(tried[0].shapes) + (f" ... {inputs_mod.sizes_text(tried[-1].shapes)}" if len(tried) > 1 else "")
     reasons = "; ".join(dict.fromkeys(t.why for t in tried))
     return f"{shown}: {reasons}"
 
@@ -526,7 +522,7 @@ def _check_reference_cost(model: onnx.ModelProto, shapes: dict, folder: Path | N
     count = macs.count(graph_io.to_graph(model, folder), shapes)
     if count is not None and count > REFERENCE_MAX_MACS:
         raise BadInput(f"onnxruntime lacks a kernel of the first model, and onnx.reference would need "
-                       f"{count / 1e6:.0f}M MACs at {shapes_text(shapes)} (at most {REFERENCE_MAX_MACS / 1e6:.0f}M): "
+                       f"{count / 1e6:.0f}M MACs at {inputs_mod.sizes_text(shapes)} (at most {REFERENCE_MAX_MACS / 1e6:.0f}M): "
                        f"give smaller sizes with --shape")
 
 
