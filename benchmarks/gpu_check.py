@@ -162,7 +162,7 @@ def _tests(deadline: float) -> dict:
 
 
 def _bench(deadline: float, quick: bool, provider: str) -> dict:
-    budget = "1" if quick else "10"
+    budget = "0.3" if quick else "10"
     done = run([sys.executable, "benchmarks/bench_convtranspose.py", "--provider", provider, "--budget", budget]
                + (["--strategies", "subpixel"] if quick else []), deadline - time.time())
     return {"code": done["code"], "output": done["stdout"][-8000:]}

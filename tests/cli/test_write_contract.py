@@ -207,7 +207,7 @@ def test_five_concurrent_force_writers_leave_one_runs_model_with_its_own_weights
         inputs.append(folder / f"in{seed}.onnx")
     x = np.random.default_rng(9).standard_normal((1, 8, 4, 4, 4)).astype(np.float32)
     expected = [ort_run(path, x) for path in inputs]
-    for trial in range(2):
+    for trial in range(1):                  # the deterministic test below holds the interleaving that broke it
         runs = [onnxport("convert", path, "-o", folder / "out.onnx", "--force", "--no-verify") for path in inputs]
         assert all(p.wait(timeout=300) == 0 for p in runs), [p.stderr.read() for p in runs]
         got = ort_run(folder / "out.onnx", x)
