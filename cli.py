@@ -349,7 +349,7 @@ def _sizes(args) -> int:
     rows = api.admissible_sizes(args.input, report=_json_file(args), force=args.force, html=args.html,
                                 check_up_to=args.check_up_to)
     if args.json == STDOUT:
-        _out(json.dumps(api.sizes_listing(rows), indent=1))
+        _out(json.dumps(api.sizes_listing(rows, args.input), indent=1))
         return 0
     for r in rows:
         print(f"{r.input} axis {r.axis}: {r.text()}")

@@ -167,6 +167,7 @@ def verify(a: Source, b: Source | None = None, options: VerifyOptions = VerifyOp
     report_out = _claim_report([first, second], report, force, (options.inputs, options.expected), html)
     result = verify_models(first.model, second.model, options, alignment, (first.folder, second.folder),
                            against_provider)
+    result.models = [first.label] + ([second.label] if b is not None else [])
     _write_report(result.to_dict(), report_out, force)
     return result
 
@@ -199,7 +200,7 @@ def admissible_sizes(source: Source, *, report: str | os.PathLike | None = None,
     graph = graph_io.to_graph(loaded.model, loaded.folder)
     shape_inference.annotate(graph)
     rows = size_probe.check(loaded.model, admissible.admissible_sizes(graph), loaded.folder, check_up_to, budget_s)
-    _write_report(sizes_listing(rows), report_out, force)
+    _write_report(sizes_listing(rows, loaded.label), report_out, force)
     return rows
 
 
@@ -231,8 +232,8 @@ def render_report(report: str | os.PathLike, html: str | os.PathLike, *, force: 
     output_paths.write_text(text, page, force=force)
 
 
-def sizes_listing(rows: list[admissible.AxisSizes]) -> dict:
-    return {**header(), "axes": [r.to_dict() for r in rows]}
+def sizes_listing(rows: list[admissible.AxisSizes], source: str = "") -> dict:
+    return {**header(), "source": source, "axes": [r.to_dict() for r in rows]}
 
 
 @dataclass(frozen=True)

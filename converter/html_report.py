@@ -46,9 +46,10 @@ def render(data: dict) -> str:
     if "rewrites" in data:
         title, body = f"onnxport convert: {data.get('source', '')}", _convert(data)
     elif "runs" in data:
-        title, body = "onnxport verify", _verification(data, "Verification")
+        models = " vs ".join(map(str, data.get("models") or []))
+        title, body = f"onnxport verify{': ' + models if models else ''}", _verification(data, "Verification")
     elif "axes" in data:
-        title, body = "onnxport sizes", _sizes(data)
+        title, body = f"onnxport sizes{': ' + str(data['source']) if data.get('source') else ''}", _sizes(data)
     else:
         raise NotAReport("not an onnxport convert, verify or sizes report")
     versions = ", ".join(f"{k} {v}" for k, v in data.get("versions", {}).items())

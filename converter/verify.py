@@ -69,6 +69,7 @@ class VerifyResult:
     runs: list[RunCheck]
     divergence: str | None = None
     notes: list[str] = field(default_factory=list)     # pairing by position, checks skipped and why
+    models: list[str] = field(default_factory=list)    # what was compared, as the user named them (pages say it)
 
     @property
     def worst(self) -> tuple[RunCheck, OutputCheck] | None:

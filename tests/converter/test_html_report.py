@@ -121,6 +121,7 @@ def test_verify_and_sizes_pages_and_rendering_a_saved_report(tmp_path):
     page = tmp_path / "v.html"
     code, _, _ = run_cli(["verify", "example:gan3d", "example:gan3d", "--html", str(page)])
     assert code == 0 and Page(page.read_text()).svgs == 3               # one histogram per run
+    assert "<title>onnxport verify: example:gan3d vs example:gan3d</title>" in page.read_text()   # what it compared
     sizes = tmp_path / "s.html"
     code, _, _ = run_cli(["sizes", "example:unet3d", "--html", str(sizes), "--json", str(tmp_path / "s.json")])
     parsed = Page(sizes.read_text())
@@ -128,6 +129,7 @@ def test_verify_and_sizes_pages_and_rendering_a_saved_report(tmp_path):
     again = tmp_path / "again.html"
     code, stdout, _ = run_cli(["report", str(tmp_path / "s.json"), "--html", str(again)])
     assert code == 0 and again.read_text() == sizes.read_text()
+    assert "<h1>onnxport sizes: example:unet3d</h1>" in sizes.read_text()
 
 
 def test_bad_report_inputs_are_one_line_errors_and_write_nothing(tmp_path, capsys):
