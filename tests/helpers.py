@@ -23,6 +23,23 @@ def run_pass(model: onnx.ModelProto, name: str, options: Options = Options()):
     return graph_io.to_model(graph, like=model), report
 
 
+def cli_with_peak(*argv) -> tuple[int, str, str, int]:
+    """(exit code, stdout, stderr, peak resident MiB) of one `python cli.py ARGV` in a process of its own: a
+    memory bound measured in the test runner would depend on what earlier tests already made it hold."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([sys.executable, os.path.join(root, "cli.py"), *map(str, argv)], cwd=root,
+                                   stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(process.pid, 0)        # this child's own peak, not the runner's
+        out.seek(0)
+        err.seek(0)
+        return os.waitstatus_to_exitcode(status), out.read(), err.read(), usage.ru_maxrss // 1024
+
+
 def count_ops(model: onnx.ModelProto, op: str, spatial_rank: int | None = None) -> int:
     weights = {i.name: len(i.dims) for i in model.graph.initializer}
     inputs = {vi.name: len(vi.type.tensor_type.shape.dim) for vi in model.graph.input}
