@@ -2,11 +2,11 @@
 onnx.load + onnx.save of the same model, interleaved; then conversion time at 1x, 4x and 16x the nodes.
 
 Each measurement runs in a fresh Python process that imports everything first and then reports the wall
-time of the operation alone (no interpreter start, no imports) and its peak resident memory
-(ru_maxrss). The model's files are read once before any timing (a cold page cache made the first form
-look slow), then both forms run in shuffled order for --rounds rounds; the ratio is taken per round and
-printed as median (min-max). The model (models/large_unet3d.py) is written to a temporary folder and
-deleted afterwards.
+time of the operation alone (no interpreter start, no imports) and its peak resident memory (VmHWM:
+ru_maxrss would carry over this script's own peak through fork). The model's files are read once before
+any timing (a cold page cache made the first form look slow), then both forms run in shuffled order for
+--rounds rounds; the ratio is taken per round and printed as median (min-max). The model
+(models/large_unet3d.py) is written to a temporary folder and deleted afterwards.
 
     python benchmarks/bench_large_model.py [--scales 1,4,16] [--rounds 5] [--keep DIR]
 """
@@ -27,7 +27,7 @@ from benchmarks.common import load_text, spread  # noqa: E402
 from onnxport.models import large_unet3d  # noqa: E402
 
 MEASURE = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {root!r})
 what, src, dst = {what!r}, {src!r}, {dst!r}
 import onnx
@@ -42,7 +42,9 @@ else:
     code = cli.main(["convert", src, "-o", dst, "--no-verify", "--force"])
     assert code == 0, code
 wall = time.perf_counter() - start
-print(json.dumps({{"wall_s": wall, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+with open("/proc/self/status") as status:   # VmHWM: ru_maxrss would include this benchmark's own peak
+    peak_kib = int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+print(json.dumps({{"wall_s": wall, "peak_mib": peak_kib / 1024}}))
 """
 SMALL_WIDTHS = (4, 8, 8, 16)        # node-count scaling: the graph grows, the weights stay small
 

@@ -9,8 +9,9 @@ is one of
   pass     exit 0
   refuse   exit 1 or 2 with one line on stderr naming why (the contract for what cannot be done)
   fail     a traceback, a multi-line error, a timeout, or any other exit
-with its wall time and the peak memory of that command's process alone (the kernel's accounting of
-the child, via os.wait4). Prints one row per file and the totals, and with --json/--markdown writes them.
+with its wall time and the peak memory of that command's process (the kernel's accounting of the
+child, via os.wait4: its floor is this script's own few tens of MB, which Linux carries through fork).
+Prints one row per file and the totals, and with --json/--markdown writes them.
 
     python benchmarks/zoo.py [--jobs 2] [--only monai_basicunet] [--commands convert,sizes] [--markdown docs/zoo.md]
 """

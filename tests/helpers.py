@@ -24,20 +24,36 @@ def run_pass(model: onnx.ModelProto, name: str, options: Options = Options()):
 
 
 def cli_with_peak(*argv) -> tuple[int, str, str, int]:
-    """(exit code, stdout, stderr, peak resident MiB) of one `python cli.py ARGV` in a process of its own: a
-    memory bound measured in the test runner would depend on what earlier tests already made it hold."""
+    """(exit code, stdout, stderr, peak resident MiB) of one `python cli.py ARGV` in a process of its own.
+
+    The peak is the child's VmHWM, read by the child itself as it exits: the runner's peak would depend on
+    what earlier tests made it hold, and so would wait4's ru_maxrss (Linux carries the forking process's
+    high-water mark across exec, and subprocess forks this runner)."""
     import os
     import subprocess
     import sys
     import tempfile
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen([sys.executable, os.path.join(root, "cli.py"), *map(str, argv)], cwd=root,
-                                   stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(process.pid, 0)        # this child's own peak, not the runner's
-        out.seek(0)
-        err.seek(0)
-        return os.waitstatus_to_exitcode(status), out.read(), err.read(), usage.ru_maxrss // 1024
+    with tempfile.TemporaryDirectory() as folder:
+        peak_file = os.path.join(folder, "peak")
+        process = subprocess.run([sys.executable, "-c", _REPORTING_PEAK, peak_file, os.path.join(root, "cli.py"),
+                                  *map(str, argv)], cwd=root, capture_output=True, text=True)
+        with open(peak_file) as f:                  # absent: the CLI left without running atexit (a bug)
+            peak_kib = int(f.read())
+    return process.returncode, process.stdout, process.stderr, peak_kib // 1024
+
+
+_REPORTING_PEAK = """
+import atexit, runpy, sys
+peak_file, sys.argv = sys.argv[1], sys.argv[2:]
+def report_peak():
+    with open("/proc/self/status") as status:
+        kib = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(peak_file, "w") as out:
+        out.write(kib)
+atexit.register(report_peak)
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
 
 def count_ops(model: onnx.ModelProto, op: str, spatial_rank: int | None = None) -> int:
