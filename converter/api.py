@@ -97,6 +97,9 @@ def convert(source: Source, output: str | os.PathLike, options: ConvertOptions =
         input_specs.check_overrides(input_specs.input_specs(loaded.model), options.fix_sizes, "--fix-sizes")
         verify_options = replace(verify_options, shapes={**verify_options.shapes, **options.fix_sizes})
 
+    if verify_on is not None and options.time_on is None:      # auto times where the result will be checked
+        options = replace(options, time_on=verify_on)
+
     def work(pub):
         converted, result = convert_model(loaded.model, options, source=loaded.label, folder=loaded.folder,
                                           macs_at=first_sizes(loaded.model, verify_options.shapes, loaded.folder))

@@ -2,15 +2,18 @@
 
 Each ConvTranspose is cut out as a one-node model at the sizes verification starts with, lowered by
 every strategy that can serve the target; a form that leaves something the runtime profile forbids
-(after the profile's other rewrites) is not allowed. The allowed forms are timed on the chosen
-onnxruntime provider, each followed by a Relu as in a net, in interleaved rounds (converter.timing).
-A form beats the one before it in PREFERENCE only by more than MARGIN on the median of the per-round
-ratios, so load noise does not flip the choice; the choice is cached per layer configuration and
-provider (choice_cache), so repeated conversions agree. Without timing the choice is deterministic:
-the first allowed form in PREFERENCE.
+(after the profile's other rewrites) is not allowed. The allowed forms are timed where the user
+deploys (a Site): the runtime the profile or --verify-on names (OpenVINO, OpenCV, tract, MNN, ...: each
+form loaded in that runtime's worker, timed inside it; a form the runtime cannot load or run is not
+allowed), else onnxruntime on the chosen provider. Each form is followed by a Relu as in a net, in
+interleaved rounds (converter.timing). A form beats the one before it in PREFERENCE only by more than
+MARGIN on the median of the per-round ratios, so load noise does not flip the choice; the choice is
+cached per layer configuration and site (choice_cache), so repeated conversions agree. Without timing
+the choice is deterministic: the first allowed form in PREFERENCE.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -19,7 +22,8 @@ import onnx
 import onnx_graphsurgeon as gs
 from onnx import helper, numpy_helper
 
-from onnxport.converter import choice_cache, graph_io, pipeline, shape_inference, timing
+from onnxport.converter import choice_cache, graph_io, pipeline, runtimes, shape_inference, timing
+from onnxport.converter.runtimes.session import RuntimeFailure, RuntimeSession
 from onnxport.errors import OnnxportError, first_line
 from onnxport.passes._graph import constant_value, weight_shape
 
@@ -41,11 +45,28 @@ class Choice:
                 "timings_ms": self.timings_ms, "refused": self.refused}
 
 
-def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, provider: str,
-           timing: bool, convert: Callable) -> list[Choice]:
+@dataclass(frozen=True)
+class Site:
+    """Where the forms are timed: a runtime (converter.runtimes) in a worker of its own, or onnxruntime on a
+    provider. What is fastest on one is not on another, so the user's runtime decides where there is one."""
+
+    provider: str = "auto"
+    runtime: str | None = None
+    note: str = ""                  # why not on the runtime the profile is for
+
+    def name(self) -> str:
+        return runtimes.info(self.runtime).title if self.runtime else _provider_name(self.provider)
+
+    def cache_name(self) -> str:
+        """The site and its version: a runtime upgraded is timed afresh (choice_cache adds onnxruntime's)."""
+        return f"{self.runtime} {runtimes.installed_version(self.runtime)}" if self.runtime else self.name()
+
+
+def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, site: Site | None,
+           convert: Callable) -> list[Choice]:
     """A Choice per ConvTranspose the targets (or the profile) lower, read from the graph being converted
-    (not changed here). `convert` is the engine's convert_model (converter.conversion), given rather than
-    imported: the engine calls this module."""
+    (not changed here); site None: no timing. `convert` is the engine's convert_model
+    (converter.conversion), given rather than imported: the engine calls this module."""
     infos = shape_inference.infer(graph, sizes)
     ranks = pipeline.lowering_ranks(targets)
     choices = []
@@ -58,7 +79,10 @@ def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, 
         lowered_by_targets = ranks is None or (ranks is not False and _rank(node) in ranks)
         if not lowered_by_targets and not (profile is not None and _forbidden(one, targets, profile, convert)):
             continue
-        node_targets = targets if lowered_by_targets else targets + ["no-convtranspose"]
+        # a node only the profile forbids is lowered for this choice; a 3-D one may become 2-D ConvTransposes
+        # (the profile, checked on each form, says whether it takes those)
+        node_targets = targets if lowered_by_targets else \
+            targets + ["no-convtranspose3d" if _rank(node) == 3 else "no-convtranspose"]
         choice = Choice(node.name, "", "")
         lowered = {}                     # one conversion per candidate form, reused for timing
         for strategy in PREFERENCE:
@@ -68,21 +92,23 @@ def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, 
             else:
                 lowered[strategy] = form
         allowed = list(lowered)
-        if not allowed:
-            choice.strategy, choice.reason = PREFERENCE[0], "no form satisfies the target; the default is kept"
-        elif timing:
-            key = choice_cache.key(one, allowed, _provider_name(provider))
+        if allowed and site is not None:
+            key = choice_cache.key(one, allowed, site.cache_name())
             cached = choice_cache.get(key, allowed)
+            how = "cached from an earlier timing of this layer"
             if cached is None:
-                cached = _timed(one, lowered, provider)
+                cached = _timed(one, lowered, site)
                 choice_cache.put(key, cached)
                 how = f"{cached['rounds']} interleaved rounds"
-            else:
-                how = "cached from an earlier timing of this layer"
+            choice.refused.update(cached.get("refused", {}))
+            allowed = [s for s in allowed if s not in choice.refused]
             choice.strategy, choice.timings_ms = cached["strategy"], cached["timings_ms"]
-            choice.reason = (f"fastest of {len(allowed)} allowed form(s) on {_provider_name(provider)} by more than "
-                             f"{MARGIN:.0%}, else the first ({how})")
-        else:
+            choice.reason = (f"fastest of {len(allowed)} allowed form(s) on {site.name()} by more than "
+                             f"{MARGIN:.0%}, else the first ({how}{'; ' + site.note if site.note else ''})")
+        if not allowed:
+            where = f"runs on {site.name()}" if lowered else "satisfies the target"
+            choice.strategy, choice.reason = PREFERENCE[0], f"no form {where}; the default is kept"
+        elif site is None:
             choice.strategy, choice.reason = allowed[0], "first allowed form (--no-timing)"
         choices.append(choice)
     return choices
@@ -99,7 +125,8 @@ def _rank(node: gs.Node) -> int:
 
 
 def _single(node: gs.Node, infos: dict, graph: gs.Graph) -> onnx.ModelProto | None:
-    """The node alone, at concrete sizes, followed by a Relu; None if its weights or sizes are unknown."""
+    """The node alone, at concrete sizes, followed by a Relu as in a net; None if its weights or sizes are
+    unknown."""
     x = infos.get(node.inputs[0].name)
     dims = shape_inference.dims_of(x) if x is not None else None
     if dims is None or not all(isinstance(d, int) and d > 0 for d in dims):
@@ -113,9 +140,14 @@ def _single(node: gs.Node, infos: dict, graph: gs.Graph) -> onnx.ModelProto | No
             inits.append(numpy_helper.from_array(np.asarray(value), f"in{i}"))
         names.append(f"in{i}" if t.name else "")
     ct = helper.make_node("ConvTranspose", names, ["ct"], name=node.name, **node.attrs)
-    g = helper.make_graph([ct, helper.make_node("Relu", ["ct"], ["Y"])], "one",
+    y = infos.get(node.outputs[0].name)           # stated: runtimes such as OpenCV load no output without it
+    # the Identity keeps the output's name where a runtime fuses the Relu into a Conv (MNN 3.6 loses it)
+    g = helper.make_graph([ct, helper.make_node("Relu", ["ct"], ["relu"]), helper.make_node("Identity", ["relu"], ["Y"])],
+                          "one",
                           [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, dims)],
-                          [helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, None)], inits)
+                          [helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT,
+                                                         shape_inference.dims_of(y) if y is not None else None)],
+                          inits)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", max(11, int(graph.opset)))])
     model.ir_version = 8
     return model
@@ -145,17 +177,66 @@ def _forbidden(one: onnx.ModelProto, targets: list[str], profile, convert: Calla
     return any(profile.forbids(n) for n in graph.nodes if n.op == "ConvTranspose")
 
 
-def _timed(one: onnx.ModelProto, lowered: dict[str, onnx.ModelProto], provider: str) -> dict:
-    """The allowed forms (in PREFERENCE order) timed in interleaved rounds; the first unless another is
-    faster by more than MARGIN (then the fastest of those)."""
-    from onnxport.converter import verify
-    allowed = list(lowered)
+class _FormFailed(Exception):
+    def __init__(self, strategy: str, why: str):
+        super().__init__(why)
+        self.strategy = strategy
+
+
+def _timed(one: onnx.ModelProto, lowered: dict[str, onnx.ModelProto], site: Site) -> dict:
+    """The allowed forms (in PREFERENCE order) timed in interleaved rounds at the site; the first unless
+    another is faster by more than MARGIN (then the fastest of those). On a runtime, a form it cannot load
+    or run is refused (said in the entry) and the rest are timed again."""
     feeds = {"X": np.random.default_rng(0).standard_normal(_sizes(one)["X"]).astype(np.float32)}
-    sessions = {s: verify.make_session(form, verify.providers_for(provider), optimized=True)
-                for s, form in lowered.items()}
-    result = timing.compare({s: (lambda x=x: x.run(None, feeds)) for s, x in sessions.items()}, allowed[0],
-                            budget_s=TIMING_BUDGET_S, min_rounds=5, max_rounds=30)
+    refused: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        forms, sample = _forms_at(site, lowered, feeds, refused, stack)
+        while forms:
+            allowed = list(forms)
+            try:
+                result = timing.compare(forms, allowed[0], budget_s=TIMING_BUDGET_S, min_rounds=5, max_rounds=30,
+                                        **sample)
+                break
+            except _FormFailed as e:                # it crashed the runtime's worker: the others go on
+                refused[e.strategy] = f"{site.name()} fails on it: {e}"
+                del forms[e.strategy]
+    if not forms:
+        return {"strategy": next(iter(lowered)), "timings_ms": {}, "rounds": 0, "refused": refused}
+    return {"strategy": pick(result, allowed), "timings_ms": {s: round(result.ms[s].median, 3) for s in allowed},
+            "rounds": result.rounds, "refused": refused}
+
+
+def pick(result: timing.Comparison, allowed: list[str]) -> str:
+    """The rule: the first allowed form (the comparison's reference) unless another is faster by more than
+    MARGIN on its median per-round ratio; then the fastest of those."""
     faster = [s for s in allowed if result.ratio[s].median < 1 - MARGIN]
-    best = min(faster, key=lambda s: result.ratio[s].median) if faster else allowed[0]
-    return {"strategy": best, "timings_ms": {s: round(result.ms[s].median, 3) for s in allowed},
-            "rounds": result.rounds}
+    return min(faster, key=lambda s: result.ratio[s].median) if faster else allowed[0]
+
+
+def _forms_at(site: Site, lowered: dict, feeds: dict, refused: dict, stack: contextlib.ExitStack) -> tuple[dict, dict]:
+    """(form -> what timing.compare times, compare's keyword for how): onnxruntime sessions timed here, or
+    the runtime's workers timing their own runs (one per form; those that cannot load it are refused)."""
+    from onnxport.converter import verify
+    if site.runtime is None:
+        sessions = {s: verify.make_session(form, verify.providers_for(site.provider), optimized=True)
+                    for s, form in lowered.items()}
+        return {s: (lambda x=x: x.run(None, feeds)) for s, x in sessions.items()}, {}
+    timers = {}
+    for strategy, form in lowered.items():
+        try:
+            session = RuntimeSession(site.runtime, form)
+        except RuntimeFailure as e:
+            refused[strategy] = first_line(e, 160)
+            continue
+        stack.callback(session.close)
+        timers[strategy] = _tagged(strategy, session.timer(feeds))
+    return timers, {"sample": lambda timer, repeats: timer(repeats)}
+
+
+def _tagged(strategy: str, timer: Callable[[int], float]) -> Callable[[int], float]:
+    def median_ms(repeats: int) -> float:
+        try:
+            return timer(repeats)
+        except RuntimeFailure as e:
+            raise _FormFailed(strategy, first_line(e, 160)) from None
+    return median_ms

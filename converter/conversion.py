@@ -13,7 +13,7 @@ from pathlib import Path
 import onnx
 
 from onnxport.converter import (auto_strategy, graph_io, input_specs, macs, pipeline, profiles, recipe_store,
-                                 rewrites, run_plan, shape_inference, size_edits, verify as verify_mod)
+                                 rewrites, run_plan, runtimes, shape_inference, size_edits, verify as verify_mod)
 from onnxport.converter.report import ConvertReport
 from onnxport.errors import BadArgument
 from onnxport.passes import strided_to_dense
@@ -24,8 +24,9 @@ from onnxport.passes._registry import Options
 class ConvertOptions:
     """What convert does (keywords only: nine settings in a row are unreadable and break when one is added).
     targets may name runtime profiles (coreml, ./myruntime.toml) besides generic targets; strategy None
-    means the profile's (else subpixel); "auto" times the allowed forms per node; fix_sizes (input name ->
-    dims) fixes input sizes first, for runtimes that want static graphs."""
+    means the profile's (else subpixel); "auto" times the allowed forms per node, on the runtime the
+    profile (or else time_on) names, else on onnxruntime's provider; fix_sizes (input name -> dims) fixes
+    input sizes first, for runtimes that want static graphs."""
 
     targets: list[str] | None = None
     strategy: str | None = None
@@ -36,6 +37,7 @@ class ConvertOptions:
     timing: bool = True
     provider: str = "auto"
     fix_sizes: dict | None = None
+    time_on: str | None = None      # the runtime auto times on where the profile names none (convert's verify_on)
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def _target_steps(graph, plan: Plan, report: ConvertReport, options: ConvertOpti
     assignments = None
     if plan.strategy == "auto":
         report.choices = auto_strategy.choose(graph, plan.targets, plan.max_rank, plan.profile, report.macs_at,
-                                              options.provider, options.timing, convert_model)
+                                              timing_site(plan, options) if options.timing else None, convert_model)
         assignments = {}
         for c in report.choices:
             assignments.setdefault(c.strategy, set()).add(c.node)
@@ -126,6 +128,18 @@ def _target_steps(graph, plan: Plan, report: ConvertReport, options: ConvertOpti
     if plan.profile is not None and (plan.profile.fold_shapes or options.fix_sizes):
         steps.append(pipeline.Step("fold-shape-computations", Options()))
     return steps
+
+
+def timing_site(plan: Plan, options: ConvertOptions) -> auto_strategy.Site:
+    """Where --strategy auto times: on the runtime the profile is for (where onnxport runs it and it is
+    installed), else on options.time_on, else on onnxruntime's provider, saying why not the profile's."""
+    named = plan.profile.name if plan.profile is not None and plan.profile.name in runtimes.RUNTIMES else None
+    if named is None:
+        return auto_strategy.Site(options.provider, runtimes.info(options.time_on).name if options.time_on else None)
+    try:
+        return auto_strategy.Site(options.provider, runtimes.info(named).name)
+    except BadArgument as e:            # not installed here: timed where it can be, and said
+        return auto_strategy.Site(options.provider, note=f"not on {named}: {e}")
 
 
 def resolve_options(options: ConvertOptions) -> Plan:

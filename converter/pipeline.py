@@ -132,7 +132,7 @@ def plan(targets: list[str], strategy: str, max_rank: int | None = None,
     passes = [name for t in targets for name in TARGETS[t].passes]
     steps = [Step(name, options) for name in passes if name == "normalize-convtranspose-padding"]
     ranks = lowering_ranks(targets)
-    for name, nodes in (assignments or {strategy: None}).items():
+    for name, nodes in (assignments if assignments is not None else {strategy: None}).items():
         chosen = STRATEGIES[name]
         if nodes is not None:
             steps.append(Step(chosen.pass_name, replace(options, nodes=nodes)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 
@@ -34,6 +34,12 @@ class Comparison:
     ms: dict[str, Spread]           # per form: its per-round times
     ratio: dict[str, Spread]        # per form: its per-round time / the reference's in the same round
     rounds: int
+    per_round_ms: dict[str, list[float]] = field(default_factory=dict)
+
+    def ratios_to(self, reference: str) -> dict[str, Spread]:
+        """Each form's per-round time / another form's in the same round (a table's floor, say)."""
+        base = self.per_round_ms[reference]
+        return {n: spread([t / r for t, r in zip(v, base)]) for n, v in self.per_round_ms.items()}
 
 
 def _sample_ms(run: Callable[[], object], repeats: int) -> float:
@@ -46,13 +52,15 @@ def _sample_ms(run: Callable[[], object], repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def compare(forms: dict[str, Callable[[], object]], reference: str, budget_s: float = 10.0, min_rounds: int = 7,
-            max_rounds: int = 60, settle: float = 0.02, repeats: int = 3, seed: int = 0) -> Comparison:
+def compare(forms: dict[str, Callable], reference: str, budget_s: float = 10.0, min_rounds: int = 7,
+            max_rounds: int = 60, settle: float = 0.02, repeats: int = 3, seed: int = 0,
+            sample: Callable[[Callable, int], float] = _sample_ms) -> Comparison:
     """Interleaved rounds of every form (each run twice first, to warm it), until the median ratio of every form moves by
-    less than `settle` (relative) over the last three rounds, after min_rounds, or the budget ends."""
-    for run in forms.values():
-        run()
-        run()
+    less than `settle` (relative) over the last three rounds, after min_rounds, or the budget ends. A form is
+    what `sample(form, repeats)` takes: by default a callable run timed here by the wall clock; a runtime in
+    another process times its own runs (RuntimeSession.timer), so the pipe between is not counted."""
+    for form in forms.values():
+        sample(form, 2)
     order, rng = list(forms), random.Random(seed)
     times: dict[str, list[float]] = {name: [] for name in forms}
     medians: list[dict[str, float]] = []
@@ -60,13 +68,13 @@ def compare(forms: dict[str, Callable[[], object]], reference: str, budget_s: fl
     while len(medians) < max_rounds:
         rng.shuffle(order)
         for name in order:
-            times[name].append(_sample_ms(forms[name], repeats))
+            times[name].append(sample(forms[name], repeats))
         ratios = {n: [t / r for t, r in zip(times[n], times[reference])] for n in forms}
         medians.append({n: statistics.median(v) for n, v in ratios.items()})
         if len(medians) >= min_rounds and (_settled(medians[-3:], settle) or time.perf_counter() - start > budget_s):
             break
-    return Comparison({n: spread(v) for n, v in times.items()},
-                      {n: spread([t / r for t, r in zip(times[n], times[reference])]) for n in forms}, len(medians))
+    found = Comparison({n: spread(v) for n, v in times.items()}, {}, len(medians), times)
+    return replace(found, ratio=found.ratios_to(reference))
 
 
 def _settled(last: list[dict[str, float]], settle: float) -> bool:

@@ -52,6 +52,21 @@ def info(name: str) -> RuntimeInfo:
     return found
 
 
+def installed_version(name: str) -> str:
+    """The runtime's installed version, read without starting it (--strategy auto's choices are kept per
+    version); for one in its own environment, the interpreter that runs it."""
+    found = info(name)
+    if found.interpreter_variable:
+        return interpreter(found)
+    from importlib import metadata
+    for distribution in metadata.packages_distributions().get(found.module, []):
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
 def interpreter(found: RuntimeInfo) -> str:
     """The Python the runtime's worker runs under: this one, or the one its variable names (checked)."""
     if not found.interpreter_variable:

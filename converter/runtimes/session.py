@@ -1,7 +1,6 @@
 """The parent side of a runtime worker: looks like an onnxruntime session to verification."""
 from __future__ import annotations
 
-import ctypes
 import os
 import select
 import signal
@@ -9,6 +8,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import onnx
@@ -19,20 +19,6 @@ from onnxport.converter.runtimes import info, interpreter, worker
 TIMEOUT = 600           # seconds a load or a run may take before the runtime counts as hung
 POLL_S = 0.05           # how often a waiting parent reads the worker's resident memory
 SLACK = 256 << 20       # the runtime's own buffers and arenas, beyond the activations and the model
-
-
-def _end_with_parent() -> None:
-    """In the worker, before its runtime loads: DEATH_SIGNAL when onnxport dies, however it dies (kill -KILL
-    included), so no worker is left running, and its folder goes with it (worker.py). Linux only: elsewhere
-    the pipe's end-of-file still stops a worker between runs."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(DEATH_SIGNAL))
-    except (OSError, AttributeError):
-        pass
-
-
-PR_SET_PDEATHSIG = 1
-DEATH_SIGNAL = signal.SIGUSR2       # one no runtime library handles (strace showed a tract worker's SIGTERM reset)
 
 
 class RuntimeFailure(RuntimeError):
@@ -80,7 +66,7 @@ class RuntimeSession:
 
     def __init__(self, name: str, model: onnx.ModelProto, folder: Path | None = None, max_memory: int = 1 << 30):
         self.info = info(name)
-        self.folder = tempfile.TemporaryDirectory(prefix="onnxport-runtime-", ignore_cleanup_errors=True)
+        self.folder = tempfile.TemporaryDirectory(prefix=worker.OWNED_PREFIX, ignore_cleanup_errors=True)
         path = os.path.join(self.folder.name, "model.onnx")
         copy = onnx.ModelProto()
         copy.CopyFrom(model)                        # save() repoints external tensors: not the caller's model
@@ -88,8 +74,9 @@ class RuntimeSession:
         self.inputs = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
         self.outputs = [o.name for o in model.graph.output]
         self.process = subprocess.Popen(
-            [interpreter(self.info), worker.__file__, name, path, ",".join(self.inputs), ",".join(self.outputs)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, cwd=self.folder.name)
+            [interpreter(self.info), worker.__file__, name, path, ",".join(self.inputs), ",".join(self.outputs),
+             self.folder.name, str(os.getpid())], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=self.folder.name)
         self.memory = _MemoryBound(self.process.pid, max_memory, _bytes_on_disk(self.folder.name))
         self._pending = b""                         # protocol bytes read past the last line answered
         answer = self._answer()
@@ -135,18 +122,35 @@ class RuntimeSession:
         return [self.version]
 
     def run(self, _names, feeds: dict) -> list[np.ndarray]:
-        if self.process.poll() is not None:
-            raise RuntimeFailure(f"{self.info.title} is no longer running (it crashed on an earlier run)")
         self.count += 1
         path = os.path.join(self.folder.name, f"feeds{self.count}.npz")
         np.savez(path, **feeds)
-        self.process.stdin.write(path + "\n")
-        self.process.stdin.flush()
+        self._request(path)
         answer = self._answer()
         if not answer.startswith("ok "):
             raise RuntimeFailure(answer.removeprefix("error "))
         with np.load(answer.removeprefix("ok "), allow_pickle=False) as data:
             return [data[f"o{i}"] for i in range(len(self.outputs))]
+
+    def timer(self, feeds: dict) -> Callable[[int], float]:
+        """timer(n): the median milliseconds of one of n runs of these feeds, timed inside the worker (the
+        feeds are written once; converter.timing compares runtimes' forms with it)."""
+        path = os.path.join(self.folder.name, f"timing{id(feeds)}.npz")
+        np.savez(path, **feeds)
+
+        def median_ms(repeats: int) -> float:
+            self._request(f"time {repeats} {path}")
+            answer = self._answer()
+            if not answer.startswith("ok "):
+                raise RuntimeFailure(answer.removeprefix("error "))
+            return float(answer.removeprefix("ok "))
+        return median_ms
+
+    def _request(self, line: str) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeFailure(f"{self.info.title} is no longer running (it crashed on an earlier run)")
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
 
     def close(self) -> None:
         if self.process.poll() is None:

@@ -124,6 +124,60 @@ def test_convert_verify_on_a_runtime_reports_both_verifications(runtime, tmp_pat
     assert "verify on the runtime: equivalent" in stdout
 
 
+def one_convtranspose3d() -> onnx.ModelProto:
+    from onnxport.models import convtranspose
+    return convtranspose.build([4, 4, 4], 8, 8, [2, 2, 2], strides=[2, 2, 2], consumer="Relu")
+
+
+@pytest.mark.parametrize("runtime", [installed("mnn")])
+def test_auto_times_every_form_inside_the_runtime_the_profile_is_for(runtime, monkeypatch):
+    """--target mnn --strategy auto: each allowed form loads in MNN's worker and is timed there (its runs,
+    not the pipe), and the choice says so. All three forms of a Conv-ended layer load: MNN lost the
+    output's name where the timing model's Relu fused into the Conv (resize-conv was refused)."""
+    from onnxport.converter import auto_strategy
+    from onnxport.converter.runtimes.session import RuntimeSession
+    monkeypatch.setattr(auto_strategy, "TIMING_BUDGET_S", 0.1)
+    timed = []
+    real = RuntimeSession.timer
+    monkeypatch.setattr(RuntimeSession, "timer", lambda self, feeds: timed.append(self.info.name) or real(self, feeds))
+    _, report = api.convert_model(one_convtranspose3d(), targets=[runtime], strategy="auto")
+    [choice] = report.choices
+    assert timed == [runtime] * 3 and set(choice.timings_ms) == set(auto_strategy.PREFERENCE) and not choice.refused
+    assert f"on {runtimes.info(runtime).title}" in choice.reason and not report.remaining
+
+
+@pytest.mark.parametrize("runtime", [installed("tract")])
+def test_auto_times_on_the_runtime_convert_verifies_on(runtime, tmp_path):
+    """convert --verify-on RUNTIME --strategy auto: the forms are timed where the result is checked."""
+    onnx.save(one_convtranspose3d(), str(tmp_path / "layer.onnx"))
+    report = api.convert(tmp_path / "layer.onnx", tmp_path / "out.onnx", api.ConvertOptions(strategy="auto"),
+                         verify_on=runtime)
+    assert f"on {runtimes.info(runtime).title}" in report.choices[0].reason and report.runtime_verification.ok
+
+
+def test_auto_says_where_it_timed_when_the_profiles_runtime_is_not_installed(monkeypatch):
+    """--target mnn without MNN here: timed on onnxruntime, and the reason says why not on MNN."""
+    from onnxport.converter import auto_strategy, conversion
+    monkeypatch.setattr(auto_strategy, "TIMING_BUDGET_S", 0.1)
+
+    def not_installed(name):
+        raise BadArgument(f"--runtime {name}: not installed (pip install 'onnxport[{name}]')")
+    monkeypatch.setattr(conversion.runtimes, "info", not_installed)
+    _, report = api.convert_model(one_convtranspose3d(), targets=["mnn"], strategy="auto", provider="cpu")
+    reason = report.choices[0].reason
+    assert "on CPUExecutionProvider" in reason and "not on mnn: --runtime mnn: not installed" in reason
+
+
+def test_auto_choices_are_cached_per_site():
+    """A choice timed on onnxruntime is never reused for a runtime (nor one runtime's for another)."""
+    from onnxport.converter import auto_strategy, choice_cache
+    one = one_convtranspose3d()
+    keys = {choice_cache.key(one, ["subpixel"], site.cache_name())
+            for site in (auto_strategy.Site("cpu"), auto_strategy.Site(runtime="openvino"),
+                         auto_strategy.Site(runtime="tract"))}
+    assert len(keys) == 3
+
+
 def matrix_models() -> dict:
     """Every bundled example and the fixed exports of the runtime matrix's nets (RUNTIME_MATRIX_NETS: the
     zoo's other nets on real runtimes are issue 22's; benchmarks/runtime_matrix.py runs them all)."""
@@ -202,16 +256,22 @@ def test_a_runtime_in_its_own_environment_says_how_to_make_it(monkeypatch, capsy
     assert "/nonexistent/python" in err
 
 
+@pytest.mark.parametrize("stdin_held", [False, True], ids=["stdin-closes", "stdin-held-elsewhere"])
 @pytest.mark.parametrize("runtime", [installed("tract")])
-def test_a_worker_ends_with_onnxport_even_when_onnxport_is_killed(runtime, tmp_path):
-    """kill -KILL of onnxport mid-verification: its worker gets the parent-death signal, removes its folder
-    (the model copy, the feeds) and exits; nothing is left running or on disk."""
+def test_a_worker_ends_with_onnxport_even_when_onnxport_is_killed(runtime, stdin_held, tmp_path):
+    """kill -KILL of onnxport mid-verification: its worker removes its folder (the model copy, the feeds)
+    and exits; nothing is left running or on disk. Where another process still holds the worker's stdin
+    (a child that inherited it), no end-of-file comes: the parent-death signal alone must end it."""
+    holder = ("import subprocess\n"
+              "subprocess.Popen(['sleep', '60'], pass_fds=[s.process.stdin.fileno()], start_new_session=True)\n"
+              if stdin_held else "")
     script = tmp_path / "parent.py"
     script.write_text(
         "import sys, time\n"
         "from onnxport.converter.runtimes.session import RuntimeSession\n"
         "from onnxport.models import examples\n"
         f"s = RuntimeSession({runtime!r}, examples.build('gan3d'))\n"
+        + holder +
         "print(s.process.pid, s.folder.name, flush=True)\n"
         "time.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
@@ -225,3 +285,17 @@ def test_a_worker_ends_with_onnxport_even_when_onnxport_is_killed(runtime, tmp_p
     assert not Path(folder).exists(), "the worker's folder was left behind"
     state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "gone"
     assert state in ("gone", "Z"), f"worker {pid} still running ({state})"
+
+
+@pytest.mark.parametrize("runtime", [installed("tract")])
+def test_a_worker_run_by_hand_never_removes_the_models_folder(runtime, tmp_path):
+    """worker.py run by hand on a model in the user's folder, its stdin closed at once (what it reads as
+    onnxport's death): the folder and the model stay. It once removed the model's folder, whatever it was
+    (/tmp included)."""
+    from onnxport.converter.runtimes import worker
+    onnx.save(examples.build("gan3d"), str(tmp_path / "model.onnx"))
+    (tmp_path / "notes.txt").write_text("mine")
+    done = subprocess.run([sys.executable, worker.__file__, runtime, str(tmp_path / "model.onnx"), "z", "voxels_1"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert "ready" in done.stdout, done.stdout + done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "notes.txt"]

@@ -33,7 +33,7 @@ def test_a_later_form_wins_only_by_more_than_the_margin(monkeypatch, ratio_2d, c
     monkeypatch.setattr(timing, "compare", lambda forms, reference, **_: ratios(subpixel=1.0, convtranspose2d=ratio_2d))
     one = convtranspose.build([4, 4, 4], 4, 2, [2, 2, 2], strides=[2, 2, 2], consumer="Relu")
     forms = {s: conversion.convert_model(one, strategy=s)[0] for s in ("subpixel", "convtranspose2d")}
-    found = auto_strategy._timed(one, forms, "cpu")
+    found = auto_strategy._timed(one, forms, auto_strategy.Site("cpu"))
     assert found["strategy"] == chosen
 
 
@@ -111,7 +111,7 @@ def test_auto_converts_each_candidate_form_once(monkeypatch):
     calls = []
     real = graph_io.to_graph
     monkeypatch.setattr(graph_io, "to_graph", lambda *a, **k: calls.append(1) or real(*a, **k))
-    choices = auto_strategy.choose(graph, ["no-convtranspose3d"], None, None, {"z": [1, 32, 1, 1, 1]}, "cpu", False,
+    choices = auto_strategy.choose(graph, ["no-convtranspose3d"], None, None, {"z": [1, 32, 1, 1, 1]}, None,
                                    conversion.convert_model)
     assert len(choices) == 4 and len(calls) == 4 * len(auto_strategy.PREFERENCE)
 
@@ -126,3 +126,15 @@ def test_a_conversion_with_fixed_sizes_goes_proto_to_graph_once(monkeypatch):
                                                  macs_at={"X": [1, 1, 8, 8, 8]})
     assert len(calls) == 1 and "fixed sizes" in " ".join(report.extras)
     assert [d.dim_value for d in converted.graph.input[0].type.tensor_type.shape.dim] == [1, 1, 8, 8, 8]
+
+
+@pytest.mark.parametrize("targets", [None, ["tract"]], ids=["no-convtranspose", "profile-forbids-none"])
+def test_auto_with_nothing_to_choose_converts_as_the_targets_ask(targets):
+    """--strategy auto where no ConvTranspose needs a form (LeNet has none; the tract profile takes
+    example:gan3d's): the conversion goes on, once a KeyError ('auto' is no pass)."""
+    from onnxport.models import examples
+    model = examples.build("gan3d" if targets else "lenet")
+    converted, report = conversion.convert_model(model, targets=targets, strategy="auto")
+    assert report.choices == [] and not report.remaining
+    assert [n.op_type for n in converted.graph.node].count("ConvTranspose") == \
+        [n.op_type for n in model.graph.node].count("ConvTranspose")
