@@ -141,9 +141,7 @@ def _single(node: gs.Node, infos: dict, graph: gs.Graph) -> onnx.ModelProto | No
         names.append(f"in{i}" if t.name else "")
     ct = helper.make_node("ConvTranspose", names, ["ct"], name=node.name, **node.attrs)
     y = infos.get(node.outputs[0].name)           # stated: runtimes such as OpenCV load no output without it
-    # the Identity keeps the output's name where a runtime fuses the Relu into a Conv (MNN 3.6 loses it)
-    g = helper.make_graph([ct, helper.make_node("Relu", ["ct"], ["relu"]), helper.make_node("Identity", ["relu"], ["Y"])],
-                          "one",
+    g = helper.make_graph([ct, helper.make_node("Relu", ["ct"], ["Y"])], "one",
                           [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, dims)],
                           [helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT,
                                                          shape_inference.dims_of(y) if y is not None else None)],

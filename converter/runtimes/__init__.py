@@ -23,6 +23,7 @@ class RuntimeInfo:
     module: str             # what must import (the runtime's own package)
     title: str
     interpreter_variable: str = ""      # the environment variable naming its own Python, "" for this one
+    outputs_through_identity: bool = False      # it loses the name of an output whose node it fuses
 
 
 INTERPRETER_SETUP = {
@@ -34,7 +35,7 @@ RUNTIMES = {
     "openvino": RuntimeInfo("openvino", "openvino", "OpenVINO (CPU plugin)"),
     "opencv": RuntimeInfo("opencv", "cv2", "OpenCV DNN"),
     "tract": RuntimeInfo("tract", "tract", "tract (Sonos)"),
-    "mnn": RuntimeInfo("mnn", "MNN", "MNN (Alibaba)"),
+    "mnn": RuntimeInfo("mnn", "MNN", "MNN (Alibaba)", outputs_through_identity=True),   # 3.6: a Relu fused into a Conv
     "onnx2torch": RuntimeInfo("onnx2torch", "onnx2torch", "onnx2torch (PyTorch)"),
     "tflite": RuntimeInfo("tflite", "onnx2tf", "TFLite (onnx2tf + LiteRT)", "ONNXPORT_TFLITE_PYTHON"),
 }

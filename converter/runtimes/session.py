@@ -61,6 +61,20 @@ def _bytes_on_disk(folder: str) -> int:
     return sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
 
 
+def _outputs_through_identity(graph: onnx.GraphProto) -> None:
+    """Each graph output a node computes is handed on by an Identity (a no-op), for runtimes that lose an
+    output's name when they fuse the node that computes it (RuntimeInfo.outputs_through_identity)."""
+    for output in graph.output:
+        inner = f"{output.name}/before_identity"
+        producers = [n for n in graph.node if output.name in n.output]
+        if not producers:                           # an input or a weight handed straight out
+            continue
+        for node in graph.node:
+            node.output[:] = [inner if o == output.name else o for o in node.output]
+            node.input[:] = [inner if i == output.name else i for i in node.input]
+        graph.node.append(onnx.helper.make_node("Identity", [inner], [output.name]))
+
+
 class RuntimeSession:
     """run(None, feeds) -> outputs, like onnxruntime's, with the model in a worker process."""
 
@@ -70,13 +84,15 @@ class RuntimeSession:
         path = os.path.join(self.folder.name, "model.onnx")
         copy = onnx.ModelProto()
         copy.CopyFrom(model)                        # save() repoints external tensors: not the caller's model
+        if self.info.outputs_through_identity:
+            _outputs_through_identity(copy.graph)
         model_io.save(copy, path, folder=folder)
         self.inputs = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
         self.outputs = [o.name for o in model.graph.output]
         self.process = subprocess.Popen(
             [interpreter(self.info), worker.__file__, name, path, ",".join(self.inputs), ",".join(self.outputs),
-             self.folder.name, str(os.getpid())], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            cwd=self.folder.name)
+             self.folder.name, str(os.getpid())], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, cwd=self.folder.name)
         self.memory = _MemoryBound(self.process.pid, max_memory, _bytes_on_disk(self.folder.name))
         self._pending = b""                         # protocol bytes read past the last line answered
         answer = self._answer()
