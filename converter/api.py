@@ -105,7 +105,8 @@ def convert(source: Source, output: str | os.PathLike, options: ConvertOptions =
                                           macs_at=first_sizes(loaded.model, verify_options.shapes, loaded.folder))
         if result.remaining and not allow_partial:
             result.verify_skipped = "the target is not reached"
-            raise TargetNotReached(profiles.refusal(result.remaining, *_fix_sizes_hint(loaded, options)), result)
+            result.remedy = profiles.remedy(result.remaining, *_fix_sizes_hint(loaded, options))
+            raise TargetNotReached(profiles.refusal(result.remaining, result.remedy), result)
         return _verified_write(loaded, converted, result, out, pub, verify, verify_options, result.alignment,
                                verify_on)
     return _reporting(work, report_out, force)

@@ -76,10 +76,13 @@ def _convert(data: dict) -> str:
     if data.get("output"):
         parts.append(f'<p>Open the whole model: {_file_link(str(data["output"]))} '
                      "(Netron opens .onnx files, if it is installed).</p>")
+    parts.append(_still_violating(data))
     parts.append("<h2>Rewrites</h2>")
     rewritten = data["rewrites"].get("rewritten", [])
     if not rewritten:
         parts.append('<p class="muted">No node was rewritten.</p>')
+    else:
+        parts.append(LEGEND)
     for entry in rewritten[:MAX_SECTIONS]:
         parts.append(_rewrite(entry))
     parts.append(_more(rewritten, "rewrites"))
@@ -99,6 +102,23 @@ def _convert(data: dict) -> str:
     if data.get("runtime_verification"):
         parts.append(_verification(data["runtime_verification"], "Verification on the runtime"))
     return "".join(parts)
+
+
+LEGEND = ('<p class="muted legend">Each box is an op, with the shape of its first output; <code>r5</code>: '
+          "that output's rank (runtimes cap it, --max-rank), <code>+2c</code>: the constant inputs it reads "
+          "(weights, shape vectors), left out of the picture. The tensors the rewritten part reads and writes "
+          "are boxes of their own.</p>")
+
+
+def _still_violating(data: dict) -> str:
+    """A target not reached: what still violates it, why, the constraint's source, and the flag that fixes it."""
+    remaining = data.get("remaining") or []
+    if not remaining:
+        return ""
+    rows = [(v["node"], v["op"], v["violates"], v["source"]) for v in remaining[:MAX_SECTIONS]]
+    fix = f'<p><b>What fixes it:</b> {escape(data["remedy"])}</p>' if data.get("remedy") else ""
+    return ("<h2>Still violating the target</h2>" + fix + _table(rows, ("node", "op", "violates", "source"))
+            + _more(remaining, "nodes"))
 
 
 def _rewrite(entry: dict) -> str:
@@ -164,8 +184,9 @@ def _sizes(data: dict) -> str:
 
 def _table(rows, header=None) -> str:
     head = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr>" if header else ""
-    return "<table>" + head + "".join(f"<tr><th>{escape(str(a))}</th><td>{escape(str(b))}</td></tr>"
-                                      for a, b in rows) + "</table>"
+    return "<table>" + head + "".join(f"<tr><th>{escape(str(first))}</th>"
+                                      + "".join(f"<td>{escape(str(cell))}</td>" for cell in rest) + "</tr>"
+                                      for first, *rest in rows) + "</table>"
 
 
 def _count(n) -> str:

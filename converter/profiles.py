@@ -103,11 +103,9 @@ class Profile:
 MAX_KINDS = 4           # a refusal names this many kinds of remaining node; inspect lists every one
 
 
-def refusal(remaining: list[Violation], fix_sizes: str | None = None, left_at_fixed: list[Violation] = ()) -> str:
+def refusal(remaining: list[Violation], remedy_text: str) -> str:
     """One line for a target not reached: each remaining kind of node with why (nodes named, a few per
-    kind), and the flag that fixes it: --fix-sizes where converting at those sizes was checked to reach
-    the target; where the runtime wants fixed sizes but more would remain, the flag and what remains at
-    those sizes; else none but --allow-partial."""
+    kind), and what fixes it (remedy)."""
     groups: dict[tuple[str, str], list[str]] = {}
     for v in remaining:
         groups.setdefault((v.op, v.why), []).append(v.node)
@@ -117,6 +115,13 @@ def refusal(remaining: list[Violation], fix_sizes: str | None = None, left_at_fi
         parts.append(f"{op} {named}: {why}")
     if len(groups) > MAX_KINDS:
         parts.append(f"{len(groups) - MAX_KINDS} more kinds (inspect --target lists them all)")
+    return f"{len(remaining)} node(s) still violate the target: {'; '.join(parts)}; nothing written ({remedy_text})"
+
+
+def remedy(remaining: list[Violation], fix_sizes: str | None = None, left_at_fixed: list[Violation] = ()) -> str:
+    """The flag that fixes a target not reached: --fix-sizes where converting at those sizes was checked
+    to reach the target; where the runtime wants fixed sizes but more would remain, the flag and what
+    remains at those sizes; else none but --allow-partial."""
     fix = ""
     if fix_sizes and not left_at_fixed:
         fix = f"{fix_sizes} reaches it: fixed input sizes, the shape arithmetic folded; "
@@ -124,8 +129,7 @@ def refusal(remaining: list[Violation], fix_sizes: str | None = None, left_at_fi
         ops = list(dict.fromkeys(v.op for v in left_at_fixed))
         fix = (f"{fix_sizes} fixes the input sizes, after which {len(left_at_fixed)} node(s) still violate: "
                f"{', '.join(ops[:MAX_KINDS])}{' and more' if len(ops) > MAX_KINDS else ''}; ")
-    return (f"{len(remaining)} node(s) still violate the target: {'; '.join(parts)}; nothing written ({fix}"
-            f"--allow-partial writes it anyway)")
+    return f"{fix}--allow-partial writes it anyway"
 
 
 def _static(t: gs.Tensor) -> bool:

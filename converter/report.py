@@ -38,6 +38,7 @@ class ConvertReport:
     choices: list = field(default_factory=list)    # --strategy auto: auto_strategy.Choice per ConvTranspose
     rewrites: dict = field(default_factory=dict)    # converter.rewrites.describe: each node before and after
     verify_skipped: str = "not asked for"          # why there is no verification, when there is none
+    remedy: str = ""            # a target not reached: the flag that fixes it (profiles.remedy)
 
     @property
     def ok(self) -> bool:
@@ -59,7 +60,7 @@ class ConvertReport:
             "ops": {"before": dict(self.ops_before), "after": dict(self.ops_after)},
             "passes": [p.to_dict() for p in self.passes],
             "macs": {"before": self.macs_before, "after": self.macs_after, "at": self.macs_at},
-            "remaining": [v.to_dict() for v in self.remaining],
+            "remaining": [v.to_dict() for v in self.remaining], "remedy": self.remedy,
             "profile": self.profile, "strategy_choices": [c.to_dict() for c in self.choices],
             "rewrites": self.rewrites,
             "verification": self.verification.to_dict() if self.verification else None,

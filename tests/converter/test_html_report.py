@@ -6,6 +6,7 @@ headless Chromium from a file URL (.ci/run installs Debian's chromium where it i
 from __future__ import annotations
 
 import json
+from html import escape
 import re
 import shutil
 import subprocess
@@ -116,6 +117,21 @@ def test_auto_strategy_timings_are_drawn_as_bars_through_the_api(tmp_path):
                               html=page)
     charts = re.findall(r'<svg class="chart"[^>]*><title>timings of ([^<]*)</title>', page.read_text())
     assert sorted(charts) == sorted(c.node for c in report.choices) and len(charts) == 4
+
+
+def test_a_failed_targets_page_says_what_violates_it_and_the_flag_that_fixes_it(tmp_path):
+    """--target opencv on a net with a free batch: the page lists the input, why, the constraint's source
+    and the exact --fix-sizes the refusal names (it once said only '1 node(s) still violate')."""
+    report, page = tmp_path / "r.json", tmp_path / "r.html"
+    code, _, err = run_cli(["convert", "example:gan3d", "-o", str(tmp_path / "o.onnx"), "--target", "opencv",
+                            "--json", str(report), "--html", str(page)])
+    data, text = json.loads(report.read_text()), page.read_text()
+    assert code == 1 and data["remedy"].startswith("--fix-sizes z=1x32x1x1x1 reaches it") and data["remedy"] in err
+    section = text[text.index("<h2>Still violating the target</h2>"):text.index("<h2>Rewrites</h2>")]
+    assert escape(data["remedy"]) in section
+    for violation in data["remaining"]:
+        assert all(escape(violation[k]) in section for k in ("node", "op", "violates", "source"))
+    assert "<code>r5</code>" in text and "<code>+2c</code>" in text            # the pictures' tags explained
 
 
 def test_verify_and_sizes_pages_and_rendering_a_saved_report(tmp_path):
