@@ -123,11 +123,17 @@ def _still_violating(data: dict) -> str:
 
 def _rewrite(entry: dict) -> str:
     share = f", {entry['macs_share']:.1%} of the model's MACs" if entry.get("macs_share") is not None else ""
-    before = [entry["before"]] if entry.get("before") else []
+    absorbed = entry.get("absorbed") or []
+    before = ([entry["before"]] if entry.get("before") else []) + absorbed
     after = entry.get("after") or []
+    took_in = ("<p class=\"muted\">The rewrite took in " + ", ".join(f"{escape(n['op'])} '{escape(n['name'])}'"
+               for n in absorbed) + ": it is part of both pictures.</p>") if absorbed else ""
+    if not before and entry.get("written_by"):
+        took_in += (f"<p class=\"muted\">The rewrite of '{escape(entry['written_by'])}' wrote this node, and this "
+                    "rewrite replaced it again; the after picture there shows what both made.</p>")
     return (f"<section class=\"rewrite\" data-node=\"{escape(entry['node'])}\"><h3>{escape(entry['node'])} "
             f"<span class=\"muted\">({escape(entry['pass'])}{share})</span></h3>"
-            f"<p class=\"identity\">{escape(entry['identity'])}</p><div class=\"pair\">"
+            f"<p class=\"identity\">{escape(entry['identity'])}</p>{took_in}<div class=\"pair\">"
             f"<div class=\"before\"><b>before</b><br>{svg_graph.draw(before, 'before: ' + entry['node'])}</div>"
             f"<div class=\"after\"><b>after</b> ({len(after)} nodes)<br>"
             f"{svg_graph.draw(after, 'after: ' + entry['node'])}</div></div></section>")

@@ -227,8 +227,9 @@ def merge(reports: list[PassReport]) -> list[PassReport]:
         m = merged.setdefault(r.name, PassReport(r.name))
         m.applied += r.applied
         m.rewritten += r.rewritten
-        for anchor, names in r.written.items():
-            m.written.setdefault(anchor, []).extend(names)
+        for mine, theirs in ((m.written, r.written), (m.absorbed, r.absorbed)):
+            for anchor, names in theirs.items():
+                mine.setdefault(anchor, []).extend(names)
         m.recipes += r.recipes
         m.added.update(r.added)
         m.removed.update(r.removed)

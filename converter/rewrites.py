@@ -49,15 +49,17 @@ def identity(pass_name: str) -> str:
 
 def describe(before: dict[str, dict], graph: gs.Graph, infos: dict, passes: list, skip: tuple[str, ...],
              macs_before: dict[str, int] | None) -> dict:
-    """{'rewritten': [...], 'kept': [...]}: per rewritten node its before and after, per kept one the reason."""
+    """{'rewritten': [...], 'kept': [...]}: per rewritten node its before (with the nodes its match took in,
+    an activation moved next to the Conv, so both pictures span the same inputs and outputs) and after, per
+    kept one the reason."""
     total = sum(macs_before.values()) if macs_before else 0
     anchors = {name for report in passes if report.name not in skip for name in report.rewritten}
     written_by = writers(passes)
     written: dict[str, list[dict]] = {}
     for n in graph.nodes:                                  # one walk for every rewrite's replacement
-        anchor = _nearest(n.name, written_by, anchors)
-        if anchor is not None:
-            written.setdefault(anchor, []).append(node_dict(n, infos))
+        drawn = node_dict(n, infos)
+        for anchor in _anchors_above(n.name, written_by, anchors):
+            written.setdefault(anchor, []).append(drawn)
     rewritten, kept = [], []
     for report in passes:
         if report.name in skip:
@@ -65,22 +67,23 @@ def describe(before: dict[str, dict], graph: gs.Graph, infos: dict, passes: list
         for name in report.rewritten:
             after = written.get(name, [])
             macs = (macs_before or {}).get(name)
+            absorbed = [before[n] for n in report.absorbed.get(name, []) if n in before]
             rewritten.append({"node": name, "pass": report.name, "identity": identity(report.name),
-                              "before": before.get(name), "after": after, "macs": macs,
+                              "before": before.get(name), "absorbed": absorbed, "after": after, "macs": macs,
+                              "written_by": written_by.get(name),
                               "macs_share": macs / total if macs is not None and total else None})
         kept += [{"node": node, "pass": report.name, "reason": reason} for node, reason in report.skipped]
     return {"rewritten": rewritten, "kept": kept}
 
 
-def _nearest(name: str, written_by: dict[str, str], anchors: set[str]) -> str | None:
-    """`name` if it is an anchor (a rewrite kept it), else the closest anchor whose rewrite (or a rewrite of
-    what it wrote) wrote it."""
-    if name in anchors:
-        return name
-    seen = set()
+def _anchors_above(name: str, written_by: dict[str, str], anchors: set[str]) -> list[str]:
+    """Every rewrite `name` descends from: itself if a rewrite kept it, then each anchor up the chain of
+    writers (a Conv the sub-pixel rewrite wrote and conv3d-to-conv2d rewrote again is part of both
+    rewrites' after pictures, so the first one's picture spans its whole replacement)."""
+    found, seen = ([name] if name in anchors else []), set()
     while name in written_by and name not in seen:
         seen.add(name)
         name = written_by[name]
         if name in anchors:
-            return name
-    return None
+            found.append(name)
+    return found

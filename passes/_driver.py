@@ -26,6 +26,7 @@ class PassReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     recipes: list[dict] = field(default_factory=list)
     written: dict[str, list[str]] = field(default_factory=dict)     # anchor -> the nodes its rewrite wrote
+    absorbed: dict[str, list[str]] = field(default_factory=dict)    # anchor -> the other nodes its match took in
     added: Counter = field(default_factory=Counter)
     removed: Counter = field(default_factory=Counter)
 
@@ -129,6 +130,9 @@ def _apply_to(graph, p, options, previous, report, taken, is_root):
         new = list(graph.nodes[start:]) + [n for n in m.nodes if isinstance(n, gs.Node) and n.outputs]
         wrote += new
         report.written.setdefault(anchor.name, []).extend(n.name for n in new)
+        others = [n.name for n in m.nodes if isinstance(n, gs.Node) and n is not anchor and n.name]
+        if others:
+            report.absorbed.setdefault(anchor.name, []).extend(others)
         report.applied += 1
         report.rewritten.append(anchor.name)
         if recipe is not None:

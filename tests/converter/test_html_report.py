@@ -6,14 +6,15 @@ headless Chromium from a file URL (.ci/run installs Debian's chromium where it i
 from __future__ import annotations
 
 import json
-from html import escape
 import re
 import shutil
 import subprocess
 import time
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
+import onnx
 import pytest
 
 from onnxport import cli
@@ -132,6 +133,34 @@ def test_a_failed_targets_page_says_what_violates_it_and_the_flag_that_fixes_it(
     for violation in data["remaining"]:
         assert all(escape(violation[k]) in section for k in ("node", "op", "violates", "source"))
     assert "<code>r5</code>" in text and "<code>+2c</code>" in text            # the pictures' tags explained
+
+
+def frontier(nodes: list[dict]) -> tuple[set, set]:
+    """The tensors a picture reads from outside (not constants) and those nobody inside reads."""
+    produced = {t["name"] for n in nodes for t in n["outputs"]}
+    consumed = {t["name"] for n in nodes for t in n["inputs"]}
+    return ({t["name"] for n in nodes for t in n["inputs"] if not t["constant"] and t["name"] not in produced},
+            produced - consumed)
+
+
+def test_before_and_after_pictures_span_the_same_frontier(tmp_path):
+    """The Relu the sub-pixel rewrite moves next to its Conv is in both pictures (once only on the right),
+    and said; a Conv a later pass rewrote again (conv3d-to-conv2d under --target opencv) is in the first
+    rewrite's after picture as what replaced it (once that picture lost it), and the second rewrite says
+    whose node it was."""
+    from onnxport.models import convtranspose
+    onnx.save(convtranspose.build([4, 4, 4], 8, 8, [2, 2, 2], strides=[2, 2, 2], consumer="Relu+GlobalAveragePool"),
+              str(tmp_path / "layer.onnx"))
+    data, text = convert_report(tmp_path, str(tmp_path / "layer.onnx"))
+    [entry] = data["rewrites"]["rewritten"]
+    assert [n["op"] for n in entry["absorbed"]] == ["Relu"] and "The rewrite took in Relu 'relu_1_node'" in text
+    assert frontier([entry["before"]] + entry["absorbed"]) == frontier(entry["after"])
+    data, text = convert_report(tmp_path, "example:gan3d", "--target", "opencv", "--fix-sizes", "z=1x32x1x1x1", "--force")
+    entries = {e["node"]: e for e in data["rewrites"]["rewritten"]}
+    first, again = entries["up0_1_node"], entries["up0_1_node/phase_conv_node"]
+    assert frontier([first["before"]]) == frontier(first["after"])
+    assert "Conv" in [n["op"] for n in first["after"]] and again["written_by"] == "up0_1_node"
+    assert "The rewrite of 'up0_1_node' wrote this node" in text
 
 
 def test_verify_and_sizes_pages_and_rendering_a_saved_report(tmp_path):
