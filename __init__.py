@@ -29,7 +29,7 @@ _PUBLIC = {
     "ConvertOptions": ("onnxport.converter.api", "ConvertOptions"),
     "VerifyOptions": ("onnxport.converter.api", "VerifyOptions"),
     "Alignment": ("onnxport.converter.api", "Alignment"),
-    "VerifyResult": ("onnxport.converter.verify", "VerifyResult"),
+    "VerifyResult": ("onnxport.converter.verification.verify", "VerifyResult"),
     "OnnxportError": ("onnxport.errors", "OnnxportError"),
     "ResultError": ("onnxport.errors", "ResultError"),
 }

@@ -24,7 +24,8 @@ if not __package__:         # `python cli.py`: this folder is the onnxport packa
         _spec.loader.exec_module(sys.modules["onnxport"])
 
 from onnxport.__main__ import STOP_SIGNALS, stop_at_once  # noqa: E402
-from onnxport.converter import model_paths, progress  # noqa: E402
+from onnxport.converter import progress  # noqa: E402
+from onnxport.converter.files import model_paths
 from onnxport.errors import BadArgument, OnnxportError, ResultError  # noqa: E402
 
 # The library (onnx, onnxruntime, numpy) is imported once a command runs, after the signal handlers are

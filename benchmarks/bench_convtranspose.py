@@ -25,7 +25,8 @@ import onnx  # noqa: E402
 
 from benchmarks.common import (compare, compare_models, describe, kernel_ms, load_text, model_macs,  # noqa: E402
                                random_input, session, timing_parser)
-from onnxport.converter import api, run_plan  # noqa: E402
+from onnxport.converter import api  # noqa: E402
+from onnxport.converter.verification import run_plan
 from onnxport.models import convtranspose, examples  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "real_exports")

@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.bench_convtranspose import LAYERS, conv_only  # noqa: E402
 from benchmarks.common import compare, describe, load_text, random_input, session, timing_parser  # noqa: E402
-from onnxport.converter import api, auto_strategy, profiles, runtimes, timing  # noqa: E402
+from onnxport.converter import api, auto_strategy, profiles, runtimes  # noqa: E402
+from onnxport.converter.verification import timing
 from onnxport.converter.runtimes.session import RuntimeFailure, RuntimeSession  # noqa: E402
 from onnxport.errors import BadArgument  # noqa: E402
 from onnxport.models import convtranspose  # noqa: E402
@@ -68,7 +69,8 @@ def with_output_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
 def native_allowed(runtime: str, model) -> bool:
     if runtime == "onnxruntime":
         return True
-    from onnxport.converter import graph_io, shape_inference
+    from onnxport.converter import shape_inference
+    from onnxport.converter.files import graph_io
     graph = graph_io.to_graph(model)
     shape_inference.annotate(graph)
     profile = profiles.load(runtime)

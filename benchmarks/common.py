@@ -1,5 +1,5 @@
 """Helpers shared by the benchmark scripts: onnxruntime sessions, interleaved comparisons of models
-(onnxport.converter.timing, which --strategy auto uses too), the machine's load, the header line."""
+(onnxport.converter.verification.timing, which --strategy auto uses too), the machine's load, the header line."""
 from __future__ import annotations
 
 import argparse
@@ -11,9 +11,10 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from onnxport.converter import graph_io, macs
-from onnxport.converter.timing import Comparison, compare, spread  # noqa: F401  (the scripts' one import)
-from onnxport.converter.verify import device_name, providers_for
+from onnxport.converter import macs
+from onnxport.converter.files import graph_io
+from onnxport.converter.verification.timing import Comparison, compare, spread  # noqa: F401  (the scripts' one import)
+from onnxport.converter.verification.verify import device_name, providers_for
 
 
 def session(model: onnx.ModelProto, provider: str, threads: int):

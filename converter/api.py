@@ -13,15 +13,18 @@ from pathlib import Path
 import onnx
 
 from onnxport.converter.report_header import header
-from onnxport.converter import (admissible_sizes as admissible, graph_io, html_report, input_specs, inspection,
-                                model_io, output_paths, pipeline, profiles, run_plan, runtime, saved_data,
-                                shape_inference, size_edits, size_probe, verify as verify_mod)
+from onnxport.converter import (input_specs, inspection, pipeline, profiles, runtime, shape_inference, size_edits,
+                                size_probe)
+from onnxport.converter.files import graph_io, model_io, output_paths
+from onnxport.converter.reports import html_report
+from onnxport.converter.sizes import admissible_sizes as admissible
+from onnxport.converter.verification import run_plan, saved_data, verify as verify_mod
 from onnxport.converter.conversion import ConvertOptions, Plan, convert_model, first_sizes, resolve_options  # noqa: F401
 from onnxport.errors import (BadArgument, BadInput, OnnxportError, ResultError, TargetNotReached, VerificationMismatch,
                              first_line)
-from onnxport.converter.output_paths import MODEL, Outputs
-from onnxport.converter.report import ConvertReport
-from onnxport.converter.verify import VerifyResult
+from onnxport.converter.files.output_paths import MODEL, Outputs
+from onnxport.converter.reports.report import ConvertReport
+from onnxport.converter.verification.verify import VerifyResult
 
 
 Source = str | os.PathLike | onnx.ModelProto      # a model file, example:NAME, or a model in memory
@@ -253,8 +256,8 @@ def versions_text() -> str:
 
 
 def list_passes() -> list[PassInfo]:
-    from onnxport.passes import _registry
-    return [PassInfo(p.name, p.summary, p.doc) for p in _registry.all_passes()]
+    from onnxport.passes import all_passes
+    return [PassInfo(p.name, p.summary, p.doc) for p in all_passes()]
 
 
 def list_targets() -> dict[str, str]:

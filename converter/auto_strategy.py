@@ -22,10 +22,12 @@ import onnx
 import onnx_graphsurgeon as gs
 from onnx import helper, numpy_helper
 
-from onnxport.converter import choice_cache, graph_io, pipeline, runtimes, shape_inference, timing
+from onnxport.converter import choice_cache, pipeline, runtimes, shape_inference
+from onnxport.converter.files import graph_io
+from onnxport.converter.verification import timing
 from onnxport.converter.runtimes.session import RuntimeFailure, RuntimeSession
 from onnxport.errors import OnnxportError, first_line
-from onnxport.passes._graph import constant_value, weight_shape
+from onnxport.passes import constant_value, weight_shape
 
 PREFERENCE = ("subpixel", "convtranspose2d", "resize-conv")
 MARGIN = 0.10            # how much faster (median per-round ratio) a later form must be to be chosen
@@ -115,7 +117,7 @@ def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, 
 
 
 def _provider_name(choice: str) -> str:
-    from onnxport.converter import verify
+    from onnxport.converter.verification import verify
     first = verify.providers_for(choice)[0]
     return first[0] if isinstance(first, tuple) else first
 
@@ -214,7 +216,7 @@ def pick(result: timing.Comparison, allowed: list[str]) -> str:
 def _forms_at(site: Site, lowered: dict, feeds: dict, refused: dict, stack: contextlib.ExitStack) -> tuple[dict, dict]:
     """(form -> what timing.compare times, compare's keyword for how): onnxruntime sessions timed here, or
     the runtime's workers timing their own runs (one per form; those that cannot load it are refused)."""
-    from onnxport.converter import verify
+    from onnxport.converter.verification import verify
     if site.runtime is None:
         sessions = {s: verify.make_session(form, verify.providers_for(site.provider), optimized=True)
                     for s, form in lowered.items()}

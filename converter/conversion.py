@@ -12,12 +12,14 @@ from pathlib import Path
 
 import onnx
 
-from onnxport.converter import (auto_strategy, graph_io, input_specs, macs, pipeline, profiles, recipe_store,
-                                 rewrites, run_plan, runtimes, shape_inference, size_edits, verify as verify_mod)
-from onnxport.converter.report import ConvertReport
+from onnxport.converter import (auto_strategy, input_specs, macs, pipeline, profiles, runtimes, shape_inference,
+                                size_edits)
+from onnxport.converter.files import graph_io, recipe_store
+from onnxport.converter.reports import rewrites
+from onnxport.converter.verification import run_plan, verify as verify_mod
+from onnxport.converter.reports.report import ConvertReport
 from onnxport.errors import BadArgument
-from onnxport.passes import strided_to_dense
-from onnxport.passes._registry import Options
+from onnxport.passes import Options, strided_to_dense
 
 
 @dataclass(frozen=True, kw_only=True)

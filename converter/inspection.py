@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import onnx
 
 from onnxport.converter.report_header import header
-from onnxport.converter import conversion, graph_io, pipeline, shape_inference
+from onnxport.converter import conversion, pipeline, shape_inference
+from onnxport.converter.files import graph_io
 from onnxport.errors import OnnxportError
 from onnxport.converter.profiles import Profile, Violation
-from onnxport.passes import _registry
-from onnxport.passes._driver import origin, writers
+from onnxport.passes import all_passes, origin, writers
 
 
 @dataclass
@@ -119,7 +119,7 @@ def inspect(model: onnx.ModelProto, options, source: str = "<model>", folder=Non
         inspection.blockers = [Blocker(v) for v in found]
         return inspection
     inspection.remaining = report.remaining
-    summaries = {p.name: p.summary for p in _registry.all_passes()}
+    summaries = {p.name: p.summary for p in all_passes()}
     written_by = writers(report.passes)
     for v in found:
         blocker = Blocker(v, left=[r for r in report.remaining if origin(r.node, written_by) == v.node])

@@ -14,12 +14,10 @@ from typing import Callable
 
 import onnx_graphsurgeon as gs
 
-import onnxport.passes as _passes  # noqa: F401  (registers every pass)
 from onnxport.converter import progress, shape_inference
 from onnxport.converter.profiles import Violation
 from onnxport.errors import BadArgument, PassError
-from onnxport.passes import _conditions as conditions, _driver, _registry
-from onnxport.passes._driver import PassReport
+from onnxport.passes import Options, PassReport, all_graphs, apply_pass, conditions, get_pass
 
 MAX_ROUNDS = 4
 
@@ -100,11 +98,11 @@ FUSE_PASSES = ("fuse-lowered", "resize4d-chain-to-resize5d", "fold-convtranspose
 @dataclass(frozen=True)
 class Step:
     pass_name: str
-    options: _registry.Options
+    options: Options
 
 
 def explicit_form() -> list[Step]:
-    return [Step(name, _registry.Options()) for name in EXPLICIT_FORM]
+    return [Step(name, Options()) for name in EXPLICIT_FORM]
 
 
 def lowering_ranks(targets: list[str]) -> frozenset[int] | None | bool:
@@ -128,7 +126,7 @@ def plan(targets: list[str], strategy: str, max_rank: int | None = None,
         raise BadArgument(f"unknown strategy '{strategy}' (strategies: {', '.join(STRATEGIES)}, auto)")
     if max_rank is not None and max_rank < 1:
         raise BadArgument(f"--max-rank {max_rank}: must be a positive rank")
-    options = _registry.Options(max_rank=max_rank, strict_max_rank=strict_max_rank)
+    options = Options(max_rank=max_rank, strict_max_rank=strict_max_rank)
     passes = [name for t in targets for name in TARGETS[t].passes]
     steps = [Step(name, options) for name in passes if name == "normalize-convtranspose-padding"]
     ranks = lowering_ranks(targets)
@@ -163,7 +161,7 @@ def _check_fit(name: str, chosen: Strategy, targets: list[str], ranks: frozenset
 
 def plan_fuse(recipes: tuple = ()) -> list[Step]:
     """The passes that fold chains back into single ops (the other direction of plan)."""
-    return [Step(name, _registry.Options(recipes=recipes)) for name in FUSE_PASSES]
+    return [Step(name, Options(recipes=recipes)) for name in FUSE_PASSES]
 
 
 def _union(rank_sets) -> frozenset[int] | None:
@@ -198,7 +196,7 @@ def run(graph: gs.Graph, steps: list[Step], rounds: int = MAX_ROUNDS, typed: boo
         for step in steps:
             progress.say(f"pass {step.pass_name}")
             previous = [r.name for r in reports if r.modified]
-            report = _driver.apply(graph, _registry.get(step.pass_name), step.options, previous)
+            report = apply_pass(graph, get_pass(step.pass_name), step.options, previous)
             if report.modified:
                 error = shape_inference.annotate(graph)
                 broken = _failing_node(error) if typed and error else None
@@ -240,7 +238,7 @@ def merge(reports: list[PassReport]) -> list[PassReport]:
 def violations(graph: gs.Graph, targets: list[str]) -> list[Violation]:
     """Every node the targets forbid (the first target it breaks), subgraphs and functions included."""
     found = []
-    for g in _driver.all_graphs(graph):
+    for g in all_graphs(graph):
         for node in g.nodes:
             for t in targets:
                 why = TARGETS[t].violation(node)

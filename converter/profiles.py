@@ -16,9 +16,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.converter import profile_schema
 from onnxport.errors import BadArgument, first_line
-from onnxport.passes._driver import all_graphs
-from onnxport.passes._graph import constant_shape, text_attr, weight_shape
-from onnxport.passes._resize import resize_spec
+from onnxport.passes import all_graphs, constant_shape, resize_spec, text_attr, weight_shape
 
 try:
     import tomllib
@@ -298,7 +296,7 @@ def _resize_innermost(node, table):
 def _no_negative_pads(node, wanted):
     if not wanted or not node.attrs.get("output_shape"):
         return None
-    from onnxport.passes._convtranspose import resolve
+    from onnxport.passes import resolve_convtranspose as resolve
     shape = weight_shape(node.inputs[1])
     dims = node.inputs[0].shape
     if shape is None or dims is None or not all(isinstance(d, int) for d in dims[2:]):

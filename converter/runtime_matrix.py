@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 
 import onnx
 
-from onnxport.converter import conversion, profiles, run_plan, verify
+from onnxport.converter import conversion, profiles
+from onnxport.converter.verification import run_plan, verify
 from onnxport.errors import OnnxportError
 
 FORMS = ("original", "default", "profile")

@@ -18,8 +18,7 @@ from onnx_graphsurgeon.exporters.onnx_exporter import OnnxExporter, dtype_to_onn
 from onnx_graphsurgeon.ir.tensor import LazyValues
 
 from onnxport.errors import UnsupportedGraph, one_line
-from onnxport.passes._convtranspose import resolve
-from onnxport.passes._graph import weight_shape
+from onnxport.passes import resolve_convtranspose as resolve, weight_shape
 
 SMALL_CONSTANT = 4096       # elements; larger float constants are declared, not copied
 

@@ -16,12 +16,12 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from onnxport.converter.report_header import header
-from onnxport.converter import (admissible_sizes, batch_independence, graph_io, input_specs, pipeline, run_plan,
-                                shape_inference)
+from onnxport.converter import input_specs, pipeline, shape_inference
+from onnxport.converter.files import graph_io
+from onnxport.converter.sizes import admissible_sizes, batch_independence
+from onnxport.converter.verification import run_plan
 from onnxport.errors import BadArgument, UnsupportedGraph
-from onnxport.passes._driver import PassReport
-from onnxport.passes._registry import Options
-from onnxport.passes._symbolic_dims import propagate
+from onnxport.passes import Options, PassReport, propagate_symbolic_dims as propagate
 from onnxport.passes.pad_inputs_to_valid import ValidSize
 
 SPATIAL_NAMES = {1: ["L"], 2: ["H", "W"], 3: ["D", "H", "W"]}

@@ -1,4 +1,13 @@
-"""Graph rewrites, one per module; importing this package registers them all (see passes._registry)."""
+"""Graph rewrites, one per module; importing this package registers them all (see passes._registry).
+
+The names below are what converter/ may use of passes/ (the underscored modules are private to it):
+running passes (Options, PassReport, all_passes, get_pass, apply_pass, all_graphs, and who wrote which
+node: writers, origin), reading graphs as the passes do (constant_value, constant_shape, text_attr,
+weight_shape, resolve_convtranspose, resize_spec, image_size_home, evaluate_shape), the view and
+broadcasting facts the size analysis shares with the rewrites (BROADCASTING, SHAPE_PRESERVING, UNARY,
+inner_strides, place_in_view, resolve_reshape_target, Atom, propagate_symbolic_dims), and the node
+predicates targets are made of (the `conditions` module).
+"""
 from onnxport.passes import (  # noqa: F401  (importing registers them)
     conv3d_to_conv2d,
     conv_same_to_pads,
@@ -31,3 +40,13 @@ from onnxport.passes import (  # noqa: F401  (importing registers them)
     strided_to_dense,
     upsample_conv_to_convtranspose,
 )
+from onnxport.passes._convtranspose import resolve as resolve_convtranspose  # noqa: E402
+from onnxport.passes._driver import PassReport, all_graphs, apply as apply_pass, origin, writers  # noqa: E402
+from onnxport.passes._graph import constant_shape, constant_value, text_attr, weight_shape  # noqa: E402
+from onnxport.passes._ops import BROADCASTING, SHAPE_PRESERVING, UNARY  # noqa: E402
+from onnxport.passes._registry import Options, all_passes, get as get_pass  # noqa: E402
+from onnxport.passes._reshape import (inner_strides, place as place_in_view,  # noqa: E402
+                                      resolve_target as resolve_reshape_target)
+from onnxport.passes._resize import image_size_home, resize_spec  # noqa: E402
+from onnxport.passes._shape_eval import evaluate as evaluate_shape  # noqa: E402
+from onnxport.passes._symbolic_dims import Atom, propagate as propagate_symbolic_dims  # noqa: E402

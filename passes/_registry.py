@@ -94,7 +94,7 @@ def settings_for(p: "Pass", options: Options):
 
 @dataclass(frozen=True)
 class Pass:
-    """A rewrite. `ensures`: what it guarantees afterwards, as node predicates (passes._conditions) none of
+    """A rewrite. `ensures`: what it guarantees afterwards, as node predicates (passes.conditions) none of
     the nodes a rewrite wrote may meet (those named after its anchor: NODE or NODE/...; every node for a
     graph-level pass); the driver checks them after the pass and raises PassError naming it. Every pass
     declares them, () with the reason where no node-level statement fits. `matches` is the type its match

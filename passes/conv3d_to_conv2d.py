@@ -20,7 +20,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import Dim, GraphBuilder, constant_value, text_attr, weight_shape
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 
 @dataclass(frozen=True)

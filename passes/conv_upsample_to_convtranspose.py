@@ -14,7 +14,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._conv_patterns import FoldedConvTranspose, conv_bias, repeat_beside_conv, replace
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 
 def match(graph: gs.Graph, resize: gs.Node, settings: NoSettings):

@@ -20,7 +20,7 @@ from onnxport.passes._graph import Dim, GraphBuilder, known_dims
 from onnxport.passes._recipes import WEIGHT_ROLES, recipe
 from onnxport.passes._registry import Pass, RankBudget, Skip, register
 from onnxport.passes._weights import flat_bias, reshaped_weight
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 
 NAME = "convtranspose3d-to-convtranspose2d"

@@ -26,7 +26,7 @@ from onnxport.passes._interleave import PhaseAxis, interleave
 from onnxport.passes._recipes import WEIGHT_ROLES, recipe
 from onnxport.passes._registry import Pass, RankBudget, register
 from onnxport.passes._weights import add_bias, bias_vector, flipped_weight
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 
 NAME = "convtranspose-to-resize-conv"

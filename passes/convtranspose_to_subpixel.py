@@ -31,7 +31,7 @@ from onnxport.passes._polyphase import AxisPlan, channel_order, conv_parts, plan
 from onnxport.passes._recipes import WEIGHT_ROLES, recipe, then
 from onnxport.passes._registry import Pass, RankBudget, register
 from onnxport.passes._weights import add_bias, bias_vector, phase_weight
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 
 NAME = "convtranspose-to-subpixel"

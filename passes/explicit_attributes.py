@@ -17,7 +17,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._graph import GraphBuilder, text_attr, weight_shape
 from onnxport.passes._registry import NoSettings, Pass, register
 from onnxport.passes._resize import INTERPOLATION
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 WINDOWED = ("Conv", "ConvTranspose", "MaxPool", "AveragePool")
 

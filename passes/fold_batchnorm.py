@@ -28,7 +28,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._conv_patterns import single_consumer
 from onnxport.passes._graph import GraphBuilder, absorb, constant_value
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from onnxport.passes._convtranspose import SymbolicOutputShape, resolve
 from onnxport.passes._graph import GraphBuilder, constant_value, known_dims
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes._shape_eval import evaluate
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 PROBES = 4
 

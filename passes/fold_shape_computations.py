@@ -19,7 +19,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._graph import GraphBuilder, constant_value
 from onnxport.passes._registry import NoSettings, Pass, register
 from onnxport.passes._shape_eval import evaluate
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 SHAPE_OPS = {"Shape", "Gather", "Concat", "Slice", "Mul", "Add", "Sub", "Div", "Cast", "Unsqueeze", "Squeeze",
              "Max", "Min", "Floor", "Ceil", "Identity", "Range", "Mod", "Equal", "Where", "Size",

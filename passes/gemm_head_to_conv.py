@@ -20,7 +20,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._graph import GraphBuilder, constant_value, known_dims, sole_user
 from onnxport.passes._ops import UNARY
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 
 @dataclass

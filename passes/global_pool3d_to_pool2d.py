@@ -15,7 +15,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import Dim, GraphBuilder
 from onnxport.passes._registry import NoSettings, Pass, register
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 GLOBAL_POOLS = ("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
 

@@ -18,7 +18,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._convtranspose import ConvTransposeSpec, SymbolicOutputShape, resolve
 from onnxport.passes._graph import GraphBuilder, known_dims, weight_shape
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 
 def match(graph: gs.Graph, node: gs.Node, settings: NoSettings):

@@ -21,7 +21,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import GraphBuilder, constant_value, known_dims, text_attr
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 MAX_BLOCK_BYTES = 64 << 20
 

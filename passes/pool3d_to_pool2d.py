@@ -17,7 +17,7 @@ import onnx_graphsurgeon as gs
 
 from onnxport.passes._graph import Dim, GraphBuilder, text_attr
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 PER_AXIS = ("ceil_mode", "count_include_pad", "p", "storage_order")
 

@@ -32,7 +32,7 @@ from onnxport.passes._graph import Dim, GraphBuilder, constant_value, known_dims
 from onnxport.passes._recipes import RESIZE_ROLES, recipe
 from onnxport.passes._registry import Pass, RankBudget, Skip, register
 from onnxport.passes._resize import INTERPOLATION, ResizeSpec, resize_spec
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 NAME = "resize5d-to-resize4d"
 OPSET_ATTRS = {"antialias": 18}          # attributes that only exist from this opset on

@@ -18,7 +18,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._graph import GraphBuilder, known_dims
 from onnxport.passes._registry import ExportedShapes, Pass, Skip, register
 from onnxport.passes._resize import resize_spec, sizes_entries
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 
 @dataclass(frozen=True)

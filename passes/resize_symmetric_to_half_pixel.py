@@ -15,7 +15,7 @@ import onnx_graphsurgeon as gs
 from onnxport.passes._graph import GraphBuilder
 from onnxport.passes._registry import NoSettings, Pass, Skip, register
 from onnxport.passes._resize import resize_spec
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import onnx_graphsurgeon as gs
 from onnxport.errors import UnsupportedGraph
 from onnxport.passes._graph import GraphBuilder, text_attr
 from onnxport.passes._registry import NoSettings, Pass, register
-from onnxport.passes import _conditions as conditions
+from onnxport.passes import conditions
 
 WINDOWED = ("Conv", "MaxPool", "AveragePool", "LpPool")
 STRIDE_BREAKERS = ("Flatten", "Gemm", "MatMul", "Reshape", "ConvTranspose", "Resize", "Upsample")

@@ -8,8 +8,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from onnxport.converter import graph_io, shape_inference
-from onnxport.converter.verify import verify
+from onnxport.converter import shape_inference
+from onnxport.converter.files import graph_io
+from onnxport.converter.verification.verify import verify
 from onnxport.passes import _driver, _registry
 from onnxport.passes._registry import Options
 
@@ -113,7 +114,8 @@ def assert_same_as_original(a: onnx.ModelProto, b: onnx.ModelProto, shapes: dict
     on onnx's reference instead, so the rewrite is judged on one implementation, not on two that differ."""
     from onnx.reference import ReferenceEvaluator
 
-    from onnxport.converter import input_specs, run_plan
+    from onnxport.converter import input_specs
+    from onnxport.converter.verification import run_plan
     specs = input_specs.input_specs(a)
     sizes = run_plan.plan(a, overrides=shapes or {}, runs=1).first
     feeds = input_specs.random_feeds(specs, sizes, 0)

@@ -8,7 +8,8 @@ import onnx
 import pytest
 
 from onnxport import cli
-from onnxport.converter import api, model_io, pipeline
+from onnxport.converter import api, pipeline
+from onnxport.converter.files import model_io
 from onnxport.models import large_unet3d
 
 pytestmark = pytest.mark.slow          # writes and converts a model over 2 GB

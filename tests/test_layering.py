@@ -125,3 +125,32 @@ def test_no_import_circle_between_a_subpackage_and_its_parent():
     edges = _import_graph(collapse_subpackages=True)
     assert "onnxport.converter.runtimes" in edges
     _assert_acyclic(edges)
+
+
+# converter/'s wings (each a package whose __init__ says what it owns and may import), and what each may
+# import of the others; none imports the engine or a command module (no arrow back up).
+WINGS = {"files": set(), "sizes": {"files"}, "verification": {"files", "sizes"},
+         "reports": {"files", "verification"}}
+ABOVE_THE_WINGS = {"api", "conversion", "pipeline", "auto_strategy", "inspection", "size_edits", "size_probe",
+                   "runtime_matrix"}
+
+
+def test_each_wing_imports_only_the_ground_floor_and_the_wings_below_it():
+    for wing, allowed in WINGS.items():
+        init = (ROOT / "converter" / wing / "__init__.py").read_text()
+        assert init.startswith('"""') and "May import" in init, f"converter/{wing}/__init__.py says what it may import"
+        for path in modules(f"converter/{wing}"):
+            for name in imports(path):
+                parts = name.split(".")
+                if parts[0] != "converter" or len(parts) < 2:
+                    continue
+                assert parts[1] not in ABOVE_THE_WINGS, f"{wing}/{path.name} imports {name}: an arrow back up"
+                if parts[1] in WINGS and parts[1] != wing:
+                    assert parts[1] in allowed, f"{wing}/{path.name} imports the {parts[1]} wing"
+
+
+def test_converter_uses_only_the_public_face_of_passes():
+    """passes/__init__ names what converter/ may use; the underscored modules stay private to passes/."""
+    for path in [ROOT / "cli.py", ROOT / "__init__.py", ROOT / "testing.py"] + modules("converter"):
+        private = [n for n in imports(path) if n.startswith("passes._")]
+        assert not private, f"{path.relative_to(ROOT)} imports {private[0]} (use onnxport.passes' public names)"

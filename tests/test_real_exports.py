@@ -8,7 +8,8 @@ import numpy as np
 import onnx
 import pytest
 
-from onnxport.converter import api, profiles, size_edits, verify as verify_mod
+from onnxport.converter import api, profiles, size_edits
+from onnxport.converter.verification import verify as verify_mod
 from onnxport.errors import OnnxportError, TargetNotReached
 from tests.zoo import (DYNAMIC, FILES, FIXED, MANIFEST, PRIMARY, assert_close, framework_shape, ids, load, references,
                        run, session, shapes_at)

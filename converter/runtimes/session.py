@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import onnx
 
-from onnxport.converter import model_io
+from onnxport.converter.files import model_io
 from onnxport.converter.runtimes import info, interpreter, worker
 
 TIMEOUT = 600           # seconds a load or a run may take before the runtime counts as hung

@@ -8,7 +8,8 @@ import pytest
 from onnx import helper
 
 from onnxport import cli
-from onnxport.converter import attribute_checks, model_io
+from onnxport.converter import attribute_checks
+from onnxport.converter.files import model_io
 
 SECONDS = 10            # a refusal is a load-time check: a second or two, with room for a loaded CI machine
 

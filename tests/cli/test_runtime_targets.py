@@ -5,7 +5,7 @@ import json
 import onnx
 import pytest
 
-from onnxport.converter import verify
+from onnxport.converter.verification import verify
 from onnxport.models import convtranspose
 from tests.cli.test_cli import assert_one_line_error, run
 from tests.helpers import count_ops

@@ -179,7 +179,7 @@ def test_a_report_that_cannot_be_written_leaves_no_model_either(capsys, folder, 
 
 def test_a_signal_while_the_page_renders_publishes_nothing(folder):
     script = ("import os, signal, sys\n"
-              "from onnxport.converter import html_report\n"
+              "from onnxport.converter.reports import html_report\n"
               "render = html_report.render\n"
               "def killed(data):\n"
               "    os.kill(os.getpid(), signal.SIGTERM)\n"
@@ -220,7 +220,7 @@ def test_a_writer_between_its_two_renames_holds_off_another_writer(tmp_path, mon
     publishes meanwhile. Writer 2 must wait for writer 1's model (the folder lock), so the pair is one
     writer's: without the lock, writer 2's model and data landed between writer 1's renames."""
     import threading
-    from onnxport.converter import model_io, output_paths
+    from onnxport.converter.files import model_io, output_paths
     models = [convtranspose.build([4, 4, 4], kernel=[2, 2, 2], strides=[2, 2, 2], cin=8, cout=8, seed=s)
               for s in (1, 2)]
     out = tmp_path / "out.onnx"
@@ -333,7 +333,7 @@ def test_a_command_leaves_nothing_in_the_temporary_folder(tmp_path, argv):
 
 
 def test_bounded_reference_fallback_only_for_a_missing_kernel(monkeypatch):
-    from onnxport.converter import verify as verify_mod
+    from onnxport.converter.verification import verify as verify_mod
     from onnxport.errors import BadInput
     model = convtranspose.build([4, 4, 4], kernel=[2, 2, 2], strides=[2, 2, 2])
 
@@ -353,7 +353,8 @@ def test_shape_inference_never_expands_a_large_lookup_table():
     script = (
         "import numpy as np\n"
         "from onnx import helper as h, numpy_helper as nh, TensorProto as T\n"
-        "from onnxport.converter import graph_io, shape_inference\n"
+        "from onnxport.converter import shape_inference\n"
+        "from onnxport.converter.files import graph_io\n"
         "t = nh.from_array(np.arange(10_000_000, dtype=np.int64), 'table')\n"
         "g = h.make_graph([h.make_node('Gather', ['table', 'i'], ['y'])], 'g', [h.make_tensor_value_info('i', T.INT64, [3])],"
         " [h.make_tensor_value_info('y', T.INT64, [3])], [t])\n"

@@ -8,8 +8,9 @@ import onnxruntime as ort
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from onnxport.converter import admissible_sizes, graph_io
-from onnxport.converter.size_sets import Progression, SizeSet
+from onnxport.converter.files import graph_io
+from onnxport.converter.sizes import admissible_sizes
+from onnxport.converter.sizes.size_sets import Progression, SizeSet
 from onnxport.models import examples
 from onnxport.models._builder import NetBuilder
 

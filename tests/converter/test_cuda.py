@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from onnxport.converter import api, runtime, run_plan
-from onnxport.converter import verify as verify_mod
+from onnxport.converter import api
+from onnxport.converter import runtime
+from onnxport.converter.verification import run_plan
+from onnxport.converter.verification import verify as verify_mod
 from onnxport.models import examples
 from tests import zoo
 

@@ -18,7 +18,8 @@ import onnx
 import pytest
 
 from onnxport import cli
-from onnxport.converter import api, html_report
+from onnxport.converter import api
+from onnxport.converter.reports import html_report
 from onnxport.models import large_unet3d
 from tests.cli.test_cli import assert_one_line_error, run
 from tests.helpers import cli_with_peak

@@ -6,7 +6,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from onnxport.converter import model_io
+from onnxport.converter.files import model_io
 from onnxport.errors import BadArgument, BadInput, OutputError
 from onnxport.models import convtranspose
 

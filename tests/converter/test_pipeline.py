@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from onnxport.converter import api, graph_io, pipeline
+from onnxport.converter import api, pipeline
+from onnxport.converter.files import graph_io
 from onnxport.errors import BadArgument
 from onnxport.models import convtranspose, examples
 from tests.helpers import count_ops
@@ -72,7 +73,8 @@ def _adds_what_never_broadcasts(graph, m, b):
 
 @pytest.mark.parametrize("typed", [True, False])
 def test_a_pass_after_which_its_nodes_no_longer_type_is_a_pass_error(monkeypatch, typed):
-    from onnxport.converter import graph_io, shape_inference
+    from onnxport.converter import shape_inference
+    from onnxport.converter.files import graph_io
     from onnxport.errors import PassError
     from onnxport.models import convtranspose
     from onnxport.passes import _registry
@@ -80,7 +82,7 @@ def test_a_pass_after_which_its_nodes_no_longer_type_is_a_pass_error(monkeypatch
     graph = graph_io.to_graph(convtranspose.build([3, 3, 3], 2, 2, [2, 2, 2], strides=[2, 2, 2], consumer="Relu"))
     assert shape_inference.annotate(graph) is None
     toy = _registry.Pass("toy", "toy", ("Relu",), lambda g, n, o: _One(n), _adds_what_never_broadcasts, (), _One)
-    monkeypatch.setattr(_registry, "get", lambda name: toy)
+    monkeypatch.setattr(pipeline, "get_pass", lambda name: toy)
     steps = [pipeline.Step("toy", _registry.Options())]
     if typed:
         with pytest.raises(PassError, match=r"pass 'toy' failed on node 'relu.*no longer types"):

@@ -10,7 +10,8 @@ import onnxruntime.tools.mobile_helpers as mobile_helpers
 import pytest
 from onnx import numpy_helper
 
-from onnxport.converter import api, graph_io, profiles, shape_inference
+from onnxport.converter import api, profiles, shape_inference
+from onnxport.converter.files import graph_io
 from onnxport.errors import BadArgument
 from onnxport.models import convtranspose, examples, resize
 from tests.helpers import assert_same_as_original, assert_structurally_valid

@@ -1,5 +1,6 @@
 """Shape inference on the skeleton (no weights copied) and the ConvTranspose size notes."""
-from onnxport.converter import graph_io, shape_inference
+from onnxport.converter import shape_inference
+from onnxport.converter.files import graph_io
 from onnxport.models import convtranspose, examples
 
 

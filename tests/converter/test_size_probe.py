@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from onnxport.converter import admissible_sizes, api, graph_io, size_probe
-from onnxport.converter.size_sets import Progression, SizeSet
+from onnxport.converter import api, size_probe
+from onnxport.converter.files import graph_io
+from onnxport.converter.sizes import admissible_sizes
+from onnxport.converter.sizes.size_sets import Progression, SizeSet
 from onnxport.models import examples
 from onnxport.models._builder import NetBuilder
 

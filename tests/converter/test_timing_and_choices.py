@@ -7,7 +7,8 @@ import time
 import onnx
 import pytest
 
-from onnxport.converter import auto_strategy, choice_cache, conversion, timing
+from onnxport.converter import auto_strategy, choice_cache, conversion
+from onnxport.converter.verification import timing
 from onnxport.models import convtranspose
 
 
@@ -105,7 +106,7 @@ def test_a_deep_fifo_or_foreign_cache_file_is_no_cache_and_never_written_over(tm
 def test_auto_converts_each_candidate_form_once(monkeypatch):
     """example:gan3d: 4 ConvTransposes x 3 forms, each cut out and lowered with one proto -> graph; the
     graph being converted is read as it is (the engine's own, not converted again)."""
-    from onnxport.converter import graph_io
+    from onnxport.converter.files import graph_io
     from onnxport.models import examples
     graph = graph_io.to_graph(examples.build("gan3d"))
     calls = []
@@ -117,7 +118,7 @@ def test_auto_converts_each_candidate_form_once(monkeypatch):
 
 
 def test_a_conversion_with_fixed_sizes_goes_proto_to_graph_once(monkeypatch):
-    from onnxport.converter import graph_io
+    from onnxport.converter.files import graph_io
     from onnxport.models import examples
     calls = []
     real = graph_io.to_graph

@@ -6,7 +6,10 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from onnxport.converter import api, graph_io, run_plan, runtime, verify as verify_mod
+from onnxport.converter import api
+from onnxport.converter.files import graph_io
+from onnxport.converter import runtime
+from onnxport.converter.verification import run_plan, verify as verify_mod
 from onnxport.errors import BadArgument, BadInput
 from onnxport.models import convtranspose, examples
 from onnxport.models._builder import NetBuilder
@@ -233,7 +236,8 @@ def test_a_freed_batch_folded_into_the_depth_is_caught_at_batch_2():
                 helper.make_node("Transpose", ["p"], ["Y"], perm=[1, 0, 2, 3])], "batch outside its first dim"),
 ])
 def test_nets_that_mix_samples_are_found_and_the_batch_2_check_is_skipped_with_the_reason(body, why):
-    from onnxport.converter import admissible_sizes, batch_independence, graph_io
+    from onnxport.converter.files import graph_io
+    from onnxport.converter.sizes import admissible_sizes, batch_independence
     nodes = body("X")
     weight = numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")
     graph = helper.make_graph(nodes, "mix", [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [1, 2, 3, 3])],

@@ -2,7 +2,7 @@
 import onnx_graphsurgeon as gs
 import pytest
 
-from onnxport.converter import graph_io
+from onnxport.converter.files import graph_io
 from onnxport.errors import PassError
 from onnxport.models import convtranspose
 from onnxport.passes import _driver
@@ -76,7 +76,7 @@ class One:
 def test_a_rewrite_that_leaves_what_its_pass_ensures_away_is_a_pass_error():
     """A toy lowering that 'rewrites' a ConvTranspose into another ConvTranspose under its name: the driver
     checks the pass's ensures on what it wrote and names the pass."""
-    from onnxport.passes import _conditions
+    from onnxport.passes import conditions
 
     def rewrite(g, m, b):
         ct = m.nodes[0]
@@ -85,7 +85,7 @@ def test_a_rewrite_that_leaves_what_its_pass_ensures_away_is_a_pass_error():
         b.op("ConvTranspose", list(ct.inputs), dict(ct.attrs), output=y)
         ct.inputs.clear()
 
-    toy = make_pass(lambda g, n, o: One(n), rewrite, ("ConvTranspose",), (_conditions.convtranspose_of_rank(None),), One)
+    toy = make_pass(lambda g, n, o: One(n), rewrite, ("ConvTranspose",), (conditions.convtranspose_of_rank(None),), One)
     with pytest.raises(PassError, match=r"toy.*postcondition broken: ConvTranspose with 3 spatial dims remains"):
         _driver.apply(graph_with_two_convtransposes(), toy)
 

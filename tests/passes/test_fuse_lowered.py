@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from onnx import helper, numpy_helper
 
-from onnxport.converter import api, pipeline, recipe_store
+from onnxport.converter import api, pipeline
+from onnxport.converter.files import recipe_store
 from onnxport.models import convtranspose, examples
 from tests.helpers import assert_equivalent, count_ops, run_pass
 from tests.passes.convtranspose_cases import GRID, node_test_cases, random_models

@@ -4,7 +4,8 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from onnxport.converter import api, recipe_store
+from onnxport.converter import api
+from onnxport.converter.files import recipe_store
 from onnxport.models import examples, resize, wolfram
 from tests.helpers import assert_equivalent, assert_same_as_original, count_ops, run_pass
 

@@ -11,8 +11,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from onnxport.converter import shape_inference
-from onnxport.passes import _registry
-from onnxport.passes._driver import writers
+from onnxport.passes import get_pass, writers
 
 
 def snapshot(graph: gs.Graph, infos: dict) -> dict[str, dict]:
@@ -42,7 +41,7 @@ def _short(value) -> str:
 
 def identity(pass_name: str) -> str:
     """The pass's stated identity (the docstring paragraph that starts 'Identity'), else its summary."""
-    found = _registry.get(pass_name)
+    found = get_pass(pass_name)
     paragraphs = [" ".join(p.split()) for p in (found.doc or "").split("\n\n")]
     return next((p for p in paragraphs if p.startswith("Identity")), found.summary)
 

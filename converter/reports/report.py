@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from onnxport.converter.report_header import header
 from onnxport.converter.input_specs import sizes_text
-from onnxport.converter.verify import VerifyResult
-from onnxport.passes._driver import PassReport
+from onnxport.converter.verification.verify import VerifyResult
+from onnxport.passes import PassReport
 
 
 @dataclass

@@ -18,7 +18,7 @@ from onnx import external_data_helper, numpy_helper
 from onnx_graphsurgeon.ir.tensor import LazyValues
 
 from onnxport.errors import BadInput, first_line
-from onnxport.passes._driver import all_graphs
+from onnxport.passes import all_graphs
 
 
 class _ExternalValues(LazyValues):

@@ -20,12 +20,10 @@ from fractions import Fraction
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxport.converter.residues import Affine, ResidueClass, const, plus, scaled
-from onnxport.passes._convtranspose import resolve
-from onnxport.passes._graph import text_attr, weight_shape
-from onnxport.passes._ops import BROADCASTING, SHAPE_PRESERVING
-from onnxport.passes._reshape import inner_strides, place as place_in, resolve_target
-from onnxport.passes._resize import resize_spec
+from onnxport.converter.sizes.residues import Affine, ResidueClass, const, plus, scaled
+from onnxport.passes import (BROADCASTING, SHAPE_PRESERVING, inner_strides, place_in_view as place_in, resize_spec,
+                             resolve_convtranspose as resolve, resolve_reshape_target as resolve_target, text_attr,
+                             weight_shape)
 
 INT_END = 2**31 - 1
 

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from onnxport.converter import admissible_sizes, batch_independence, graph_io, input_specs, shape_inference
+from onnxport.converter import input_specs, shape_inference
+from onnxport.converter.files import graph_io
+from onnxport.converter.sizes import admissible_sizes, batch_independence
 from onnxport.converter.input_specs import InputSpec
 
 # Where no analysis proves a set: multiples of the usual total strides first (a net with four or five

@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from onnxport.converter import input_specs as inputs_mod, progress, runtime
+from onnxport.converter.files import model_io
+from onnxport.converter.files.model_io import PROTOBUF_LIMIT
 from onnxport.converter.report_header import header
-from onnxport.converter import input_specs as inputs_mod, model_io, progress, run_plan, runtime
+from onnxport.converter.verification import run_plan
 from onnxport.errors import BadArgument, BadInput, one_line
-from onnxport.converter.model_io import PROTOBUF_LIMIT
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 CUDA_OPTIONS = {"use_tf32": "0"}      # TF32 would change float32 results of an exact rewrite
@@ -519,7 +521,8 @@ def _reference_runner(model: onnx.ModelProto, providers, folder: Path | None):
 
 def _check_reference_cost(model: onnx.ModelProto, shapes: dict, folder: Path | None) -> None:
     """The reference evaluator is slow: it runs once, at the smallest planned size, within a MAC budget."""
-    from onnxport.converter import graph_io, macs
+    from onnxport.converter import macs
+    from onnxport.converter.files import graph_io
     count = macs.count(graph_io.to_graph(model, folder), shapes)
     if count is not None and count > REFERENCE_MAX_MACS:
         raise BadInput(f"onnxruntime lacks a kernel of the first model, and onnx.reference would need "

@@ -21,14 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxport.converter import pipeline, shape_inference
-from onnxport.converter.length_rules import DATA_RULES, MULTI_DIM, VALUE_RULES, Place, Stop, full, name
-from onnxport.converter.residues import ResidueClass, const
-from onnxport.converter.size_sets import Progression, SizeSet
-from onnxport.passes._graph import constant_value
-from onnxport.passes._resize import image_size_home
-from onnxport.passes._shape_eval import evaluate
-from onnxport.passes._registry import Options
+from onnxport.converter import shape_inference
+from onnxport.converter.sizes.length_rules import DATA_RULES, MULTI_DIM, VALUE_RULES, Place, Stop, full, name
+from onnxport.converter.sizes.residues import ResidueClass, const
+from onnxport.converter.sizes.size_sets import Progression, SizeSet
+from onnxport.passes import Options, apply_pass, constant_value, evaluate_shape as evaluate, get_pass, image_size_home
 
 MAX_CLASSES = 4096
 REFERENCE_SIZES = (32, 64, 48, 16, 24, 40, 96, 128)       # tried for a symbolic dim, first that the net takes
@@ -285,7 +282,9 @@ def static_shapes(graph: gs.Graph, held: dict) -> dict | None:
             if t.name in held:
                 t.shape = list(held[t.name])
         shape_inference.annotate(folded)
-        pipeline.run(folded, [pipeline.Step("fold-shape-computations", Options())])
+        fold = get_pass("fold-shape-computations")
+        while apply_pass(folded, fold, Options(), []).modified:        # each round leaves fewer nodes
+            shape_inference.annotate(folded)
         static = {**_inferred(folded, held), **static}
     return static or None
 

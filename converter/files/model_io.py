@@ -21,8 +21,9 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
-from onnxport.converter import attribute_checks, model_paths, output_paths, progress
-from onnxport.converter.output_paths import MODEL, Output, Outputs, Publication
+from onnxport.converter import attribute_checks, progress
+from onnxport.converter.files import model_paths, output_paths
+from onnxport.converter.files.output_paths import MODEL, Output, Outputs, Publication
 from onnxport.errors import BadArgument, BadInput, OutputError, first_line
 
 EXAMPLE_PREFIX = model_paths.EXAMPLE_PREFIX

@@ -10,9 +10,7 @@ from __future__ import annotations
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxport.passes._graph import constant_value
-from onnxport.passes._ops import BROADCASTING, UNARY
-from onnxport.passes._symbolic_dims import Atom, propagate
+from onnxport.passes import Atom, BROADCASTING, UNARY, constant_value, propagate_symbolic_dims as propagate
 
 ONLY_FIRST_DIM = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "InstanceNormalization", "LRN",
                   "MeanVarianceNormalization", "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"}

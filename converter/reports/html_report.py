@@ -11,7 +11,7 @@ from __future__ import annotations
 import urllib.parse
 from html import escape
 
-from onnxport.converter import svg_charts, svg_graph
+from onnxport.converter.reports import svg_charts, svg_graph
 from onnxport.converter.input_specs import sizes_text
 
 STYLE = """
