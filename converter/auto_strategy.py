@@ -65,10 +65,11 @@ class Site:
 
 
 def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, site: Site | None,
-           convert: Callable) -> list[Choice]:
+           lower: Callable) -> list[Choice]:
     """A Choice per ConvTranspose the targets (or the profile) lower, read from the graph being converted
-    (not changed here); site None: no timing. `convert` is the engine's convert_model
-    (converter.conversion), given rather than imported: the engine calls this module."""
+    (not changed here); site None: no timing. `lower` is the engine's lower_candidate
+    (converter.conversion), given rather than imported: the engine calls this module. Each node is cut out
+    once, as a graph; each candidate form is made on a copy of it and exported only to be timed."""
     infos = shape_inference.infer(graph, sizes)
     ranks = pipeline.lowering_ranks(targets)
     choices = []
@@ -78,8 +79,9 @@ def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, 
         one = _single(node, infos, graph)
         if one is None:
             continue
+        base = graph_io.to_graph(one)
         lowered_by_targets = ranks is None or (ranks is not False and _rank(node) in ranks)
-        if not lowered_by_targets and not (profile is not None and _forbidden(one, targets, profile, convert)):
+        if not lowered_by_targets and not (profile is not None and _forbidden(base, targets, profile, lower)):
             continue
         # a node only the profile forbids is lowered for this choice; a 3-D one may become 2-D ConvTransposes
         # (the profile, checked on each form, says whether it takes those)
@@ -88,7 +90,7 @@ def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, 
         choice = Choice(node.name, "", "")
         lowered = {}                     # one conversion per candidate form, reused for timing
         for strategy in PREFERENCE:
-            form, why = _lowered(one, strategy, node_targets, max_rank, profile, convert)
+            form, why = _lowered(base, strategy, node_targets, max_rank, profile, lower)
             if why:
                 choice.refused[strategy] = why
             else:
@@ -99,7 +101,7 @@ def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, 
             cached = choice_cache.get(key, allowed)
             how = "cached from an earlier timing of this layer"
             if cached is None:
-                cached = _timed(one, lowered, site)
+                cached = _timed(one, {s: graph_io.to_model(g, like=one) for s, g in lowered.items()}, site)
                 choice_cache.put(key, cached)
                 how = f"{cached['rounds']} interleaved rounds"
             choice.refused.update(cached.get("refused", {}))
@@ -153,28 +155,27 @@ def _single(node: gs.Node, infos: dict, graph: gs.Graph) -> onnx.ModelProto | No
     return model
 
 
-def _lowered(one: onnx.ModelProto, strategy: str, targets, max_rank, profile,
-             convert: Callable) -> tuple[onnx.ModelProto | None, str]:
+def _lowered(base: gs.Graph, strategy: str, targets, max_rank, profile,
+             lower: Callable) -> tuple[gs.Graph | None, str]:
     """(the node in this form, '') or (None, why the strategy cannot serve it)."""
+    form = base.copy()
     try:
-        form, report = convert(one, targets=targets + ([profile.origin] if profile is not None else []),
-                               strategy=strategy, max_rank=max_rank, macs_at=_sizes(one))
+        remaining = lower(form, targets + ([profile.origin] if profile is not None else []), strategy, max_rank)
     except OnnxportError as e:          # this strategy cannot take this node (a bug keeps its traceback)
         return None, first_line(e, 160)
-    return (None, f"leaves {report.remaining[0].text()}") if report.remaining else (form, "")
+    return (None, f"leaves {remaining[0].text()}") if remaining else (form, "")
 
 
 def _sizes(one: onnx.ModelProto) -> dict:
-    """The one-node model's input size (static): where its conversion counts MACs, with no size analysis."""
+    """The one-node model's input size (static): what its forms are timed at."""
     return {"X": [d.dim_value for d in one.graph.input[0].type.tensor_type.shape.dim]}
 
 
-def _forbidden(one: onnx.ModelProto, targets: list[str], profile, convert: Callable) -> bool:
+def _forbidden(base: gs.Graph, targets: list[str], profile, lower: Callable) -> bool:
     """Whether the profile still forbids the ConvTranspose once its padding is normalised (as convert does)."""
-    out, _ = convert(one, targets=["normalize-padding"] if "normalize-padding" in targets else [], macs_at=_sizes(one))
-    graph = graph_io.to_graph(out)
-    shape_inference.annotate(graph)
-    return any(profile.forbids(n) for n in graph.nodes if n.op == "ConvTranspose")
+    normalized = base.copy()
+    lower(normalized, ["normalize-padding"] if "normalize-padding" in targets else [])
+    return any(profile.forbids(n) for n in normalized.nodes if n.op == "ConvTranspose")
 
 
 class _FormFailed(Exception):

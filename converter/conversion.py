@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import onnx
+import onnx_graphsurgeon as gs
 
 from onnxport.converter import (auto_strategy, input_specs, macs, pipeline, profiles, runtimes, shape_inference,
                                 size_edits)
@@ -84,8 +85,9 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     report.macs_before = None if macs_per_node is None else sum(macs_per_node.values())
     before = rewrites.snapshot(graph, infos)
     stored = recipe_store.load(model)
-    report.passes = pipeline.run(graph, (pipeline.plan_fuse(tuple(stored)) if options.fuse else [])
-                                 + _target_steps(graph, plan, report, options), typed=typed)
+    steps, report.choices = _target_steps(graph, plan, options, report.macs_at)
+    report.passes = pipeline.run(graph, (pipeline.plan_fuse(tuple(stored)) if options.fuse else []) + steps,
+                                 typed=typed)
     report.alignment = verify_mod.Alignment(unit_dims="fully-convolutional" in plan.targets)
     report.extras = extras + (["dense"] if options.dense else []) + \
         ([f"pad-to-valid ({options.pad_to_valid})"] if options.pad_to_valid else [])
@@ -113,23 +115,37 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     return converted, report
 
 
-def _target_steps(graph, plan: Plan, report: ConvertReport, options: ConvertOptions) -> list[pipeline.Step]:
-    """The steps that reach the targets and the profile; --strategy auto chooses per node here."""
+def _target_steps(graph, plan: Plan, options: ConvertOptions, macs_at: dict | None) -> tuple[list[pipeline.Step], list]:
+    """The steps that reach the targets and the profile, and --strategy auto's choice per node (made here)."""
     if not plan.targets and plan.profile is None:
-        return []
+        return [], []
     forbids = plan.profile.forbids if plan.profile is not None else None
-    assignments = None
+    assignments, choices = None, []
     if plan.strategy == "auto":
-        report.choices = auto_strategy.choose(graph, plan.targets, plan.max_rank, plan.profile, report.macs_at,
-                                              timing_site(plan, options) if options.timing else None, convert_model)
+        choices = auto_strategy.choose(graph, plan.targets, plan.max_rank, plan.profile, macs_at,
+                                       timing_site(plan, options) if options.timing else None, lower_candidate)
         assignments = {}
-        for c in report.choices:
+        for c in choices:
             assignments.setdefault(c.strategy, set()).add(c.node)
         assignments = {k: frozenset(v) for k, v in assignments.items()}
     steps = pipeline.plan(plan.targets, plan.strategy, plan.max_rank, assignments, forbids, plan.strict_max_rank)
     if plan.profile is not None and (plan.profile.fold_shapes or options.fix_sizes):
         steps.append(pipeline.Step("fold-shape-computations", Options()))
-    return steps
+    return steps, choices
+
+
+def lower_candidate(graph: gs.Graph, targets: list[str], strategy: str | None = None,
+                    max_rank: int | None = None) -> list:
+    """One candidate form for --strategy auto, made on `graph` itself (a node cut out, changed in place):
+    the targets' and the profile's rewrites and the explicit form, as convert_model makes them, with no
+    proto, sizes or report in between; what still violates the targets or the profile is returned."""
+    options = ConvertOptions(targets=targets, strategy=strategy, max_rank=max_rank)
+    plan = resolve_options(options)
+    typed = shape_inference.annotate(graph) is None
+    steps, _ = _target_steps(graph, plan, options, None)
+    pipeline.run(graph, steps, typed=typed)
+    pipeline.run(graph, pipeline.explicit_form(), rounds=1, typed=typed)
+    return pipeline.violations(graph, plan.checked) + (plan.profile.violations(graph) if plan.profile else [])
 
 
 def timing_site(plan: Plan, options: ConvertOptions) -> auto_strategy.Site:

@@ -103,18 +103,45 @@ def test_a_deep_fifo_or_foreign_cache_file_is_no_cache_and_never_written_over(tm
     assert sorted(p.name for p in tmp_path.iterdir()) == [choice_cache.FILE_NAME]
 
 
-def test_auto_converts_each_candidate_form_once(monkeypatch):
-    """example:gan3d: 4 ConvTransposes x 3 forms, each cut out and lowered with one proto -> graph; the
-    graph being converted is read as it is (the engine's own, not converted again)."""
+def counting(monkeypatch, *functions) -> dict:
+    """Calls of each (module, name) from here on, by name."""
+    calls = {name: 0 for _, name in functions}
+    for module, name in functions:
+        real = getattr(module, name)
+
+        def counted(*a, _real=real, _name=name, **k):
+            calls[_name] += 1
+            return _real(*a, **k)
+        monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_auto_makes_each_candidate_form_on_a_graph_with_no_proto_in_between(monkeypatch):
+    """example:gan3d: 4 ConvTransposes, each cut out once (one proto -> graph); its 3 forms are made on
+    copies of that graph (they once went through the whole engine: proto -> graph -> proto each); without
+    timing, no form is exported, and the graph being converted is read as it is."""
+    from onnxport.converter import shape_inference
     from onnxport.converter.files import graph_io
     from onnxport.models import examples
     graph = graph_io.to_graph(examples.build("gan3d"))
-    calls = []
-    real = graph_io.to_graph
-    monkeypatch.setattr(graph_io, "to_graph", lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls = counting(monkeypatch, (graph_io, "to_graph"), (graph_io, "to_model"), (shape_inference, "infer"))
     choices = auto_strategy.choose(graph, ["no-convtranspose3d"], None, None, {"z": [1, 32, 1, 1, 1]}, None,
-                                   conversion.convert_model)
-    assert len(choices) == 4 and len(calls) == 4 * len(auto_strategy.PREFERENCE)
+                                   conversion.lower_candidate)
+    assert len(choices) == 4 and all(c.strategy == "subpixel" and not c.refused for c in choices)
+    assert calls == {"to_graph": 4, "to_model": 0, "infer": 1}
+
+
+def test_a_whole_auto_conversion_bounces_no_data(monkeypatch):
+    """convert --strategy auto --no-timing on example:gan3d: 14 proto -> graph conversions, 29 shape
+    inferences and 13 exports before; now the model's own (2, the one export) plus a cut per node."""
+    from onnxport.converter import shape_inference
+    from onnxport.converter.files import graph_io
+    from onnxport.models import examples
+    model = examples.build("gan3d")
+    calls = counting(monkeypatch, (graph_io, "to_graph"), (graph_io, "to_model"), (shape_inference, "infer"))
+    _, report = conversion.convert_model(model, strategy="auto", timing=False)
+    assert len(report.choices) == 4 and not report.remaining
+    assert calls == {"to_graph": 2 + 4, "to_model": 1, "infer": 5}
 
 
 def test_a_conversion_with_fixed_sizes_goes_proto_to_graph_once(monkeypatch):
