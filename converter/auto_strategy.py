@@ -80,7 +80,7 @@ def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, 
         if one is None:
             continue
         base = graph_io.to_graph(one)
-        lowered_by_targets = ranks is None or (ranks is not False and _rank(node) in ranks)
+        lowered_by_targets = _rank(node) in ranks
         if not lowered_by_targets and not (profile is not None and _forbidden(base, targets, profile, lower)):
             continue
         # a node only the profile forbids is lowered for this choice; a 3-D one may become 2-D ConvTransposes

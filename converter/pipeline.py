@@ -8,6 +8,8 @@ a target afterwards is listed with the reason the pass gave for skipping it.
 """
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -23,19 +25,47 @@ MAX_ROUNDS = 4
 
 
 @dataclass(frozen=True)
+class Ranks:
+    """The spatial ranks of the ConvTransposes a target removes: every rank, or those listed (none: empty)."""
+
+    listed: frozenset[int] = frozenset()
+    every: bool = False
+
+    def __contains__(self, rank: int) -> bool:
+        return self.every or rank in self.listed
+
+    def __bool__(self) -> bool:
+        return self.every or bool(self.listed)
+
+    def __or__(self, other: Ranks) -> Ranks:
+        return Ranks(self.listed | other.listed, self.every or other.every)
+
+    def within(self, rewritten: frozenset[int] | None) -> bool:
+        """Whether a strategy that rewrites `rewritten` (passes' spatial_ranks; None: every rank) covers them."""
+        return rewritten is None or (not self.every and self.listed <= rewritten)
+
+    def as_option(self) -> frozenset[int] | None:
+        """As passes' Options.spatial_ranks takes it (None: every rank)."""
+        return None if self.every else self.listed
+
+
+NO_RANK, EVERY_RANK = Ranks(), Ranks(every=True)
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     summary: str
     violation: Callable[[gs.Node], str | None]
-    convtranspose_ranks: frozenset[int] | None | bool = False   # removed by the strategy; False: not at all
+    convtranspose_ranks: Ranks = NO_RANK             # the ConvTransposes the strategy removes for it
     passes: tuple[str, ...] = ()                                 # passes that serve it whatever the strategy
 
 
 TARGETS = {t.name: t for t in (
     Target("no-convtranspose3d", "no ConvTranspose with 3 spatial dims", conditions.convtranspose_of_rank(frozenset({3})),
-           convtranspose_ranks=frozenset({3})),
+           convtranspose_ranks=Ranks(frozenset({3}))),
     Target("no-convtranspose", "no ConvTranspose at all (1-D, 2-D and 3-D)", conditions.convtranspose_of_rank(None),
-           convtranspose_ranks=None),
+           convtranspose_ranks=EVERY_RANK),
     Target("normalize-padding", "ConvTranspose pads explicit: no auto_pad SAME_*/VALID, no output_shape",
            conditions.implicit_padding, passes=("normalize-convtranspose-padding",)),
     Target("no-conv3d", "no Conv with 3 spatial dims (2-D Convs over (H, W) and over depth instead)",
@@ -105,10 +135,9 @@ def explicit_form() -> list[Step]:
     return [Step(name, Options()) for name in EXPLICIT_FORM]
 
 
-def lowering_ranks(targets: list[str]) -> frozenset[int] | None | bool:
-    """The ConvTranspose spatial ranks the targets remove (None: all), False if none does."""
-    lowering = [TARGETS[t] for t in targets if TARGETS[t].convtranspose_ranks is not False]
-    return _union(t.convtranspose_ranks for t in lowering) if lowering else False
+def lowering_ranks(targets: list[str]) -> Ranks:
+    """The ConvTranspose spatial ranks the targets remove, together."""
+    return functools.reduce(operator.or_, (TARGETS[t].convtranspose_ranks for t in targets), NO_RANK)
 
 
 def plan(targets: list[str], strategy: str, max_rank: int | None = None,
@@ -135,9 +164,9 @@ def plan(targets: list[str], strategy: str, max_rank: int | None = None,
         if nodes is not None:
             steps.append(Step(chosen.pass_name, replace(options, nodes=nodes)))
             continue
-        if ranks is not False:
+        if ranks:
             _check_fit(name, chosen, targets, ranks)
-            steps.append(Step(chosen.pass_name, replace(options, spatial_ranks=ranks)))
+            steps.append(Step(chosen.pass_name, replace(options, spatial_ranks=ranks.as_option())))
         if also_lower is not None:
             steps.append(Step(chosen.pass_name, replace(options, spatial_ranks=chosen.spatial_ranks, only=also_lower)))
     steps += [Step(name, options) for name in passes if name != "normalize-convtranspose-padding"]
@@ -150,11 +179,10 @@ def check_targets(targets: list[str]) -> None:
         raise BadArgument(f"unknown target '{unknown[0]}' (targets: {', '.join(TARGETS)}, or a runtime profile)")
 
 
-def _check_fit(name: str, chosen: Strategy, targets: list[str], ranks: frozenset[int] | None) -> None:
-    if chosen.spatial_ranks is None or (ranks is not None and ranks <= chosen.spatial_ranks):
+def _check_fit(name: str, chosen: Strategy, targets: list[str], ranks: Ranks) -> None:
+    if ranks.within(chosen.spatial_ranks):
         return
-    misfit = next(t for t in targets if TARGETS[t].convtranspose_ranks is not False and
-                  (TARGETS[t].convtranspose_ranks is None or not TARGETS[t].convtranspose_ranks <= chosen.spatial_ranks))
+    misfit = next(t for t in targets if not TARGETS[t].convtranspose_ranks.within(chosen.spatial_ranks))
     raise BadArgument(f"strategy '{name}' rewrites only {_ranks_text(chosen.spatial_ranks)} "
                       f"ConvTransposes and cannot serve target '{misfit}'")
 
@@ -163,14 +191,6 @@ def plan_fuse(recipes: tuple = ()) -> list[Step]:
     """The passes that fold chains back into single ops (the other direction of plan)."""
     return [Step(name, Options(recipes=recipes)) for name in FUSE_PASSES]
 
-
-def _union(rank_sets) -> frozenset[int] | None:
-    ranks: set[int] = set()
-    for r in rank_sets:
-        if r is None:
-            return None
-        ranks |= r
-    return frozenset(ranks)
 
 
 def _ranks_text(ranks: frozenset[int]) -> str:
