@@ -14,7 +14,7 @@ from onnxport.errors import BadArgument, BadInput
 from onnxport.models import convtranspose, examples
 from onnxport.models._builder import NetBuilder
 from tests.cli.test_cli import assert_one_line_error, run
-from tests.helpers import cli_with_peak
+from tests.helpers import cli_with_peak, count_ops
 
 
 def perturbed(model: onnx.ModelProto, name: str, delta: float) -> onnx.ModelProto:
@@ -30,6 +30,7 @@ def perturbed(model: onnx.ModelProto, name: str, delta: float) -> onnx.ModelProt
 def test_a_model_matches_itself_and_its_rewrite_on_several_sizes():
     model = examples.build("unet3d")
     converted, _ = api.convert_model(model)
+    assert count_ops(converted, "ConvTranspose") == 0 < count_ops(model, "ConvTranspose")    # a rewrite, not a copy
     result = verify_mod.verify(model, converted, provider="auto", runs=3)     # CUDA where it loads: TF32 off
     assert result.ok
     assert result.provider == ("CUDAExecutionProvider" if verify_mod.cuda_usable() else "CPUExecutionProvider")

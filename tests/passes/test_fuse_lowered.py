@@ -15,7 +15,11 @@ STRATEGY_TARGETS = {"subpixel": ["no-convtranspose"], "resize-conv": ["no-convtr
 
 
 def lower(model, strategy):
-    out, _ = api.convert_model(model, targets=STRATEGY_TARGETS[strategy], strategy=strategy)
+    """The model lowered with `strategy`; the lowering must have rewritten something, or fusing back would
+    round-trip a model nothing was done to."""
+    out, report = api.convert_model(model, targets=STRATEGY_TARGETS[strategy], strategy=strategy)
+    assert any(p.applied for p in report.passes if p.name != "explicit-attributes"), report.text()
+    assert [n.op_type for n in out.graph.node] != [n.op_type for n in model.graph.node]
     return out
 
 
@@ -52,8 +56,10 @@ def test_every_strategy_folds_back(strategy, case):
     assert not recipe_store.load(back)                  # the recipe was consumed
 
 
-@pytest.mark.parametrize("strategy", sorted(STRATEGY_TARGETS))
-@pytest.mark.parametrize("name", ["gan3d", "keras_gan2d", "unet3d"])
+# convtranspose2d rewrites 3-D ConvTransposes only: keras_gan2d's 2-D ones give it nothing to round-trip
+@pytest.mark.parametrize("name, strategy", [(n, s) for n in ("gan3d", "keras_gan2d", "unet3d")
+                                            for s in sorted(STRATEGY_TARGETS)
+                                            if (n, s) != ("keras_gan2d", "convtranspose2d")])
 def test_every_convtranspose_example_round_trips(strategy, name):
     model = examples.build(name)
     back, _ = api.convert_model(lower(model, strategy), fuse=True)
