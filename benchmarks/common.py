@@ -14,7 +14,7 @@ import onnxruntime as ort
 from onnxport.converter import macs
 from onnxport.converter.files import graph_io
 from onnxport.converter.verification.timing import Comparison, compare, spread  # noqa: F401  (the scripts' one import)
-from onnxport.converter.verification.verify import device_name, providers_for
+from onnxport.converter.verification.sessions import device_name, providers_for
 
 
 def session(model: onnx.ModelProto, provider: str, threads: int):

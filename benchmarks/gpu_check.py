@@ -12,7 +12,7 @@ nothing; --rehearse-on-cpu runs the verify and bench sections on the CPU instead
 Writes DIR/gpu_check.json and DIR/gpu_check.md.
 
 Tolerances on the GPU are the CPU's (max|a-b| <= 1e-4 + 1e-4*max|a|): onnxport's CUDA sessions turn TF32
-off (converter.verify.CUDA_OPTIONS), so cuDNN computes in float32 and only the order of summation
+off (converter.verification.sessions.CUDA_OPTIONS), so cuDNN computes in float32 and only the order of summation
 differs from the CPU's, which is what the default bound already admits for the CPU's own kernels.
 """
 from __future__ import annotations

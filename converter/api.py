@@ -18,7 +18,7 @@ from onnxport.converter import (input_specs, inspection, pipeline, profiles, run
 from onnxport.converter.files import graph_io, model_io, output_paths
 from onnxport.converter.reports import html_report
 from onnxport.converter.sizes import admissible_sizes as admissible
-from onnxport.converter.verification import run_plan, saved_data, verify as verify_mod
+from onnxport.converter.verification import comparison, run_plan, saved_data, verify as verify_mod
 from onnxport.converter.conversion import ConvertOptions, Plan, convert_model, first_sizes, resolve_options  # noqa: F401
 from onnxport.errors import (BadArgument, BadInput, OnnxportError, ResultError, TargetNotReached, VerificationMismatch,
                              first_line)
@@ -145,7 +145,7 @@ def _reporting(work, report_out: ReportOutputs, force: bool):
 
 
 def verify_models(a: onnx.ModelProto, b: onnx.ModelProto | None, options: VerifyOptions = VerifyOptions(),
-                  alignment: verify_mod.Alignment = verify_mod.Alignment(), folders: tuple = (None, None),
+                  alignment: comparison.Alignment = comparison.Alignment(), folders: tuple = (None, None),
                   against_provider: str | None = None) -> VerifyResult:
     """verify() on models in memory; folders: where each one's external data lives. b may be None when
     a is compared with saved outputs (options.expected)."""
@@ -158,7 +158,7 @@ def verify_models(a: onnx.ModelProto, b: onnx.ModelProto | None, options: Verify
                              runtime=options.runtime)
 
 
-Alignment = verify_mod.Alignment
+Alignment = comparison.Alignment
 
 
 def verify(a: Source, b: Source | None = None, options: VerifyOptions = VerifyOptions(), alignment: Alignment = Alignment(),
@@ -334,7 +334,7 @@ def fix_sizes(source: Source, output: str | os.PathLike, shapes_: dict, *, verif
     return _reporting(work, report_out, force)
 
 
-def _verified_write(loaded, model, report, out, pub, verify, options, alignment=verify_mod.Alignment(),
+def _verified_write(loaded, model, report, out, pub, verify, options, alignment=comparison.Alignment(),
                     verify_on: str | None = None, checked: VerifyResult | None = None):
     """Verify `model` against what was loaded (on onnxruntime, then on the runtime `verify_on` too), then
     stage it in the publication `pub`; nothing is staged on a mismatch. checked: a verification already

@@ -119,8 +119,8 @@ def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, 
 
 
 def _provider_name(choice: str) -> str:
-    from onnxport.converter.verification import verify
-    first = verify.providers_for(choice)[0]
+    from onnxport.converter.verification import sessions
+    first = sessions.providers_for(choice)[0]
     return first[0] if isinstance(first, tuple) else first
 
 
@@ -217,9 +217,9 @@ def pick(result: timing.Comparison, allowed: list[str]) -> str:
 def _forms_at(site: Site, lowered: dict, feeds: dict, refused: dict, stack: contextlib.ExitStack) -> tuple[dict, dict]:
     """(form -> what timing.compare times, compare's keyword for how): onnxruntime sessions timed here, or
     the runtime's workers timing their own runs (one per form; those that cannot load it are refused)."""
-    from onnxport.converter.verification import verify
+    from onnxport.converter.verification import sessions
     if site.runtime is None:
-        sessions = {s: verify.make_session(form, verify.providers_for(site.provider), optimized=True)
+        sessions = {s: sessions.make_session(form, sessions.providers_for(site.provider), optimized=True)
                     for s, form in lowered.items()}
         return {s: (lambda x=x: x.run(None, feeds)) for s, x in sessions.items()}, {}
     timers = {}

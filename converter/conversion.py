@@ -17,7 +17,7 @@ from onnxport.converter import (auto_strategy, input_specs, macs, pipeline, prof
                                 size_edits)
 from onnxport.converter.files import graph_io, recipe_store
 from onnxport.converter.reports import rewrites
-from onnxport.converter.verification import run_plan, verify as verify_mod
+from onnxport.converter.verification import comparison, run_plan
 from onnxport.converter.reports.report import ConvertReport
 from onnxport.errors import BadArgument
 from onnxport.passes import Options, strided_to_dense
@@ -88,11 +88,11 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions | None = None,
     steps, report.choices = _target_steps(graph, plan, options, report.macs_at)
     report.passes = pipeline.run(graph, (pipeline.plan_fuse(tuple(stored)) if options.fuse else []) + steps,
                                  typed=typed)
-    report.alignment = verify_mod.Alignment(unit_dims="fully-convolutional" in plan.targets)
+    report.alignment = comparison.Alignment(unit_dims="fully-convolutional" in plan.targets)
     report.extras = extras + (["dense"] if options.dense else []) + \
         ([f"pad-to-valid ({options.pad_to_valid})"] if options.pad_to_valid else [])
     if options.dense:
-        report.alignment = verify_mod.Alignment(report.alignment.unit_dims, strided_to_dense.output_strides(graph),
+        report.alignment = comparison.Alignment(report.alignment.unit_dims, strided_to_dense.output_strides(graph),
                                                 lossless=True)
         report.passes += pipeline.run(graph, [pipeline.Step("strided-to-dense", Options())], typed=typed)
     if options.pad_to_valid:

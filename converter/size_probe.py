@@ -27,7 +27,7 @@ import onnx
 from onnxport.converter import input_specs, size_edits
 from onnxport.converter.sizes.admissible_sizes import AxisSizes
 from onnxport.converter.sizes.size_sets import Progression, SizeSet
-from onnxport.converter.verification.verify import make_session
+from onnxport.converter.verification.sessions import make_session
 from onnxport.errors import OnnxportError, first_line
 
 UP_TO = 48                   # lengths 1..UP_TO per axis (the range users pick sizes from)

@@ -32,7 +32,7 @@ class ConvertReport:
     runtime_verification: VerifyResult | None = None     # convert --verify-on NAME: the result on that runtime
     output: str | None = None
     fuse: bool = False
-    alignment: object = None       # how verification lines outputs up (verify.Alignment)
+    alignment: object = None       # how verification lines outputs up (verification.comparison.Alignment)
     extras: list = field(default_factory=list)     # dense, pad-to-valid: what ran after the targets
     profile: str | None = None
     choices: list = field(default_factory=list)    # --strategy auto: auto_strategy.Choice per ConvTranspose

@@ -14,7 +14,7 @@ def _svg(width: int, height: int, label: str, body: list[str]) -> str:
 
 
 def histogram(hist: dict, bound: float, label: str) -> str:
-    """Counts of |a-b| per decade (converter.verify.error_histogram), bar heights on a log scale, the
+    """Counts of |a-b| per decade (converter.verification.comparison.error_histogram), bar heights on a log scale, the
     tolerance bound as a red line; exact zeros as the first bar."""
     edges, counts = hist["edges"], [hist["exact"]] + list(hist["counts"])
     if len(counts) > MAX_BARS or min(counts) < 0:

@@ -1,6 +1,7 @@
-"""Whether two models compute the same outputs: onnxruntime sessions, providers and the comparison
-(verify), the sizes and inputs a verification runs at (run_plan, saved_data), and timing forms against
-each other (timing, which --strategy auto uses too).
+"""Whether two models compute the same outputs: the orchestration (verify), where each model runs
+(sessions: providers, onnxruntime, the reference evaluator, a runtime's worker), how two outputs compare
+(comparison), the sizes and inputs a verification runs at (run_plan, saved_data), and timing forms
+against each other (timing, which --strategy auto uses too).
 
 May import: onnxport.errors, the ground floor of converter (shape_inference, input_specs, macs, progress,
 report_header, and runtime: which onnxruntime, whether CUDA runs; it stays below, since report headers and

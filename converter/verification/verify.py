@@ -1,52 +1,31 @@
 """Numerical equivalence of two models on onnxruntime: same seeded inputs, every output compared.
 
-Both models run with graph optimizations off (so onnxruntime's own fusions do not rewrite what is under
-test), on the CUDA execution provider when it really loads here, else on CPU, and the result names the
-provider the sessions actually used. The sizes come from converter.run_plan (admissible sizes, smallest
-first, within a memory budget; each run says why). Outputs are paired by name (by position only when
-the names differ, and then the result says so). An output passes when shapes and dtypes match and
-max|a-b| <= atol + rtol*max|a| (a from the first model, NaN/inf only where the first model has them).
+The orchestration: where each model runs is verification.sessions (the provider that really loads,
+optimizations off; the result names it), how two outputs compare is verification.comparison. The sizes
+come from run_plan (admissible sizes, smallest first, within a memory budget; each run says why).
+Outputs are paired by name (by position only when the names differ, and then the result says so).
 Where the second model frees a dim the first fixes, its batch 2 is checked against two batch-1 runs of
-the first stacked (2b against two runs at b where the first is fixed at batch b), and each freed axis runs at its next admissible sizes with the output shapes the size
-analysis predicts. On a mismatch the first intermediate tensor, shared by name and in the first model's
+the first stacked (2b against two runs at b where the first is fixed at batch b), and each freed axis
+runs at its next admissible sizes with the output shapes the size analysis predicts. On a mismatch the first intermediate tensor, shared by name and in the first model's
 order, that already differs is reported.
 """
 from __future__ import annotations
 
-import functools
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnx
 
-from onnxport.converter import input_specs as inputs_mod, progress, runtime
-from onnxport.converter.files import model_io
-from onnxport.converter.files.model_io import PROTOBUF_LIMIT
+from onnxport.converter import input_specs as inputs_mod, progress
 from onnxport.converter.report_header import header
 from onnxport.converter.verification import run_plan
+from onnxport.converter.verification.comparison import Alignment, OutputCheck, Tolerance, compare
+from onnxport.converter.verification.sessions import (PROVIDERS, ReferenceEvaluatorRunner, check_reference_cost,
+                                                      device_name, lacks_kernel, load_session, make_session,
+                                                      other_providers, providers_for, reference_runner,
+                                                      runtime_session)
 from onnxport.errors import BadArgument, BadInput, one_line
-
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
-CUDA_OPTIONS = {"use_tf32": "0"}      # TF32 would change float32 results of an exact rewrite
-
-
-@dataclass
-class OutputCheck:
-    name: str
-    ok: bool
-    max_abs_error: float
-    max_abs_reference: float
-    bound: float
-    note: str = ""
-    worst_at: list[int] | None = None       # index of the largest |a-b|
-    histogram: dict | None = None           # error_histogram(): how the |a-b| are spread, for pictures
-
-    @property
-    def ratio(self) -> float:
-        return self.max_abs_error / self.bound if self.bound > 0 else float("inf") if self.max_abs_error else 0.0
 
 
 @dataclass
@@ -111,121 +90,6 @@ class VerifyResult:
         return {**header(), **asdict(self), "summary": self.summary()}
 
 
-def cuda_usable() -> bool:
-    """Whether a CUDA session really runs here (onnxruntime-gpu lists CUDA even without a GPU)."""
-    return runtime.cuda_problem() is None
-
-
-@functools.lru_cache(maxsize=None)
-def device_name(provider: str) -> str:
-    """What the provider runs on, for reports: the GPU's name for CUDA (from nvidia-smi), else the CPU's."""
-    import subprocess
-    if provider == PROVIDERS["cuda"]:
-        try:
-            done = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                                  text=True, timeout=10, check=True)
-            return done.stdout.strip().splitlines()[0]
-        except (OSError, subprocess.SubprocessError, IndexError):
-            return "an NVIDIA GPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return "the CPU"
-
-
-def providers_for(choice: str) -> list:
-    if choice not in ("auto", "cpu", "cuda"):
-        raise BadArgument(f"unknown provider '{choice}' (auto, cuda, cpu)")
-    if choice == "cpu" or (choice == "auto" and not cuda_usable()):
-        return [PROVIDERS["cpu"]]
-    if not cuda_usable():
-        raise BadArgument(f"--provider cuda: CUDA does not run here: {runtime.cuda_problem()}")
-    return [(PROVIDERS["cuda"], CUDA_OPTIONS), PROVIDERS["cpu"]]
-
-
-def _options(optimized: bool = False):
-    ort = runtime.onnxruntime()
-    options = ort.SessionOptions()
-    if not optimized:          # verification: onnxruntime's own fusions must not rewrite what is checked
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 4          # failures surface as exceptions, reported in one line
-    return options
-
-
-def make_session(model: onnx.ModelProto, providers: list, optimized: bool = False, folder: Path | None = None):
-    """An onnxruntime session (optimized: as deployed, for timing). External data is read by onnxruntime
-    from `folder` (the model's own); a model whose in-memory weights pass the protobuf limit goes through
-    a temporary file."""
-    ort = runtime.onnxruntime()
-    options = _options(optimized)
-    if folder is not None:
-        options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(folder))
-    if model_io.in_memory_bytes(model) <= PROTOBUF_LIMIT - (64 << 20):
-        return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
-    with tempfile.TemporaryDirectory(prefix="onnxport-verify-") as tmp:
-        copy = onnx.ModelProto()
-        copy.CopyFrom(model)
-        path = model_io.save(copy, os.path.join(tmp, "model.onnx"), folder=folder, external=True)
-        return ort.InferenceSession(str(path), _options(optimized), providers=providers)
-
-
-@dataclass(frozen=True)
-class Alignment:
-    """How the second model's outputs line up with the first's when a conversion changes their layout
-    on purpose: a fully convolutional head adds trailing 1x1 dims; a dense (stride 1) net computes every
-    position, of which every stride-th is the original's. lossless: the two agree only where no layer
-    drops a border sample (a dense or pad-to-valid net), so sizes are drawn from that set."""
-
-    unit_dims: bool = False
-    strides: tuple[int, ...] = ()
-    lossless: bool = False
-
-    def apply(self, ref: np.ndarray, got: np.ndarray) -> np.ndarray:
-        if self.strides and got.ndim >= len(self.strides):
-            index = (Ellipsis,) + tuple(slice(None, None, s) for s in self.strides)
-            got = got[index]
-        if self.unit_dims and got.shape != ref.shape and got.shape[:ref.ndim] == ref.shape \
-                and all(d == 1 for d in got.shape[ref.ndim:]):
-            got = got.reshape(ref.shape)
-        return got
-
-
-def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float, rtol: float,
-            alignment: Alignment = Alignment()) -> OutputCheck:
-    got = alignment.apply(ref, got)
-    if ref.shape != got.shape or ref.dtype != got.dtype:
-        return OutputCheck(name, False, float("inf"), 0.0, 0.0,
-                           f"shape/dtype {got.shape} {got.dtype} instead of {ref.shape} {ref.dtype}")
-    a, b = ref.astype(np.float64), got.astype(np.float64)
-    if a.size == 0:
-        return OutputCheck(name, True, 0.0, 0.0, atol)
-    finite = np.isfinite(a)
-    if not finite.any():          # inf == inf everywhere proves nothing about the rewrite
-        return OutputCheck(name, False, float("inf"), 0.0, 0.0, "the first model's output has no finite value "
-                                                                  "at these inputs: nothing to compare")
-    if not np.array_equal(np.isnan(a), np.isnan(b)) or not np.array_equal(a[np.isinf(a)], b[np.isinf(a)]):
-        return OutputCheck(name, False, float("inf"), 0.0, 0.0, "NaN/inf in different places")
-    ref_max = float(np.max(np.abs(a[finite])))
-    diff = np.where(finite, np.abs(a - b), 0.0)
-    worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
-    err = float(diff[worst]) if diff.ndim else float(diff)
-    bound = atol + rtol * ref_max
-    return OutputCheck(name, err <= bound, err, ref_max, bound, worst_at=[int(i) for i in worst],
-                       histogram=error_histogram(diff[finite]))
-
-
-HISTOGRAM_EDGES = [10.0 ** k for k in range(-12, 3)]      # decades 1e-12 .. 1e2
-
-
-def error_histogram(errors: np.ndarray) -> dict:
-    """|a-b| counted per decade: `exact` zeros, then counts[i] for edges[i-1] <= e < edges[i] (counts[0]:
-    above 0 and below edges[0]; the last: edges[-1] and up)."""
-    nonzero = errors[errors > 0]
-    counts = np.bincount(np.searchsorted(HISTOGRAM_EDGES, nonzero, side="right"), minlength=len(HISTOGRAM_EDGES) + 1)
-    return {"exact": int(errors.size - nonzero.size), "edges": HISTOGRAM_EDGES, "counts": [int(c) for c in counts]}
-
-
 def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None, atol: float = 1e-4,
            rtol: float = 1e-4, provider: str = "auto", runs: int = 3, seed: int = 0,
            alignment: Alignment = Alignment(), against_provider: str | None = None,
@@ -253,15 +117,15 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
     if {s.name for s in specs} != {s.name for s in inputs_mod.input_specs(b)}:
         raise BadInput("the two models have different graph inputs")
     plist = providers_for(provider)
-    plist_b = plist if against_provider is None else _other_providers(plist, against_provider)
+    plist_b = plist if against_provider is None else other_providers(plist, against_provider)
     if against_provider is None:
-        runner_a, first_on = _reference_runner(a, plist, folders[0])
+        runner_a, first_on = reference_runner(a, plist, folders[0])
     else:                   # no reference fallback: the point is what this provider computes
-        runner_a = _load(a, plist, "the model", folders[0])
+        runner_a = load_session(a, plist, "the model", folders[0])
         first_on = runner_a.get_providers()[0]
     try:
-        session_b = _load(b, plist_b, "the second model", folders[1]) if runtime is None else \
-            _runtime_session(runtime, b, folders[1], max_memory)
+        session_b = load_session(b, plist_b, "the second model", folders[1]) if runtime is None else \
+            runtime_session(runtime, b, folders[1], max_memory)
     except BadInput as e:
         return VerifyResult(False, first_on, atol, rtol, [RunCheck({}, failure=str(e))])
     on_b = session_b.get_providers()[0]
@@ -291,13 +155,13 @@ def verify(a: onnx.ModelProto, b: onnx.ModelProto, *, shapes: dict | None = None
                 break               # done, a mismatch, or a whole ladder that did not run (nor will the next)
         return checks, tried, error
 
-    bounded = isinstance(runner_a, _ReferenceEvaluatorRunner)
+    bounded = isinstance(runner_a, ReferenceEvaluatorRunner)
     if bounded:
-        _check_reference_cost(a, planned.first, folders[0])
+        check_reference_cost(a, planned.first, folders[0])
     checks, tried, last_error = collect(runner_a, 1 if bounded else runs)
-    if not checks and first_on == on_b and _lacks_kernel(last_error):   # loads, but a kernel is missing at run
-        _check_reference_cost(a, planned.first, folders[0])
-        fallback = _ReferenceEvaluatorRunner.try_load(a, folders[0])
+    if not checks and first_on == on_b and lacks_kernel(last_error):   # loads, but a kernel is missing at run
+        check_reference_cost(a, planned.first, folders[0])
+        fallback = ReferenceEvaluatorRunner.try_load(a, folders[0])
         if fallback is not None:
             runner_a, checks = fallback, collect(fallback, 1)[0]
             first_on = f"onnx.reference for the first model, one run (onnxruntime: {last_error[:100]})"
@@ -391,17 +255,6 @@ def _freed_checks(planned, runner_a, session_b, pairing, specs, seed, tolerance,
     return checks
 
 
-def _runtime_session(name: str, model: onnx.ModelProto, folder: Path | None, max_memory: int):
-    """The second model on a real runtime; its refusal (or crash) is the verification's finding."""
-    from onnxport.converter.runtimes import info
-    from onnxport.converter.runtimes.session import RuntimeFailure, RuntimeSession
-    info(name)                          # not installed: a one-line error naming the extra, exit 2
-    try:
-        return RuntimeSession(name, model, folder, max_memory)
-    except RuntimeFailure as e:
-        raise BadInput(str(e)) from None
-
-
 def _verify_saved(a, b, saved_inputs, expected, tolerance, provider, folders, alignment) -> VerifyResult:
     """The models on saved inputs: b against a, or (with expected) b, or a alone, against saved outputs."""
     if saved_inputs is None:
@@ -411,8 +264,8 @@ def _verify_saved(a, b, saved_inputs, expected, tolerance, provider, folders, al
     tested, folder = (b, folders[1]) if b is not None else (a, folders[0])
     specs = {s.name: s for s in inputs_mod.input_specs(tested)}
     plist = providers_for(provider)
-    session = _load(tested, plist, "the model", folder)
-    reference = None if expected is not None else _reference_runner(a, plist, folders[0])[0]
+    session = load_session(tested, plist, "the model", folder)
+    reference = None if expected is not None else reference_runner(a, plist, folders[0])[0]
     names = [o.name for o in tested.graph.output] if expected is not None else [o.name for o in a.graph.output]
     checks = []
     for i, feeds in enumerate(saved_inputs):
@@ -440,45 +293,6 @@ def _verify_saved(a, b, saved_inputs, expected, tolerance, provider, folders, al
                         notes=["compared with the saved outputs" if expected is not None else "on the saved inputs"])
 
 
-def _other_providers(plist: list, against: str) -> list:
-    """The provider list for the other side of a cross-provider check; refuses one that is the same."""
-    other = providers_for(against)
-    if _name(other[0]) == _name(plist[0]):
-        hint = "" if cuda_usable() else " (CUDA does not load on this machine, so there is nothing to compare)"
-        raise BadArgument(f"--against-provider {against}: both sides would run on {_name(plist[0])}{hint}")
-    return other
-
-
-def _name(entry) -> str:
-    return entry[0] if isinstance(entry, tuple) else entry
-
-
-class _ReferenceEvaluatorRunner:
-    """onnx's reference evaluator behind the session interface (run(None, feeds) -> outputs)."""
-
-    def __init__(self, model: onnx.ModelProto):
-        from onnx.reference import ReferenceEvaluator
-        self._evaluator = ReferenceEvaluator(model)
-
-    @classmethod
-    def try_load(cls, model: onnx.ModelProto, folder: Path | None = None):
-        try:
-            return cls(model_io.materialize(model, folder))
-        except Exception:  # noqa: BLE001 - the reference cannot run it either
-            return None
-
-    def run(self, _names, feeds):
-        return self._evaluator.run(None, feeds)
-
-
-REFERENCE_MAX_MACS = 200_000_000      # onnx.reference runs a Conv in numpy: about a minute at this much
-
-
-def _lacks_kernel(message: str) -> bool:
-    """onnxruntime has no kernel for an op of the model (rather than refusing the model itself)."""
-    return "NOT_IMPLEMENTED" in message or "Could not find an implementation" in message
-
-
 def _saved_feeds(saved: dict, specs: dict, what: str) -> dict:
     """The saved arrays the model takes, in its element types; bad input, named, where one does not fit:
     another rank or fixed dim, an empty dim (nothing would be compared), or values the type would change
@@ -502,51 +316,6 @@ def _saved_feeds(saved: dict, specs: dict, what: str) -> dict:
 
 def _dims(shape) -> str:
     return "x".join(map(str, shape)) or "a scalar"
-
-
-def _reference_runner(model: onnx.ModelProto, providers, folder: Path | None):
-    """The first model's runner: onnxruntime, or, for an op onnxruntime lacks (cubic 5-D Resize, say),
-    onnx's reference implementation, so a rewrite of exactly such an op can still be checked. A model
-    onnxruntime refuses for any other reason is bad input: the reference would only take longer to say so."""
-    try:
-        session = make_session(model, providers, folder=folder)
-        return session, session.get_providers()[0]
-    except Exception as e:  # noqa: BLE001 - onnxruntime raises several types
-        why = one_line(e)
-    runner = _ReferenceEvaluatorRunner.try_load(model, folder) if _lacks_kernel(why) else None
-    if runner is None:          # the model itself is the problem
-        raise BadInput(f"onnxruntime cannot load the first model: {why}")
-    return runner, f"onnx.reference for the first model, one run (onnxruntime: {why[:100]})"
-
-
-def _check_reference_cost(model: onnx.ModelProto, shapes: dict, folder: Path | None) -> None:
-    """The reference evaluator is slow: it runs once, at the smallest planned size, within a MAC budget."""
-    from onnxport.converter import macs
-    from onnxport.converter.files import graph_io
-    count = macs.count(graph_io.to_graph(model, folder), shapes)
-    if count is not None and count > REFERENCE_MAX_MACS:
-        raise BadInput(f"onnxruntime lacks a kernel of the first model, and onnx.reference would need "
-                       f"{count / 1e6:.0f}M MACs at {inputs_mod.sizes_text(shapes)} (at most {REFERENCE_MAX_MACS / 1e6:.0f}M): "
-                       f"give smaller sizes with --shape")
-
-
-def _load(model: onnx.ModelProto, providers, label: str, folder: Path | None):
-    try:
-        return make_session(model, providers, folder=folder)
-    except Exception as e:  # noqa: BLE001 - onnxruntime raises several types; the message says it all
-        raise BadInput(f"onnxruntime cannot load {label}: {one_line(e)}") from None
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """atol + rtol*max|a| per output: the defaults, and any output's own (verify --atol NAME=...)."""
-
-    atol: float = 1e-4
-    rtol: float = 1e-4
-    per_output: tuple = ()          # (name, atol, rtol)
-
-    def of(self, name: str) -> tuple[float, float]:
-        return next(((a, r) for n, a, r in self.per_output if n == name), (self.atol, self.rtol))
 
 
 def _check_run(session_b, ref, pairing: _Pairing, feeds, sizes_, tolerance: Tolerance,

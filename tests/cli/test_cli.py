@@ -297,9 +297,9 @@ def test_progress_goes_to_a_terminal_stderr_and_nowhere_else(tmp_path, capsys, m
 
 def test_a_verification_mismatch_exits_1_prints_the_report_and_writes_nothing(tmp_path, capsys, monkeypatch,
                                                                                model_path):
-    from onnxport.converter.verification import verify as verify_mod
+    from onnxport.converter.verification import comparison, verify as verify_mod
     failed = verify_mod.VerifyResult(False, "CPUExecutionProvider", 1e-4, 1e-4, [verify_mod.RunCheck(
-        {"X": [1, 2, 3, 3, 3]}, [verify_mod.OutputCheck("Y", False, 0.5, 1.0, 2e-4)])])
+        {"X": [1, 2, 3, 3, 3]}, [comparison.OutputCheck("Y", False, 0.5, 1.0, 2e-4)])])
     monkeypatch.setattr(cli.api, "verify_models", lambda *a, **k: failed)
     out, report = tmp_path / "out.onnx", tmp_path / "report.json"
     code, stdout, err = run(capsys, "convert", model_path, "-o", out, "--json", report)

@@ -5,7 +5,7 @@ import json
 import onnx
 import pytest
 
-from onnxport.converter.verification import verify
+from onnxport.converter.verification import sessions
 from onnxport.models import convtranspose
 from tests.cli.test_cli import assert_one_line_error, run
 from tests.helpers import count_ops
@@ -121,7 +121,7 @@ def test_auto_strategy_without_timing_is_deterministic_and_skips_refused_forms(t
 
 def test_cross_provider_verify(capsys):
     code, out, err = run(capsys, "verify", "example:gan3d", "--against-provider", "cpu")
-    if verify.cuda_usable():
+    if sessions.cuda_usable():
         assert code == 0 and "CUDAExecutionProvider vs CPUExecutionProvider" in out
     else:
         assert_one_line_error(code, err)

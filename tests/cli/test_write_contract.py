@@ -333,19 +333,19 @@ def test_a_command_leaves_nothing_in_the_temporary_folder(tmp_path, argv):
 
 
 def test_bounded_reference_fallback_only_for_a_missing_kernel(monkeypatch):
-    from onnxport.converter.verification import verify as verify_mod
+    from onnxport.converter.verification import sessions, verify as verify_mod
     from onnxport.errors import BadInput
     model = convtranspose.build([4, 4, 4], kernel=[2, 2, 2], strides=[2, 2, 2])
 
     def refusing(*args, **kwargs):
         raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : kernel_shape too large")
-    monkeypatch.setattr(verify_mod, "make_session", refusing)
-    monkeypatch.setattr(verify_mod._ReferenceEvaluatorRunner, "try_load", classmethod(lambda *a: pytest.fail("no")))
+    monkeypatch.setattr(sessions, "make_session", refusing)
+    monkeypatch.setattr(sessions.ReferenceEvaluatorRunner, "try_load", classmethod(lambda *a: pytest.fail("no")))
     with pytest.raises(BadInput, match="cannot load the first model: .*kernel_shape too large"):
         verify_mod.verify(model, model, provider="cpu")
     big = convtranspose.build([64, 64, 64], kernel=[4, 4, 4], strides=[2, 2, 2], cin=32, cout=32)
     with pytest.raises(BadInput, match="onnx.reference would need .*M MACs"):
-        verify_mod._check_reference_cost(big, {"X": (1, 32, 64, 64, 64)}, None)
+        sessions.check_reference_cost(big, {"X": (1, 32, 64, 64, 64)}, None)
 
 
 def test_shape_inference_never_expands_a_large_lookup_table():

@@ -16,7 +16,7 @@ import pytest
 from onnxport.converter import api
 from onnxport.converter import runtime
 from onnxport.converter.verification import run_plan
-from onnxport.converter.verification import verify as verify_mod
+from onnxport.converter.verification import sessions, verify as verify_mod
 from onnxport.models import examples
 from tests import zoo
 
@@ -35,14 +35,14 @@ def cuda_test(f):
 
 @cuda_test
 def test_auto_runs_on_cuda_where_it_loads_and_the_session_really_uses_it():
-    assert verify_mod.providers_for("auto")[0] == (CUDA, verify_mod.CUDA_OPTIONS)
-    session = verify_mod.make_session(examples.build("gan3d"), verify_mod.providers_for("cuda"))
+    assert sessions.providers_for("auto")[0] == (CUDA, sessions.CUDA_OPTIONS)
+    session = sessions.make_session(examples.build("gan3d"), sessions.providers_for("cuda"))
     assert session.get_providers()[0] == CUDA
 
 
 @cuda_test
 def test_cuda_sessions_compute_in_float32_not_tf32():
-    session = verify_mod.make_session(examples.build("gan3d"), verify_mod.providers_for("cuda"))
+    session = sessions.make_session(examples.build("gan3d"), sessions.providers_for("cuda"))
     assert session.get_provider_options()[CUDA]["use_tf32"] == "0"
 
 
@@ -82,7 +82,7 @@ def test_the_activation_budget_holds_on_the_gpu():
 def test_without_cuda_the_reason_is_the_loaders_and_auto_falls_back_to_cpu():
     if runtime.cuda_problem() is None:
         pytest.skip("CUDA runs here: the fallback is not taken")
-    assert verify_mod.providers_for("auto") == ["CPUExecutionProvider"]
+    assert sessions.providers_for("auto") == ["CPUExecutionProvider"]
     result = verify_mod.verify(examples.build("gan3d"), examples.build("gan3d"), provider="auto", runs=1)
     assert result.ok and result.provider == "CPUExecutionProvider"
 

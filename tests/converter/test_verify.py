@@ -9,7 +9,7 @@ from onnx import helper, numpy_helper
 from onnxport.converter import api
 from onnxport.converter.files import graph_io
 from onnxport.converter import runtime
-from onnxport.converter.verification import run_plan, verify as verify_mod
+from onnxport.converter.verification import comparison, run_plan, sessions, verify as verify_mod
 from onnxport.errors import BadArgument, BadInput
 from onnxport.models import convtranspose, examples
 from onnxport.models._builder import NetBuilder
@@ -33,7 +33,7 @@ def test_a_model_matches_itself_and_its_rewrite_on_several_sizes():
     assert count_ops(converted, "ConvTranspose") == 0 < count_ops(model, "ConvTranspose")    # a rewrite, not a copy
     result = verify_mod.verify(model, converted, provider="auto", runs=3)     # CUDA where it loads: TF32 off
     assert result.ok
-    assert result.provider == ("CUDAExecutionProvider" if verify_mod.cuda_usable() else "CPUExecutionProvider")
+    assert result.provider == ("CUDAExecutionProvider" if sessions.cuda_usable() else "CPUExecutionProvider")
     sizes = [tuple(r.shapes["X"]) for r in result.runs]
     assert len(set(sizes)) == 3 and all(len(set(s[2:])) == 3 for s in sizes)      # an axis mix-up would show
     assert {s[0] for s in sizes} == {1, 2, 3} and all(d % 4 == 0 for s in sizes for d in s[2:])
@@ -82,18 +82,18 @@ def test_sizes_come_from_the_admissible_sets_smallest_first():
 
 
 def test_provider_choice():
-    assert verify_mod.providers_for("cpu") == ["CPUExecutionProvider"]
+    assert sessions.providers_for("cpu") == ["CPUExecutionProvider"]
     with pytest.raises(BadArgument, match="unknown provider"):
-        verify_mod.providers_for("tpu")
-    if not verify_mod.cuda_usable():
+        sessions.providers_for("tpu")
+    if not sessions.cuda_usable():
         with pytest.raises(BadArgument, match="does not load"):
-            verify_mod.providers_for("cuda")
-        assert verify_mod.providers_for("auto") == ["CPUExecutionProvider"]
+            sessions.providers_for("cuda")
+        assert sessions.providers_for("auto") == ["CPUExecutionProvider"]
 
 
 def test_the_cuda_probe_is_quiet(capfd):
     runtime.cuda_problem.cache_clear()
-    verify_mod.cuda_usable()
+    sessions.cuda_usable()
     captured = capfd.readouterr()
     assert "CUDA" not in captured.err and "Error" not in captured.err
 
@@ -116,20 +116,20 @@ def test_the_bound_is_atol_plus_rtol_times_the_first_models_largest_value(atol, 
     bound = atol + rtol * 2.5
     for fraction, ok in ((0.99, True), (1.01, False)):
         b = a.astype(np.float64) - np.array([0.0, fraction * bound, 0.0])
-        check = verify_mod.compare("y", a.astype(np.float64), b, atol, rtol)
+        check = comparison.compare("y", a.astype(np.float64), b, atol, rtol)
         assert np.max(np.abs(b)) > np.max(np.abs(a))
         assert check.ok is ok and check.bound == pytest.approx(bound), (fraction, check)
 
 
 def test_nan_in_the_same_places_passes_and_elsewhere_fails():
     a = np.array([1.0, np.nan, 3.0], np.float32)
-    assert verify_mod.compare("y", a, a.copy(), 1e-4, 1e-4).ok
-    assert not verify_mod.compare("y", a, np.array([1.0, 2.0, 3.0], np.float32), 1e-4, 1e-4).ok
+    assert comparison.compare("y", a, a.copy(), 1e-4, 1e-4).ok
+    assert not comparison.compare("y", a, np.array([1.0, 2.0, 3.0], np.float32), 1e-4, 1e-4).ok
 
 
 def test_an_output_with_no_finite_value_proves_nothing_and_fails():
     blown_up = np.array([np.inf, -np.inf, np.nan], np.float32)
-    check = verify_mod.compare("y", blown_up, blown_up.copy(), 1e-4, 1e-4)
+    check = comparison.compare("y", blown_up, blown_up.copy(), 1e-4, 1e-4)
     assert not check.ok and "no finite value" in check.note
 
 
