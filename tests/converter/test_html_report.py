@@ -299,7 +299,8 @@ def browser(page: Path, screenshot: Path) -> tuple[dict, str, float]:
     probe = page.with_name("probe.html")
     script = ("<script>window.addEventListener('load',()=>{const s=[...document.querySelectorAll('svg')]"
               ".map(e=>{const r=e.getBoundingClientRect();return [r.width,r.height]});"
-              "const p=document.createElement('pre');p.id='probe';p.textContent=JSON.stringify({svgs:s});"
+              "const t=document.body.innerText;"
+              "const p=document.createElement('pre');p.id='probe';p.textContent=JSON.stringify({svgs:s,text:t});"
               "document.body.appendChild(p);});</script>")
     probe.write_text(page.read_text().replace("</body>", script + "</body>"))
     flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"]
@@ -322,6 +323,29 @@ def test_the_page_renders_in_chromium_without_console_errors(tmp_path):
     assert measured["svgs"] and all(w > 0 and h > 0 for w, h in measured["svgs"])
     assert console == ""
     assert (tmp_path / "unet3d.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
+def test_chromium_shows_what_violates_a_target_its_fix_the_legend_and_what_a_rewrite_took_in(tmp_path):
+    """Issue 23's page items as a reader sees them (the rendered text, not the markup): a failed target's
+    page names the node, why and the --fix-sizes that fixes it; the pictures' tags have their legend; a
+    rewrite that took a Relu in says so."""
+    from onnxport.models import convtranspose
+    code, _, _ = run_cli(["convert", "example:gan3d", "-o", str(tmp_path / "o.onnx"), "--target", "opencv",
+                          "--html", str(tmp_path / "failed.html")])
+    assert code == 1
+    onnx.save(convtranspose.build([4, 4, 4], 8, 8, [2, 2, 2], strides=[2, 2, 2], consumer="Relu+GlobalAveragePool"),
+              str(tmp_path / "layer.onnx"))
+    code, _, _ = run_cli(["convert", str(tmp_path / "layer.onnx"), "-o", str(tmp_path / "l.onnx"),
+                          "--html", str(tmp_path / "layer.html")])
+    assert code == 0
+    failed, console, _ = browser(tmp_path / "failed.html", tmp_path / "failed.png")
+    assert console == ""
+    assert "Still violating the target" in failed["text"] and "--fix-sizes z=1x32x1x1x1 reaches it" in failed["text"]
+    assert "symbolic sizes" in failed["text"] and "dynamic zero shapes are not supported" in failed["text"]
+    layer, console, _ = browser(tmp_path / "layer.html", tmp_path / "layer.png")
+    assert console == "" and "r5: that output's rank" in layer["text"] and "+2c: the constant inputs" in layer["text"]
+    assert "The rewrite took in Relu 'relu_1_node'" in layer["text"]
 
 
 @pytest.mark.slow
