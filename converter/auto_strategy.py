@@ -77,11 +77,11 @@ def choose(graph: gs.Graph, targets: list[str], max_rank, profile, sizes: dict, 
         if node.op != "ConvTranspose":
             continue
         one = _single(node, infos, graph)
-        if one is None:
+        lowered_by_targets = one is not None and _rank(node) in ranks
+        if one is None or (not lowered_by_targets and profile is None):
             continue
         base = graph_io.to_graph(one)
-        lowered_by_targets = _rank(node) in ranks
-        if not lowered_by_targets and not (profile is not None and _forbidden(base, targets, profile, lower)):
+        if not lowered_by_targets and not _forbidden(base, targets, profile, lower):
             continue
         # a node only the profile forbids is lowered for this choice; a 3-D one may become 2-D ConvTransposes
         # (the profile, checked on each form, says whether it takes those)

@@ -28,6 +28,7 @@ from onnxport.converter.sizes.size_sets import Progression, SizeSet
 from onnxport.passes import Options, apply_pass, constant_value, evaluate_shape as evaluate, get_pass, image_size_home
 
 MAX_CLASSES = 4096
+FOLD_ROUNDS = 4          # as the pipeline's passes: folding settles in one or two rounds
 REFERENCE_SIZES = (32, 64, 48, 16, 24, 40, 96, 128)       # tried for a symbolic dim, first that the net takes
 GROWTH = 4          # outputs this many times longer than the axis: a latent (a generator's z), held small
 
@@ -283,7 +284,9 @@ def static_shapes(graph: gs.Graph, held: dict) -> dict | None:
                 t.shape = list(held[t.name])
         shape_inference.annotate(folded)
         fold = get_pass("fold-shape-computations")
-        while apply_pass(folded, fold, Options(), []).modified:        # each round leaves fewer nodes
+        for _ in range(FOLD_ROUNDS):
+            if not apply_pass(folded, fold, Options(), []).modified:
+                break
             shape_inference.annotate(folded)
         static = {**_inferred(folded, held), **static}
     return static or None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -274,8 +276,8 @@ def test_a_worker_ends_with_onnxport_even_when_onnxport_is_killed(runtime, stdin
     and exits; nothing is left running or on disk. Where another process still holds the worker's stdin
     (a child that inherited it), no end-of-file comes: the parent-death signal alone must end it."""
     holder = ("import subprocess\n"
-              "subprocess.Popen(['sleep', '60'], pass_fds=[s.process.stdin.fileno()], start_new_session=True)\n"
-              if stdin_held else "")
+              "held = subprocess.Popen(['sleep', '60'], pass_fds=[s.process.stdin.fileno()], start_new_session=True)\n"
+              "print(held.pid, flush=True)\n" if stdin_held else "")
     script = tmp_path / "parent.py"
     script.write_text(
         "import sys, time\n"
@@ -286,6 +288,7 @@ def test_a_worker_ends_with_onnxport_even_when_onnxport_is_killed(runtime, stdin
         "print(s.process.pid, s.folder.name, flush=True)\n"
         "time.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    holder_pid = int(parent.stdout.readline()) if stdin_held else None
     pid, folder = parent.stdout.readline().split()
     assert Path(folder).is_dir()
     parent.kill()
@@ -293,6 +296,8 @@ def test_a_worker_ends_with_onnxport_even_when_onnxport_is_killed(runtime, stdin
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and (Path(f"/proc/{pid}").exists() or Path(folder).exists()):
         time.sleep(0.1)
+    if holder_pid is not None:                  # the test's own stand-in, not onnxport's: ended here
+        os.kill(holder_pid, signal.SIGKILL)
     assert not Path(folder).exists(), "the worker's folder was left behind"
     state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "gone"
     assert state in ("gone", "Z"), f"worker {pid} still running ({state})"

@@ -147,12 +147,10 @@ def test_a_whole_auto_conversion_bounces_no_data(monkeypatch):
 def test_a_conversion_with_fixed_sizes_goes_proto_to_graph_once(monkeypatch):
     from onnxport.converter.files import graph_io
     from onnxport.models import examples
-    calls = []
-    real = graph_io.to_graph
-    monkeypatch.setattr(graph_io, "to_graph", lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls = counting(monkeypatch, (graph_io, "to_graph"))
     converted, report = conversion.convert_model(examples.build("unet3d"), fix_sizes={"X": (1, 1, 8, 8, 8)},
                                                  macs_at={"X": [1, 1, 8, 8, 8]})
-    assert len(calls) == 1 and "fixed sizes" in " ".join(report.extras)
+    assert calls == {"to_graph": 1} and "fixed sizes" in " ".join(report.extras)
     assert [d.dim_value for d in converted.graph.input[0].type.tensor_type.shape.dim] == [1, 1, 8, 8, 8]
 
 
